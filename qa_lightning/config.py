@@ -1,0 +1,246 @@
+"""Structured configs: the typed schema every Hydra run is checked against.
+
+The YAML files under ``conf/`` are merged into these dataclasses, so an unknown key or a
+value of the wrong type fails at start-up with the key's name (OmegaConf's own message),
+and :func:`check_config` adds the cross-field rules OmegaConf cannot express.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+
+class DataSource(str, Enum):
+    hub = "hub"  # a Hugging Face Hub dataset in the "squad" schema (rajpurkar/squad, ...)
+    squad_json = "squad_json"  # local files in the official nested SQuAD JSON format
+    flat = "flat"  # local jsonl/csv/parquet with a column mapping
+    synthetic = "synthetic"  # generated SQuAD-style data (offline quick start, tests)
+
+
+@dataclass
+class SyntheticConfig:
+    n_train: int = 2000
+    n_eval: int = 300
+    unanswerable_fraction: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    source: DataSource = DataSource.synthetic
+    version_2: bool = False
+    hub_name: str | None = None
+    train_split: str = "train"
+    validation_split: str = "validation"
+    train_file: str | None = None
+    validation_file: str | None = None
+    columns: dict[str, str] | None = None  # flat files: our column name -> the file's
+    on_bad_record: str = "raise"  # or "drop": skip and count bad records
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    max_train_samples: int | None = None  # counts examples, never features
+    max_eval_samples: int | None = None
+    max_length: int = 384
+    doc_stride: int = 128
+    max_question_tokens: int | None = 64
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    group_by_length: bool = True  # length-grouped train batches, length-sorted eval batches
+    pad_to_max_length: bool = False  # pad every batch to max_length (the plain recipe)
+    pad_to_multiple_of: int | None = None  # e.g. 8 for tensor cores on GPUs
+    num_workers: int = 0
+    preprocessing_num_proc: int | None = None
+    cache_dir: str = "${paths.cache_dir}/features"
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    null_score_diff_threshold: float = 0.0
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = MISSING  # Hub name, local directory, or "bundled:minilm"
+    tokenizer: str | None = None  # defaults to name_or_path
+    revision: str | None = None
+    trust_remote_code: bool = False  # never run Hub code unless the user asks
+
+
+@dataclass
+class OptimizerConfig:
+    _target_: str = "torch.optim.AdamW"
+    _partial_: bool = True
+    lr: float = 3e-5
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "linear"  # any transformers.SchedulerType
+    warmup_ratio: float = 0.1
+    warmup_steps: int | None = None  # overrides warmup_ratio when set
+
+
+@dataclass
+class TrainerConfig:
+    _target_: str = "pytorch_lightning.Trainer"
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: Any = "32-true"
+    max_epochs: int = 2
+    max_steps: int = -1
+    min_epochs: int | None = None
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = 1.0
+    val_check_interval: Any = 1.0
+    check_val_every_n_epoch: int | None = 1
+    limit_train_batches: Any = 1.0
+    limit_val_batches: Any = 1.0
+    num_sanity_val_steps: int = 2
+    log_every_n_steps: int = 10
+    fast_dev_run: Any = False
+    deterministic: Any = False
+    benchmark: bool | None = None
+    enable_progress_bar: bool = True
+    default_root_dir: str = "${paths.output_dir}"
+
+
+@dataclass
+class WandbConfig:
+    project: str = "qa-lightning"
+    entity: str | None = None
+    mode: str = "auto"  # auto: online when W&B credentials are configured, else offline
+    group: str | None = None  # default: derived from the Hydra sweep
+    name: str | None = None  # default: derived from the job's overrides
+    tags: list[str] = field(default_factory=list)
+    log_model: bool = False
+    save_dir: str = "${paths.output_dir}"
+
+
+@dataclass
+class CSVConfig:
+    save_dir: str = "${paths.output_dir}"
+    name: str = "csv"
+
+
+@dataclass
+class LoggerConfig:
+    wandb: WandbConfig | None = None
+    csv: CSVConfig | None = None
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = "val/f1"
+    mode: str = "max"
+    save_top_k: int = 1
+    save_last: bool = True
+    dirpath: str = "${paths.output_dir}/checkpoints"
+
+
+@dataclass
+class EarlyStoppingConfig:
+    monitor: str = "val/f1"
+    mode: str = "max"
+    patience: int = 3
+    min_delta: float = 0.0
+
+
+@dataclass
+class CallbacksConfig:
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig | None = None
+    lr_monitor: bool = True
+    rich_progress: bool = False
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = "."
+    output_dir: str = "${hydra:runtime.output_dir}"
+    cache_dir: str = "${paths.root_dir}/.cache"
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "train"
+    seed: int = 42
+    tags: list[str] = field(default_factory=list)
+    ckpt_path: str | None = None  # resume training from this Lightning checkpoint
+    optimized_metric: str = "val/f1"
+    save_best_model: bool = True
+
+
+@dataclass
+class EvalConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "eval"
+    seed: int = 42
+    tags: list[str] = field(default_factory=list)
+    ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path is scored
+
+
+def register_configs() -> None:
+    """Register the schemas that conf/train.yaml and conf/eval.yaml extend."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
+
+
+class ConfigError(ValueError):
+    """A config value that type checks but makes no sense; the message names the key."""
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Cross-field rules, checked before any data is read or model loaded."""
+    data = cfg.data
+    if data.max_length < 32:
+        raise ConfigError(f"data.max_length={data.max_length} is too small; use 64 or more")
+    if not 0 <= data.doc_stride < data.max_length:
+        raise ConfigError(
+            f"data.doc_stride={data.doc_stride} must be >= 0 and < data.max_length={data.max_length}"
+        )
+    source = DataSource(data.source)
+    if source is DataSource.hub and not data.hub_name:
+        raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
+    if source in (DataSource.squad_json, DataSource.flat):
+        if not data.validation_file:
+            raise ConfigError(f"data.validation_file is required with data.source={source.value}")
+        if cfg.task_name == "train" and not data.train_file:
+            raise ConfigError(f"data.train_file is required with data.source={source.value}")
+    if data.on_bad_record not in ("raise", "drop"):
+        raise ConfigError(f"data.on_bad_record={data.on_bad_record!r}; use raise or drop")
+    for key in ("max_train_samples", "max_eval_samples"):
+        value = data.get(key)
+        if value is not None and value <= 0:
+            raise ConfigError(f"data.{key}={value} must be a positive number of examples or null")
+    for key in ("batch_size", "eval_batch_size", "n_best_size", "max_answer_length"):
+        if data[key] <= 0:
+            raise ConfigError(f"data.{key}={data[key]} must be positive")
+    if "optimizer" in cfg and cfg.optimizer.lr <= 0:
+        raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
+    if "scheduler" in cfg and not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:
+        raise ConfigError(f"scheduler.warmup_ratio={cfg.scheduler.warmup_ratio} must be in [0, 1)")
+    wandb_cfg = cfg.logger.get("wandb")
+    if wandb_cfg is not None and wandb_cfg.mode not in ("auto", "online", "offline", "disabled"):
+        raise ConfigError(
+            f"logger.wandb.mode={wandb_cfg.mode!r}; use auto, online, offline or disabled"
+        )
