@@ -1,0 +1,14 @@
+"""Data: sources in the HF "squad" schema, checked records, windowed features, the datamodule."""
+
+from qa_lightning.data.sources import load_hub_squad, read_flat_file, read_squad_json
+from qa_lightning.data.synthetic import make_synthetic_squad
+from qa_lightning.data.validation import DataValidationError, validate_examples
+
+__all__ = [
+    "DataValidationError",
+    "load_hub_squad",
+    "make_synthetic_squad",
+    "read_flat_file",
+    "read_squad_json",
+    "validate_examples",
+]

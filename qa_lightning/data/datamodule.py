@@ -1,0 +1,254 @@
+"""SquadDataModule: examples -> cached features -> dynamically padded batches.
+
+Features are built once in ``prepare_data`` (rank 0) and saved under an explicit cache key;
+``setup`` only loads them. Every batch carries ``feature_index`` (the row of the feature in
+the eval feature table) so logits are matched to features by index, whatever the sampler
+or the number of processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytorch_lightning as pl
+import torch
+from datasets import Dataset, load_from_disk
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from qa_lightning.data.features import prepare_eval_features, prepare_train_features
+from qa_lightning.data.loading import load_examples
+
+log = logging.getLogger(__name__)
+
+# Bump when feature building changes in a way that invalidates cached features.
+FEATURES_VERSION = 1
+_COMPLETE = "_COMPLETE"
+
+
+def _file_digest(path: str | None) -> str | None:
+    if not path:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """Identity of a tokenizer by content (vocabulary, normaliser, special tokens, side)."""
+    backend = tokenizer.backend_tokenizer.to_str() if tokenizer.is_fast else repr(tokenizer)
+    text = json.dumps([backend, tokenizer.padding_side, tokenizer.truncation_side])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _IndexedFeatures(torch.utils.data.Dataset):
+    """Model inputs of a feature table plus the row index, fetched a batch at a time."""
+
+    def __init__(self, features: Dataset, columns: list[str]):
+        self.features = features.with_format(None, columns=columns)
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.features[index], "feature_index": index}
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        # One Arrow read per batch instead of one per row.
+        batch = self.features[indices]
+        rows = [
+            dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)
+        ]
+        for row, index in zip(rows, indices, strict=True):
+            row["feature_index"] = index
+        return rows
+
+
+def feature_lengths(features: Dataset) -> list[int]:
+    """Token count of every feature, read from Arrow without materialising the rows."""
+    column = features.data.table.column("input_ids")
+    return pc.list_value_length(column).to_pylist()
+
+
+class SquadDataModule(pl.LightningDataModule):
+    """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        seed: int = 0,
+        with_train: bool = True,
+    ):
+        super().__init__()
+        self.cfg = dict(data)
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.splits = ("train", "validation") if with_train else ("validation",)
+        self.train_features: Dataset | None = None
+        self.eval_examples: Dataset | None = None
+        self.eval_features: Dataset | None = None
+
+    # -- caching -------------------------------------------------------------------------
+    def cache_key(self, split: str) -> str:
+        """Everything the features of ``split`` depend on, hashed; a change is a new entry."""
+        cfg = self.cfg
+        file_key = "train_file" if split == "train" else "validation_file"
+        source = str(cfg["source"].value if hasattr(cfg["source"], "value") else cfg["source"])
+        spec = {
+            "features_version": FEATURES_VERSION,
+            "split": split,
+            "source": source,
+            "hub_name": cfg.get("hub_name") if source == "hub" else None,
+            "hub_split": cfg.get(f"{split}_split") if source == "hub" else None,
+            "file": _file_digest(cfg.get(file_key)) if source in ("squad_json", "flat") else None,
+            "columns": dict(cfg["columns"]) if cfg.get("columns") else None,
+            "on_bad_record": cfg.get("on_bad_record"),
+            "synthetic": dict(cfg["synthetic"]) if source == "synthetic" else None,
+            "max_samples": cfg.get("max_train_samples" if split == "train" else "max_eval_samples"),
+            "max_length": cfg["max_length"],
+            "doc_stride": cfg["doc_stride"],
+            "max_question_tokens": cfg.get("max_question_tokens"),
+            "tokenizer": tokenizer_fingerprint(self.tokenizer),
+        }
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{split}-{digest[:20]}"
+
+    def cache_path(self, split: str) -> Path:
+        return Path(self.cfg["cache_dir"]) / self.cache_key(split)
+
+    def _build(self, split: str) -> tuple[Dataset, Dataset]:
+        examples = load_examples(self.cfg, split, seed=self.seed)
+        if not self.cfg.get("version_2"):
+            n_unanswerable = sum(1 for a in examples["answers"] if not a["text"])
+            if n_unanswerable:
+                log.warning(
+                    "%d %s examples have no answer but data.version_2=false; they train the "
+                    "model to point at CLS and score as SQuAD v1.1. Set data.version_2=true for v2.",
+                    n_unanswerable,
+                    split,
+                )
+        prepare = prepare_train_features if split == "train" else prepare_eval_features
+        features = prepare(
+            examples,
+            self.tokenizer,
+            max_length=self.cfg["max_length"],
+            doc_stride=self.cfg["doc_stride"],
+            max_question_tokens=self.cfg.get("max_question_tokens"),
+            num_proc=self.cfg.get("preprocessing_num_proc"),
+        )
+        return examples, features
+
+    def _ensure_cached(self, split: str) -> None:
+        path = self.cache_path(split)
+        if (path / _COMPLETE).exists():
+            log.info("Using cached %s features: %s", split, path)
+            return
+        examples, features = self._build(split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename: a crash leaves no entry a later run would trust.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            examples.save_to_disk(str(tmp / "examples"))
+            features.save_to_disk(str(tmp / "features"))
+            (tmp / _COMPLETE).write_text(
+                json.dumps({"examples": len(examples), "features": len(features)})
+            )
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        log.info(
+            "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path
+        )
+
+    def _load(self, split: str) -> tuple[Dataset, Dataset]:
+        path = self.cache_path(split)
+        if not (path / _COMPLETE).exists():
+            self._ensure_cached(split)
+        return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
+
+    # -- Lightning hooks -----------------------------------------------------------------
+    def prepare_data(self) -> None:
+        for split in self.splits:
+            self._ensure_cached(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        if "train" in self.splits and stage in (None, "fit") and self.train_features is None:
+            _, self.train_features = self._load("train")
+        if self.eval_features is None:
+            self.eval_examples, self.eval_features = self._load("validation")
+
+    @property
+    def model_inputs(self) -> list[str]:
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        present = self.eval_features.column_names if self.eval_features is not None else names
+        return [n for n in names if n in present and n in self.tokenizer.model_input_names]
+
+    def _collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return self.tokenizer.pad(
+            rows,
+            padding="max_length" if self.cfg.get("pad_to_max_length") else "longest",
+            max_length=self.cfg["max_length"],
+            pad_to_multiple_of=self.cfg.get("pad_to_multiple_of"),
+            padding_side="right",  # logits then line up with the unpadded offsets
+            return_tensors="pt",
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        columns = [*self.model_inputs, "start_positions", "end_positions"]
+        dataset = _IndexedFeatures(self.train_features, columns)
+        if self.cfg.get("group_by_length", True):
+            # Batches of similar length, shuffled: little padding, same randomness per epoch
+            # as a shuffled loader (transformers' sampler, seeded by Lightning's seed_everything).
+            sampler = LengthGroupedSampler(
+                self.cfg["batch_size"], lengths=feature_lengths(self.train_features)
+            )
+            shuffle = None
+        else:
+            sampler, shuffle = None, True
+        return DataLoader(
+            dataset,
+            batch_size=self.cfg["batch_size"],
+            sampler=sampler,
+            shuffle=shuffle,
+            collate_fn=self._collate,
+            num_workers=self.cfg.get("num_workers", 0),
+            persistent_workers=self.cfg.get("num_workers", 0) > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        dataset = _IndexedFeatures(self.eval_features, self.model_inputs)
+        sampler = None
+        if self.cfg.get("group_by_length", True):
+            # Longest first: no padding waste and out-of-memory shows up on the first batch.
+            lengths = feature_lengths(self.eval_features)
+            sampler = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        return DataLoader(
+            dataset,
+            batch_size=self.cfg["eval_batch_size"],
+            sampler=sampler,
+            shuffle=False,
+            collate_fn=self._collate,
+            num_workers=self.cfg.get("num_workers", 0),
+            persistent_workers=self.cfg.get("num_workers", 0) > 0,
+        )
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()

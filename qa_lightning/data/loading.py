@@ -1,0 +1,56 @@
+"""Pick the source named by the data config and select examples (never features)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from datasets import Dataset
+
+from qa_lightning.data.sources import load_hub_squad, read_flat_file, read_squad_json
+from qa_lightning.data.synthetic import make_synthetic_squad
+from qa_lightning.data.validation import validate_examples
+
+
+def _source(cfg: Mapping[str, Any]) -> str:
+    source = cfg["source"]
+    return str(getattr(source, "value", source))
+
+
+def load_examples(cfg: Mapping[str, Any], split: str, *, seed: int = 0) -> Dataset:
+    """Examples of ``split`` ("train" or "validation") in the HF "squad" schema, checked.
+
+    ``max_train_samples`` takes a seeded random subset (so a small budget still spans many
+    articles); ``max_eval_samples`` takes the first examples, a stable prefix of the dev set.
+    """
+    source = _source(cfg)
+    on_bad = cfg.get("on_bad_record", "raise")
+    if source == "hub":
+        examples = load_hub_squad(cfg["hub_name"], cfg[f"{split}_split"])
+        examples = validate_examples(
+            examples, source=f"{cfg['hub_name']}[{split}]", on_bad_record=on_bad
+        )
+    elif source == "squad_json":
+        examples = read_squad_json(cfg[f"{split}_file"], on_bad_record=on_bad)
+    elif source == "flat":
+        examples = read_flat_file(
+            cfg[f"{split}_file"], columns=cfg.get("columns"), on_bad_record=on_bad
+        )
+    elif source == "synthetic":
+        syn = cfg["synthetic"]
+        examples = make_synthetic_squad(
+            syn["n_train"] if split == "train" else syn["n_eval"],
+            seed=syn["seed"] + (0 if split == "train" else 10_000),
+            unanswerable_fraction=syn["unanswerable_fraction"],
+            id_prefix=f"syn-{split}",
+        )
+    else:
+        raise ValueError(f"data.source={source!r}; use hub, squad_json, flat or synthetic")
+
+    limit = cfg.get("max_train_samples" if split == "train" else "max_eval_samples")
+    if limit is not None and limit < len(examples):
+        if split == "train":
+            examples = examples.shuffle(seed=seed).select(range(limit)).flatten_indices()
+        else:
+            examples = examples.select(range(limit))
+    return examples

@@ -1,0 +1,48 @@
+"""Tiny QA models saved to disk with a tokenizer, so every entry point can load them offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    PreTrainedTokenizerBase,
+    RobertaConfig,
+    RobertaForQuestionAnswering,
+)
+
+
+def save_tiny_qa_model(
+    path: str | Path, tokenizer: PreTrainedTokenizerBase, *, arch: str = "bert", seed: int = 0
+) -> Path:
+    """A 2-layer, 32-wide model of ``arch`` (bert | roberta) plus its tokenizer in ``path``."""
+    import torch
+
+    torch.manual_seed(seed)
+    common = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if arch == "bert":
+        model = BertForQuestionAnswering(BertConfig(max_position_embeddings=512, **common))
+    elif arch == "roberta":
+        model = RobertaForQuestionAnswering(
+            RobertaConfig(
+                max_position_embeddings=514,
+                bos_token_id=0,
+                eos_token_id=2,
+                type_vocab_size=1,
+                **common,
+            )
+        )
+    else:
+        raise ValueError(arch)
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
