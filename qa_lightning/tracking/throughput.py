@@ -1,0 +1,33 @@
+"""Training throughput (features per second of optimisation work), logged and summarised."""
+
+from __future__ import annotations
+
+import time
+
+import pytorch_lightning as pl
+
+
+class TrainThroughput(pl.Callback):
+    """Times each training batch (forward, backward, optimiser step), not validation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.features = 0
+        self._start: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._start is None:
+            return
+        self.seconds += time.perf_counter() - self._start
+        self.features += int(batch["input_ids"].shape[0])
+        self._start = None
+
+    @property
+    def features_per_second(self) -> float:
+        return self.features / self.seconds if self.seconds else 0.0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        pl_module.log("train/features_per_s", self.features_per_second)

@@ -1,0 +1,198 @@
+"""End to end through the real entry points (python train.py / eval.py), offline."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_DATA = [
+    "data=synthetic",
+    "data.synthetic.n_train=120",
+    "data.synthetic.n_eval=40",
+    "data.max_length=96",
+    "data.doc_stride=32",
+    "data.batch_size=16",
+    "optimizer.lr=5e-4",
+]
+
+
+def run_entry(
+    script: str, overrides: list[str], tmp: Path, *, check: bool = True
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    cmd = [
+        sys.executable,
+        str(ROOT / script),
+        *overrides,
+        f"hydra.run.dir={tmp}",
+        f"paths.cache_dir={tmp.parent / 'cache'}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+def wandb_summary(run_dir: Path) -> str:
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    wandb_bin = Path(sys.executable).with_name("wandb")
+    proc = subprocess.run(
+        [str(wandb_bin), "leet", "inspect", "--summary", str(offline_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_bert_dir) -> Path:
+    run_dir = tmp_path_factory.mktemp("train") / "run"
+    run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_bert_dir}",
+            *SMALL_DATA,
+            "trainer=cpu",
+            "trainer.max_epochs=2",
+            "logger=wandb",
+            "tags=[e2e]",
+        ],
+        run_dir,
+    )
+    return run_dir
+
+
+def test_train_writes_metrics_predictions_and_logs(trained_run: Path) -> None:
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["total"] == 40
+    assert 0.0 <= metrics["exact"] <= metrics["f1"] <= 100.0
+    assert metrics["train_features"] > 0 and metrics["train_features_per_second"] > 0
+    predictions = json.loads((trained_run / "predictions.json").read_text())
+    assert sorted(predictions) == sorted(f"syn-validation-{i}" for i in range(40))
+    nbest = json.loads((trained_run / "nbest_predictions.json").read_text())
+    assert all(nbest[k][0]["text"] == predictions[k] for k in predictions)
+    assert not (trained_run / "null_odds.json").exists()  # v1 has no null odds
+    assert (trained_run / "best_model" / "config.json").exists()
+    config = (trained_run / "config.yaml").read_text()
+    assert "${" not in config  # resolved as the run used it
+
+    with open(trained_run / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    f1_values = [float(r["val/f1"]) for r in rows if r.get("val/f1")]
+    assert len(f1_values) >= 3  # two epochs + the final validation of the best checkpoint
+    assert f1_values[-1] == pytest.approx(metrics["f1"], abs=1e-4)
+
+
+def test_wandb_offline_run_reads_back(trained_run: Path) -> None:
+    summary = wandb_summary(trained_run)
+    assert "finished (exit code 0)" in summary
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    f1_line = next(line for line in summary.splitlines() if line.strip().startswith("val/f1 "))
+    assert float(f1_line.split()[-1]) == pytest.approx(metrics["f1"], abs=1e-3)
+    assert "val/exact" in summary
+    assert "data.doc_stride" in summary and "optimizer.lr" in summary  # the resolved config
+
+
+def test_saved_model_answers_through_pipeline(trained_run: Path) -> None:
+    from transformers import pipeline
+
+    import qa_lightning.inference  # noqa: F401  registers the task (transformers 5 removed it)
+
+    qa = pipeline("extractive-question-answering", model=str(trained_run / "best_model"), device=-1)
+    context = (
+        "The river Ombra flows through the city of Velden in the north. " * 12
+    )  # several windows
+    out = qa(
+        question="Which city does the river flow through?",
+        context=context,
+        max_length=64,
+        doc_stride=16,
+    )
+    assert out["answer"] and context[out["start"] : out["end"]] == out["answer"]
+    assert 0.0 < out["score"] <= 1.0
+
+
+def test_eval_from_checkpoint_and_saved_model_match_training(
+    trained_run: Path, tmp_path: Path, tiny_bert_dir
+) -> None:
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    run_entry(
+        "eval.py",
+        [
+            f"ckpt_path={metrics['best_checkpoint']}",
+            f"model.tokenizer={tiny_bert_dir}",
+            *SMALL_DATA[:5],
+        ],
+        tmp_path / "from_ckpt",
+    )
+    from_ckpt = json.loads((tmp_path / "from_ckpt" / "metrics.json").read_text())
+    run_entry(
+        "eval.py",
+        [f"model.name_or_path={trained_run / 'best_model'}", *SMALL_DATA[:5]],
+        tmp_path / "from_dir",
+    )
+    from_dir = json.loads((tmp_path / "from_dir" / "metrics.json").read_text())
+    for scores in (from_ckpt, from_dir):
+        assert scores["exact"] == pytest.approx(metrics["exact"], abs=1e-9)
+        assert scores["f1"] == pytest.approx(metrics["f1"], abs=1e-9)
+    assert json.loads((tmp_path / "from_dir" / "predictions.json").read_text()) == json.loads(
+        (trained_run / "predictions.json").read_text()
+    )
+
+
+def test_v2_run_reports_hasans_noans_and_thresholds(tmp_path: Path, tiny_roberta_dir) -> None:
+    run_dir = tmp_path / "run"
+    run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_roberta_dir}",
+            *SMALL_DATA,
+            "data.version_2=true",
+            "data.synthetic.unanswerable_fraction=0.4",
+            "trainer=cpu",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            "save_best_model=false",
+        ],
+        run_dir,
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in (
+        "HasAns_exact",
+        "HasAns_f1",
+        "NoAns_exact",
+        "NoAns_f1",
+        "best_exact",
+        "best_exact_thresh",
+        "best_f1",
+        "best_f1_thresh",
+    ):
+        assert key in metrics, key
+    assert metrics["HasAns_total"] + metrics["NoAns_total"] == metrics["total"] == 40
+    null_odds = json.loads((run_dir / "null_odds.json").read_text())
+    assert len(null_odds) == 40
+    assert not (run_dir / "best_model").exists()
+
+
+def test_fast_dev_run_and_unreachable_model_message(tmp_path: Path, tiny_bert_dir) -> None:
+    run_entry(
+        "train.py",
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "debug=fast", "logger=none"],
+        tmp_path / "fast",
+    )
+    proc = run_entry(
+        "train.py", ["model=distilbert", *SMALL_DATA, "logger=none"], tmp_path / "hub", check=False
+    )
+    assert proc.returncode != 0
+    assert "distilbert-base-uncased" in proc.stderr and "model=minilm" in proc.stderr
