@@ -46,7 +46,7 @@ class DataConfig:
     max_eval_samples: int | None = None
     max_length: int = 384
     doc_stride: int = 128
-    max_question_tokens: int | None = 64
+    max_question_tokens: int | None = None  # cap on question tokens; null: min(64, max_length // 2)
     batch_size: int = 16
     eval_batch_size: int = 64
     group_by_length: bool = True  # length-grouped train batches, length-sorted eval batches

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from datasets import Dataset
 from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import prepare_eval_features
-from qa_lightning.evaluation.postprocess import postprocess
+from qa_lightning.evaluation.postprocessing import postprocess
 
 TASK = "extractive-question-answering"
 
@@ -136,20 +135,20 @@ class ExtractiveQAPipeline(Pipeline):
             max_answer_length=max_answer_length,
             version_2=handle_impossible_answer,
         )
-        context = model_outputs["example"][0]["context"]
-        answers = []
-        for cand in result.nbest["0"][:top_k]:
-            start = cand.get("start", context.find(cand["text"]) if cand["text"] else 0)
-            answers.append(
-                {
-                    "score": float(cand["probability"]),
-                    "start": int(start),
-                    "end": int(start + len(cand["text"])),
-                    "answer": cand["text"],
-                }
-            )
-        if handle_impossible_answer and result.predictions["0"] == "":
-            answers.insert(0, {"score": float(np.nan), "start": 0, "end": 0, "answer": ""})
+        candidates = result.nbest["0"]
+        if result.predictions["0"] == "" and candidates[0]["text"]:
+            # v2 decided "no answer" (null beat the best span by the threshold): lead with it
+            null = next(c for c in candidates if not c["text"])
+            candidates = [null, *(c for c in candidates if c is not null)]
+        answers = [
+            {
+                "score": float(c["probability"]),
+                "start": c["start"],
+                "end": c["end"],
+                "answer": c["text"],
+            }
+            for c in candidates[:top_k]
+        ]
         return answers[0] if top_k == 1 else answers[:top_k]
 
 

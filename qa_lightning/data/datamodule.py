@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from qa_lightning.data.features import prepare_eval_features, prepare_train_features
+from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import load_examples
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,13 @@ class SquadDataModule(pl.LightningDataModule):
         self.tokenizer = tokenizer
         self.seed = seed
         self.splits = ("train", "validation") if with_train else ("validation",)
+        # Fail now, not after the data is read, when the windows cannot honour the stride.
+        check_stride(
+            tokenizer,
+            max_length=self.cfg["max_length"],
+            doc_stride=self.cfg["doc_stride"],
+            max_question_tokens=self.cfg.get("max_question_tokens"),
+        )
         self.train_features: Dataset | None = None
         self.eval_examples: Dataset | None = None
         self.eval_features: Dataset | None = None

@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from pytorch_lightning.utilities import rank_zero_warn
 from transformers import get_scheduler
 
 from qa_lightning.evaluation.metric import QALogitsCollector, evaluate_logits
@@ -55,6 +56,9 @@ class QAModule(pl.LightningModule):
         self.model = load_qa_model(
             model_name_or_path, revision=revision, trust_remote_code=trust_remote_code
         )
+        # from_pretrained returns eval mode and Lightning keeps each submodule's mode:
+        # without this, fine-tuning would run with dropout off.
+        self.model.train()
         self.val_logits = QALogitsCollector(max_length=max_length)
         self.last_eval: tuple[dict[str, float], Any] | None = None
 
@@ -113,6 +117,11 @@ class QAModule(pl.LightningModule):
             null_score_diff_threshold=self.hparams.null_score_diff_threshold,
         )
         self.last_eval = (scores, outputs)
+        if not scores.get("total") and not self.trainer.sanity_checking:
+            rank_zero_warn(
+                "No validation example had all of its windows evaluated (limit_val_batches "
+                "too small?): the scores below cover no example."
+            )
         # Every rank computed the same scores from the same gathered logits: no reduction.
         self.log_dict(
             {f"{prefix}/{k}": float(v) for k, v in scores.items()},

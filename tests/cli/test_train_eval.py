@@ -196,3 +196,56 @@ def test_fast_dev_run_and_unreachable_model_message(tmp_path: Path, tiny_bert_di
     )
     assert proc.returncode != 0
     assert "distilbert-base-uncased" in proc.stderr and "model=minilm" in proc.stderr
+
+
+def test_partial_validation_scores_only_complete_examples(tmp_path: Path, tiny_bert_dir) -> None:
+    run_dir = tmp_path / "run"
+    # in dataset order, the first 16 windows hold whole examples and a part of one more
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *SMALL_DATA,
+        "data.eval_batch_size=8",
+        "data.group_by_length=false",
+    ]
+    overrides += [
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=2",
+        "logger=none",
+        "save_best_model=false",
+    ]
+    run_entry("train.py", overrides, run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    assert 0 < metrics["total"] < 40
+    assert len(predictions) == metrics["total"]
+
+
+def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) -> None:
+    bad = tmp_path / "bad.json"
+    record = {"id": "q1", "question": "Who?", "answers": [{"text": "Velden", "answer_start": 3}]}
+    bad.write_text(
+        json.dumps(
+            {
+                "version": "1.1",
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [{"context": "The city of Velden.", "qas": [record]}],
+                    }
+                ],
+            }
+        )
+    )
+    run_dir = tmp_path / "run"
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        "data=squad_json",
+        f"data.train_file={bad}",
+        f"data.validation_file={bad}",
+    ]
+    proc = run_entry("train.py", [*overrides, "logger=wandb"], run_dir, check=False)
+    assert proc.returncode != 0
+    assert "q1" in proc.stderr and "bad.json" in proc.stderr and "answer_start=3" in proc.stderr
+    summary = wandb_summary(run_dir)
+    assert "exit code 1" in summary
+    assert not (run_dir / "metrics.json").exists()

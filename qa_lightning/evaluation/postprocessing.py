@@ -1,0 +1,485 @@
+"""Turn per-window start/end logits into answer texts (n-best search, v2 null score).
+
+The selection rule is Hugging Face's ``postprocess_qa_predictions`` (run_qa): in every
+window take the ``n_best_size`` best start and end positions, keep the pairs whose tokens
+both lie in the context with ``start <= end`` and ``end - start + 1 <= max_answer_length``,
+score a pair by ``start_logit + end_logit`` and keep the ``n_best_size`` best candidates
+over all windows of the example. For SQuAD v2.0 the null score of a window is
+``start[cls] + end[cls]`` and the example's null score is the *minimum* over its windows;
+the prediction is ``""`` when ``null - best_non_null > null_score_diff_threshold``.
+
+Everything up to the final text slicing is done with numpy on all windows at once
+(top-k with ``argpartition``, a broadcast k x k validity mask, one ``lexsort`` to rank the
+candidates of each example), in float32 whatever the precision of the logits (float64
+input stays float64). Only building the texts and n-best dicts loops, once per example.
+
+Differences from the Hugging Face code, all in corner cases:
+* padding positions (past a row's length) never take part in the top-k;
+* the null token is ``cls_index`` of the window rather than position 0;
+* v2 compares the null with the best candidate whose text is not empty (as HF's loop
+  does) among the example's n best non-null candidates;
+* an example without any valid span predicts ``""`` (HF inserts the text ``"empty"``);
+  its null odds are then ``null_score - 0`` as in HF (its placeholder has zero logits),
+  or ``0.0`` when the example has no window at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Postprocessed",
+    "FeatureArrays",
+    "read_feature_arrays",
+    "read_ids_and_contexts",
+    "logits_to_numpy",
+    "postprocess",
+    "postprocess_arrays",
+    "postprocess_predictions",
+]
+
+_NEG_INF = np.float32(-np.inf)
+# Rows handled per numpy step; bounds the k x k candidate tensors' memory.
+_CHUNK_ROWS = 2048
+
+
+@dataclass
+class Postprocessed:
+    """Output of :func:`postprocess`.
+
+    ``predictions``: {example id: answer text}. ``nbest``: {example id: candidates sorted by
+    score, each ``{"text", "start", "end", "probability", "start_logit", "end_logit"}``
+    with ``start``/``end`` the answer's character span in the context} (empty when
+    ``with_nbest=False``). ``null_odds``: {example id: null score - best span score}
+    (v2 only; empty for v1), the ``na_probs`` of the official v2.0 script.
+    """
+
+    predictions: dict[str, str]
+    nbest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    null_odds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class FeatureArrays:
+    """The feature columns postprocessing needs, as flat numpy arrays.
+
+    Token offsets stay flat: the offsets of feature ``i`` are
+    ``flat_offsets[row_start[i] : row_start[i] + lengths[i]]`` ((T, 2) int64, ``-1`` for
+    non-context tokens), so selecting features never copies them.
+    """
+
+    example_index: np.ndarray
+    cls_index: np.ndarray
+    lengths: np.ndarray
+    row_start: np.ndarray
+    flat_offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.example_index)
+
+    def take(self, rows: np.ndarray) -> FeatureArrays:
+        return FeatureArrays(
+            self.example_index[rows],
+            self.cls_index[rows],
+            self.lengths[rows],
+            self.row_start[rows],
+            self.flat_offsets,
+        )
+
+    def offsets_at(self, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Offsets (..., 2) of token ``positions`` (broadcast with ``rows``); padding -> -1."""
+        inside = positions < self.lengths[rows]
+        flat = self.row_start[rows] + np.where(inside, positions, 0)
+        if len(self.flat_offsets) == 0:
+            return np.full((*np.shape(flat), 2), -1, dtype=np.int64)
+        out = self.flat_offsets[np.minimum(flat, len(self.flat_offsets) - 1)]
+        out[~inside] = -1
+        return out
+
+
+def read_feature_arrays(features: Any) -> FeatureArrays:
+    """Read ``example_index``, ``cls_index`` and ``offset_mapping`` once, column-wise.
+
+    Accepts a ``datasets.Dataset`` (read through Arrow, without a Python loop over rows or
+    tokens) or a mapping of column name -> per-row values.
+    """
+    if hasattr(features, "select_columns") and hasattr(features, "with_format"):
+        table = features.select_columns(["example_index", "cls_index", "offset_mapping"])
+        table = table.with_format("arrow")[:]
+        example_index = table.column("example_index").to_numpy().astype(np.int64)
+        cls_index = table.column("cls_index").to_numpy().astype(np.int64)
+        outer = table.column("offset_mapping").combine_chunks()
+        lengths = outer.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
+        flat = outer.flatten().flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    elif isinstance(features, Mapping):
+        example_index = np.asarray(features["example_index"], dtype=np.int64)
+        cls_index = np.asarray(features["cls_index"], dtype=np.int64)
+        rows = list(features["offset_mapping"])
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        flat = np.asarray([v for r in rows for pair in r for v in pair], dtype=np.int64)
+    else:
+        raise TypeError(f"unsupported features type: {type(features).__name__}")
+    if flat.size != 2 * int(lengths.sum()):
+        raise ValueError("offset_mapping must hold one [start_char, end_char] pair per token")
+    row_start = np.cumsum(lengths) - lengths
+    return FeatureArrays(example_index, cls_index, lengths, row_start, flat.reshape(-1, 2))
+
+
+def _to_float32(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor (float16/bfloat16 have no numpy twin for bf16)
+        x = x.detach().to("cpu").float().numpy()
+    arr = np.asarray(x)
+    if arr.dtype != np.float64:  # keep float64 as given; widen everything else
+        arr = arr.astype(np.float32, copy=False)
+    return arr
+
+
+def logits_to_numpy(logits: Any, lengths: np.ndarray) -> np.ndarray:
+    """(num_features, W) float array with every position past a row's length at -inf.
+
+    ``logits`` is a 2-D array/tensor (rows padded to a common width >= each row's length)
+    or a sequence of 1-D arrays/tensors.
+    """
+    n = len(lengths)
+    width = int(lengths.max()) if n else 0
+    if getattr(logits, "ndim", None) == 2:
+        arr = _to_float32(logits)
+        if arr.shape[0] != n:
+            raise ValueError(f"logits have {arr.shape[0]} rows for {n} features")
+        if arr.shape[1] < width:
+            raise ValueError(f"logits are {arr.shape[1]} wide but a feature has {width} tokens")
+        out = np.array(arr[:, :width], dtype=arr.dtype, copy=True)
+    else:
+        rows = [_to_float32(r).reshape(-1) for r in logits]
+        if len(rows) != n:
+            raise ValueError(f"{len(rows)} logit rows for {n} features")
+        dtype = np.result_type(np.float32, *(r.dtype for r in rows)) if rows else np.float32
+        out = np.full((n, width), -np.inf, dtype=dtype)
+        for i, r in enumerate(rows):
+            if len(r) < lengths[i]:
+                raise ValueError(f"logit row {i} is shorter than its feature")
+            out[i, : lengths[i]] = r[: lengths[i]]
+    out[np.arange(width)[None, :] >= lengths[:, None]] = -np.inf
+    return out
+
+
+def _top_k_desc(x: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest values of every row, best first."""
+    width = x.shape[1]
+    if k < width:
+        idx = np.argpartition(x, width - k, axis=1)[:, width - k :]
+    else:
+        idx = np.broadcast_to(np.arange(x.shape[1]), x.shape).copy()
+    order = np.argsort(-np.take_along_axis(x, idx, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1)
+
+
+def _best_valid_pairs(
+    score: np.ndarray, valid: np.ndarray, n_top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, pair) of the ``n_top`` best valid pairs of every row, in no particular order.
+
+    Rows with at most ``n_top`` valid pairs keep them all. A row-wise partition is fast when
+    most pairs are valid but slow on rows that are mostly ``-inf`` (ties), so sparse rows
+    are ranked with one segmented sort of their valid pairs instead.
+    """
+    count = valid.sum(axis=1)
+    width = valid.shape[1]
+    few = count <= n_top
+    dense = ~few & (2 * count >= width)
+    sparse = ~few & ~dense
+    parts_r, parts_p = [], []
+    r, p = np.nonzero(valid & few[:, None])
+    parts_r.append(r)
+    parts_p.append(p)
+    dense_rows = np.flatnonzero(dense)
+    if len(dense_rows):
+        top = _top_k_desc(score[dense_rows], n_top)  # all valid: > n_top valid pairs
+        parts_r.append(np.repeat(dense_rows, n_top))
+        parts_p.append(top.reshape(-1))
+    if sparse.any():
+        r, p = np.nonzero(valid & sparse[:, None])  # row-major: r is sorted
+        order = np.lexsort((p, -score[r, p], r))
+        r, p = r[order], p[order]
+        first = np.searchsorted(r, r, side="left")
+        keep = np.arange(len(r)) - first < n_top
+        parts_r.append(r[keep])
+        parts_p.append(p[keep])
+    return np.concatenate(parts_r), np.concatenate(parts_p)
+
+
+def _window_candidates(
+    start: np.ndarray,
+    end: np.ndarray,
+    feats: FeatureArrays,
+    n_best_size: int,
+    max_answer_length: int,
+) -> dict[str, np.ndarray]:
+    """The (up to) ``n_best_size`` best valid spans of every window, flattened."""
+    n, width = start.shape
+    k = min(n_best_size, width)
+    parts: list[dict[str, np.ndarray]] = []
+    for lo in range(0, n, _CHUNK_ROWS):
+        hi = min(n, lo + _CHUNK_ROWS)
+        s, e = start[lo:hi], end[lo:hi]
+        length = feats.lengths[lo:hi, None, None]
+        rows = np.arange(hi - lo)[:, None]
+        si = _top_k_desc(s, k)  # (r, k)
+        ei = _top_k_desc(e, k)
+        s_val = s[rows, si]
+        e_val = e[rows, ei]
+        s_off = feats.offsets_at(rows + lo, si)  # (r, k, 2)
+        e_off = feats.offsets_at(rows + lo, ei)
+        s_ctx = (s_off[..., 0] >= 0) & (s_off[..., 1] >= 0)
+        e_ctx = (e_off[..., 0] >= 0) & (e_off[..., 1] >= 0)
+        s_pos, e_pos = si[:, :, None], ei[:, None, :]
+        valid = (
+            s_ctx[:, :, None]
+            & e_ctx[:, None, :]
+            & (s_pos < length)
+            & (e_pos < length)
+            & (e_pos >= s_pos)
+            & (e_pos - s_pos + 1 <= max_answer_length)
+        )
+        score = np.where(valid, s_val[:, :, None] + e_val[:, None, :], _NEG_INF)
+        score = score.reshape(hi - lo, k * k)
+        valid = valid.reshape(hi - lo, k * k)
+        # Only the n best valid pairs of a window can reach the example's n best.
+        r_idx, pair = _best_valid_pairs(score, valid, min(n_best_size, k * k))
+        st, en = si[r_idx, pair // k], ei[r_idx, pair % k]
+        parts.append(
+            {
+                "row": r_idx + lo,
+                "pair": pair,  # start rank * k + end rank: the plain double loop's order
+                "start": st,
+                "end": en,
+                "start_logit": s_val[r_idx, pair // k],
+                "end_logit": e_val[r_idx, pair % k],
+                "score": score[r_idx, pair],
+                "char_start": s_off[r_idx, pair // k, 0],
+                "char_end": e_off[r_idx, pair % k, 1],
+            }
+        )
+    if not parts:
+        empty_i = np.zeros(0, dtype=np.int64)
+        empty_f = np.zeros(0, dtype=start.dtype)
+        return {
+            "row": empty_i,
+            "pair": empty_i,
+            "start": empty_i,
+            "end": empty_i,
+            "start_logit": empty_f,
+            "end_logit": empty_f,
+            "score": empty_f,
+            "char_start": empty_i,
+            "char_end": empty_i,
+        }
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    z = np.exp(scores - scores.max())
+    return z / z.sum()
+
+
+def postprocess_arrays(
+    example_ids: Sequence[str],
+    contexts: Sequence[str],
+    feats: FeatureArrays,
+    start_logits: Any,
+    end_logits: Any,
+    *,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    version_2: bool = False,
+    null_score_diff_threshold: float = 0.0,
+    with_nbest: bool = True,
+) -> Postprocessed:
+    """:func:`postprocess` on already-read columns (``feats`` indexes ``example_ids``)."""
+    if n_best_size < 1 or max_answer_length < 1:
+        raise ValueError("n_best_size and max_answer_length must be >= 1")
+    num_examples = len(example_ids)
+    if len(contexts) != num_examples:
+        raise ValueError("example_ids and contexts differ in length")
+    ex_of_row = feats.example_index
+    if len(ex_of_row) and (ex_of_row.min() < 0 or ex_of_row.max() >= num_examples):
+        raise ValueError("a feature's example_index points outside the examples")
+    start = logits_to_numpy(start_logits, feats.lengths)
+    end = logits_to_numpy(end_logits, feats.lengths)
+
+    # --- candidates: best spans per window, then the n-best per example -----------------
+    cand = _window_candidates(start, end, feats, n_best_size, max_answer_length)
+    cand_ex = ex_of_row[cand["row"]]
+    order = np.lexsort((cand["pair"], cand["row"], -cand["score"], cand_ex))
+    cand = {key: v[order] for key, v in cand.items()}
+    cand_ex = cand_ex[order]
+    group_start = np.searchsorted(cand_ex, np.arange(num_examples), side="left")
+    rank = np.arange(len(cand_ex)) - group_start[cand_ex]  # position within its example
+    kept = rank < n_best_size
+    cand = {key: v[kept] for key, v in cand.items()}
+    cand_ex = cand_ex[kept]
+    group_start = np.searchsorted(cand_ex, np.arange(num_examples), side="left")
+    group_end = np.searchsorted(cand_ex, np.arange(num_examples), side="right")
+
+    # best candidate with a non-empty text (HF skips empty texts when choosing vs. null)
+    nonempty = cand["char_end"] > cand["char_start"]
+    big = len(cand_ex)
+    first_nonempty = np.full(num_examples, big, dtype=np.int64)
+    np.minimum.at(first_nonempty, cand_ex[nonempty], np.flatnonzero(nonempty))
+
+    # --- v2 null score: minimum over the example's windows ------------------------------
+    rows = np.arange(len(feats))
+    win_null_s = start[rows, feats.cls_index] if len(feats) else np.zeros(0, start.dtype)
+    win_null_e = end[rows, feats.cls_index] if len(feats) else np.zeros(0, end.dtype)
+    win_null = win_null_s + win_null_e
+    null_row = np.full(num_examples, -1, dtype=np.int64)
+    if len(feats):
+        by_null = np.lexsort((rows, win_null, ex_of_row))
+        ex_sorted = ex_of_row[by_null]
+        first = np.ones(len(by_null), dtype=bool)
+        first[1:] = ex_sorted[1:] != ex_sorted[:-1]
+        null_row[ex_sorted[first]] = by_null[first]
+
+    cs = cand["char_start"].tolist()
+    ce = cand["char_end"].tolist()
+    sl = cand["start_logit"].tolist()
+    el = cand["end_logit"].tolist()
+    scores = cand["score"]
+    g0, g1 = group_start.tolist(), group_end.tolist()
+    fne = first_nonempty.tolist()
+
+    predictions: dict[str, str] = {}
+    nbest: dict[str, list[dict[str, Any]]] = {}
+    null_odds: dict[str, float] = {}
+    for ex in range(num_examples):
+        qid, context = example_ids[ex], contexts[ex]
+        a, b = g0[ex], g1[ex]
+        if not version_2:
+            predictions[qid] = context[cs[a] : ce[a]] if a < b else ""
+        else:
+            nr = null_row[ex]
+            null_score = win_null[nr] if nr >= 0 else None
+            best = fne[ex]
+            if best < b:
+                # HF's order of operations: null - start_logit - end_logit, in float32
+                s_best, e_best = start.dtype.type(sl[best]), end.dtype.type(el[best])
+                diff = float(null_score - s_best - e_best) if null_score is not None else 0.0
+                text = context[cs[best] : ce[best]]
+            else:  # no span with text: HF's zero-logit placeholder
+                diff = float(null_score) if null_score is not None else 0.0
+                text = ""
+            null_odds[qid] = diff
+            predictions[qid] = "" if diff > null_score_diff_threshold else text
+        if not with_nbest:
+            continue
+        entries = [
+            {
+                "text": context[cs[i] : ce[i]],
+                "start": int(cs[i]),
+                "end": int(ce[i]),
+                "start_logit": sl[i],
+                "end_logit": el[i],
+            }
+            for i in range(a, b)
+        ]
+        entry_scores = [float(v) for v in scores[a:b]]
+        if version_2 and null_row[ex] >= 0:
+            nr = null_row[ex]
+            null_entry = {
+                "text": "",
+                "start": 0,
+                "end": 0,
+                "start_logit": float(win_null_s[nr]),
+                "end_logit": float(win_null_e[nr]),
+            }
+            ns = float(win_null[nr])
+            # HF appends the null last before a stable sort: it goes after equal scores.
+            pos = int(np.searchsorted(-np.asarray(entry_scores), -ns, side="right"))
+            entries.insert(pos, null_entry)
+            entry_scores.insert(pos, ns)
+            if len(entries) > n_best_size:
+                if pos < n_best_size:
+                    entries, entry_scores = entries[:n_best_size], entry_scores[:n_best_size]
+                else:  # HF keeps the null even when it falls outside the n best
+                    entries = entries[:n_best_size] + [null_entry]
+                    entry_scores = entry_scores[:n_best_size] + [ns]
+        if not entries:
+            entries = [{"text": "", "start": 0, "end": 0, "start_logit": 0.0, "end_logit": 0.0}]
+            entry_scores = [0.0]
+        probs = _softmax(np.asarray(entry_scores, dtype=np.float64))
+        for entry, p in zip(entries, probs.tolist(), strict=True):
+            entry["probability"] = p
+        nbest[qid] = entries
+    return Postprocessed(predictions=predictions, nbest=nbest, null_odds=null_odds)
+
+
+def read_ids_and_contexts(examples: Any) -> tuple[list[str], list[str]]:
+    """``id`` and ``context`` columns as lists (through Arrow for a ``datasets.Dataset``)."""
+    if hasattr(examples, "select_columns") and hasattr(examples, "with_format"):
+        table = examples.select_columns(["id", "context"]).with_format("arrow")[:]
+        ids = [str(i) for i in table.column("id").to_pylist()]
+        return ids, table.column("context").to_pylist()
+    return [str(i) for i in examples["id"]], list(examples["context"])
+
+
+def postprocess(
+    examples: Any,
+    features: Any,
+    start_logits: Any,
+    end_logits: Any,
+    *,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    version_2: bool = False,
+    null_score_diff_threshold: float = 0.0,
+    with_nbest: bool = True,
+) -> Postprocessed:
+    """Answers, n-best lists and (v2) null odds for every example.
+
+    ``features`` are the eval features (one row per window, unpadded); ``start_logits`` and
+    ``end_logits`` are aligned with them: a 2-D array/tensor whose rows may be padded past
+    the row length, or a list of 1-D arrays. Any float precision; computed in float32.
+    """
+    feats = read_feature_arrays(features)
+    ids, contexts = read_ids_and_contexts(examples)
+    return postprocess_arrays(
+        ids,
+        contexts,
+        feats,
+        start_logits,
+        end_logits,
+        n_best_size=n_best_size,
+        max_answer_length=max_answer_length,
+        version_2=version_2,
+        null_score_diff_threshold=null_score_diff_threshold,
+        with_nbest=with_nbest,
+    )
+
+
+def postprocess_predictions(
+    examples: Any,
+    features: Any,
+    start_logits: Any,
+    end_logits: Any,
+    *,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    version_2: bool = False,
+    null_score_diff_threshold: float = 0.0,
+) -> dict[str, str]:
+    """{example id: answer text}; see :func:`postprocess` (n-best lists are not built)."""
+    return postprocess(
+        examples,
+        features,
+        start_logits,
+        end_logits,
+        n_best_size=n_best_size,
+        max_answer_length=max_answer_length,
+        version_2=version_2,
+        null_score_diff_threshold=null_score_diff_threshold,
+        with_nbest=False,
+    ).predictions

@@ -1,0 +1,228 @@
+"""SQuAD v1.1 / v2.0 scoring that follows the official evaluation scripts' rules.
+
+The rules reproduced here (and where v1.1 and v2.0 differ):
+
+* Normalisation (both): lowercase, drop every character of ``string.punctuation``, replace
+  the whole words ``a``/``an``/``the`` with a space, collapse whitespace.
+* v1.1: EM and F1 are maxima over *all* gold texts; token F1 is 0 whenever there is no
+  common token, so an empty prediction scores 0 even against an empty gold answer.
+* v2.0: gold texts that normalise to nothing are dropped and an example without any
+  remaining gold text has the single gold answer ``""``; token F1 is
+  ``int(gold_tokens == pred_tokens)`` when either side has no token, so ``""`` is the
+  correct answer to an unanswerable question. ``HasAns`` means the raw answer list is
+  non-empty (before the normalisation filter), exactly as in the official script.
+* v2.0 with null odds (``na_probs`` in the official script): scores of examples whose odds
+  exceed ``na_prob_thresh`` are replaced by "answered no-answer" before averaging, and
+  ``best_exact``/``best_f1`` (+ thresholds) come from the official threshold walk.
+
+Deliberate deviation, for both versions: a missing prediction is scored 0 and counted in
+every total (the v1.1 script does this; the v2.0 script drops it from ``total`` and then
+fails on the HasAns/NoAns splits). One warning reports how many were missing.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "normalize_answer",
+    "get_tokens",
+    "exact_match_v1",
+    "f1_v1",
+    "exact_match_v2",
+    "f1_v2",
+    "squad_scores",
+    "find_best_threshold",
+]
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+
+def normalize_answer(text: str) -> str:
+    """Official SQuAD normalisation: lower, strip punctuation, drop articles, fix spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def get_tokens(text: str) -> list[str]:
+    """Whitespace tokens of the normalised text (``[]`` for an empty string)."""
+    return normalize_answer(text).split() if text else []
+
+
+def _overlap_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+    common = Counter(pred_tokens) & Counter(gold_tokens)
+    num_same = sum(common.values())
+    if num_same == 0:
+        return 0.0
+    precision = num_same / len(pred_tokens)
+    recall = num_same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match_v1(prediction: str, gold: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def f1_v1(prediction: str, gold: str) -> float:
+    """v1.1 token F1: no special case for empty strings (no common token -> 0)."""
+    return _overlap_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+def exact_match_v2(prediction: str, gold: str) -> float:
+    return float(normalize_answer(gold) == normalize_answer(prediction))
+
+
+def f1_v2(prediction: str, gold: str) -> float:
+    """v2.0 token F1: if either side has no token, 1 when both are empty else 0."""
+    gold_tokens = get_tokens(gold)
+    pred_tokens = get_tokens(prediction)
+    if not gold_tokens or not pred_tokens:
+        return float(gold_tokens == pred_tokens)
+    return _overlap_f1(pred_tokens, gold_tokens)
+
+
+def _v2_gold_texts(texts: Iterable[str]) -> list[str]:
+    kept = [t for t in texts if normalize_answer(t)]
+    return kept or [""]
+
+
+def _read_examples(examples: Any) -> tuple[list[str], list[list[str]]]:
+    """ids and gold texts from a ``datasets.Dataset``, a column mapping or a list of rows."""
+    if hasattr(examples, "select_columns") and hasattr(examples, "with_format"):
+        table = examples.select_columns(["id", "answers"]).with_format("arrow")[:]
+        ids = [str(i) for i in table.column("id").to_pylist()]
+        answers = table.column("answers").to_pylist()
+    elif isinstance(examples, Mapping):
+        ids = [str(i) for i in examples["id"]]
+        answers = list(examples["answers"])
+    else:  # a sequence of row dicts
+        ids = [str(row["id"]) for row in examples]
+        answers = [row["answers"] for row in examples]
+    golds = [list(a["text"]) if a is not None else [] for a in answers]
+    return ids, golds
+
+
+def find_best_threshold(
+    qids: Sequence[str],
+    raw_scores: np.ndarray,
+    has_answer: np.ndarray,
+    pred_nonempty: np.ndarray,
+    null_odds: Mapping[str, float],
+) -> tuple[float, float]:
+    """The official v2.0 ``find_best_thresh``, vectorised.
+
+    Start with every question answered "no answer" (score = number of NoAns questions),
+    then walk the questions by increasing null odds (stable: ties keep ``null_odds``'s
+    order), switching each to its prediction: HasAns adds its raw score, a NoAns question
+    with a non-empty prediction loses 1. The best running score (first strict maximum)
+    and the odds of the question where it was reached are returned; the score is a
+    percentage of all scored questions.
+    """
+    total = len(qids)
+    if total == 0:
+        return 0.0, 0.0
+    position = {q: i for i, q in enumerate(qids)}
+    walk = [(position[q], float(v)) for q, v in null_odds.items() if q in position]
+    num_no_ans = int(np.count_nonzero(~has_answer))
+    if not walk:
+        return 100.0 * num_no_ans / total, 0.0
+    rows = np.array([r for r, _ in walk], dtype=np.int64)
+    odds = np.array([v for _, v in walk], dtype=np.float64)
+    order = np.argsort(odds, kind="stable")
+    rows, odds = rows[order], odds[order]
+    diff = np.where(has_answer[rows], raw_scores[rows], np.where(pred_nonempty[rows], -1.0, 0.0))
+    # Prepending the start value keeps the additions in the script's exact order.
+    running = np.cumsum(np.concatenate([[float(num_no_ans)], diff]))
+    best = int(np.argmax(running))  # first maximum == the script's strict ">" update
+    best_score = running[best]
+    best_thresh = float(odds[best - 1]) if best > 0 else 0.0
+    return 100.0 * float(best_score) / total, best_thresh
+
+
+def _percent(values: np.ndarray) -> float:
+    return 100.0 * float(values.sum()) / len(values) if len(values) else 0.0
+
+
+def squad_scores(
+    examples: Any,
+    predictions: Mapping[str, str],
+    *,
+    version_2: bool,
+    null_odds: Mapping[str, float] | None = None,
+    na_prob_thresh: float = 1.0,
+) -> dict[str, float | int]:
+    """Official SQuAD EM/F1 (percentages) of ``predictions`` ({id: text}) on ``examples``.
+
+    v1.1 returns ``exact``, ``f1``, ``total``. v2.0 adds ``HasAns_*``/``NoAns_*`` for the
+    kinds present in ``examples`` and, when ``null_odds`` ({id: odds, higher = more likely
+    unanswerable}, the official ``na_probs``) is given, applies the official no-answer
+    threshold (``na_prob_thresh``, default 1.0 like the script) and adds ``best_exact``,
+    ``best_exact_thresh``, ``best_f1``, ``best_f1_thresh``.
+    """
+    ids, golds = _read_examples(examples)
+    total = len(ids)
+    exact = np.zeros(total, dtype=np.float64)
+    f1 = np.zeros(total, dtype=np.float64)
+    has_answer = np.array([len(g) > 0 for g in golds], dtype=bool)
+    pred_nonempty = np.zeros(total, dtype=bool)
+    missing = 0
+    for i, (qid, gold) in enumerate(zip(ids, golds, strict=True)):
+        pred = predictions.get(qid)
+        if pred is None:
+            missing += 1
+            continue
+        pred_nonempty[i] = bool(pred)
+        if version_2:
+            gold = _v2_gold_texts(gold)
+            exact[i] = max(exact_match_v2(pred, g) for g in gold)
+            f1[i] = max(f1_v2(pred, g) for g in gold)
+        elif gold:  # v1.1 has no rule for unanswerable questions: they score 0
+            exact[i] = max(exact_match_v1(pred, g) for g in gold)
+            f1[i] = max(f1_v1(pred, g) for g in gold)
+    if missing:
+        warnings.warn(
+            f"{missing} of {total} questions have no prediction; they score 0.",
+            stacklevel=2,
+        )
+
+    if not version_2:
+        return {"exact": _percent(exact), "f1": _percent(f1), "total": total}
+
+    exact_thr, f1_thr = exact, f1
+    if null_odds is not None:
+        odds = np.array([null_odds.get(q, -np.inf) for q in ids], dtype=np.float64)
+        forced_null = odds > na_prob_thresh
+        null_score = (~has_answer).astype(np.float64)
+        exact_thr = np.where(forced_null, null_score, exact)
+        f1_thr = np.where(forced_null, null_score, f1)
+
+    out: dict[str, float | int] = {
+        "exact": _percent(exact_thr),
+        "f1": _percent(f1_thr),
+        "total": total,
+    }
+    for prefix, mask in (("HasAns", has_answer), ("NoAns", ~has_answer)):
+        if mask.any():
+            out[f"{prefix}_exact"] = _percent(exact_thr[mask])
+            out[f"{prefix}_f1"] = _percent(f1_thr[mask])
+            out[f"{prefix}_total"] = int(mask.sum())
+    if null_odds is not None:
+        best_exact, best_exact_thresh = find_best_threshold(
+            ids, exact, has_answer, pred_nonempty, null_odds
+        )
+        best_f1, best_f1_thresh = find_best_threshold(ids, f1, has_answer, pred_nonempty, null_odds)
+        out["best_exact"] = best_exact
+        out["best_exact_thresh"] = best_exact_thresh
+        out["best_f1"] = best_f1
+        out["best_f1_thresh"] = best_f1_thresh
+    return out
