@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from qa_lightning.cli.common import (
     make_callbacks,
@@ -61,6 +61,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         logger=loggers or False,
         callbacks=make_callbacks(cfg, with_loggers=bool(loggers)),
     )
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     failed = True
     try:
         trainer.validate(module, datamodule=datamodule)

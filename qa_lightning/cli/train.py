@@ -61,7 +61,7 @@ def train(cfg: DictConfig) -> float | None:
     throughput = TrainThroughput()
     callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
-    for logger in loggers:
+    for logger in trainer.loggers:  # not under fast_dev_run, which swaps in a dummy logger
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     failed = True
