@@ -36,9 +36,11 @@ FEATURES_VERSION = 1
 _COMPLETE = "_COMPLETE"
 
 
-def _file_digest(path: str | None) -> str | None:
+def _file_digest(path: str | None, key: str) -> str | None:
     if not path:
         return None
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"data file not found: {str(path)!r} (data.{key})")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -106,6 +108,7 @@ class SquadDataModule(pl.LightningDataModule):
             doc_stride=self.cfg["doc_stride"],
             max_question_tokens=self.cfg.get("max_question_tokens"),
         )
+        self._cache_keys: dict[str, str] = {}
         self.train_features: Dataset | None = None
         self.eval_examples: Dataset | None = None
         self.eval_features: Dataset | None = None
@@ -113,8 +116,14 @@ class SquadDataModule(pl.LightningDataModule):
     # -- caching -------------------------------------------------------------------------
     def cache_key(self, split: str) -> str:
         """Everything the features of ``split`` depend on, hashed; a change is a new entry."""
+        if split not in self._cache_keys:
+            self._cache_keys[split] = self._make_cache_key(split)
+        return self._cache_keys[split]
+
+    def _make_cache_key(self, split: str) -> str:
         cfg = self.cfg
         file_key = "train_file" if split == "train" else "validation_file"
+        max_samples = cfg.get("max_train_samples" if split == "train" else "max_eval_samples")
         source = str(cfg["source"].value if hasattr(cfg["source"], "value") else cfg["source"])
         spec = {
             "features_version": FEATURES_VERSION,
@@ -122,11 +131,15 @@ class SquadDataModule(pl.LightningDataModule):
             "source": source,
             "hub_name": cfg.get("hub_name") if source == "hub" else None,
             "hub_split": cfg.get(f"{split}_split") if source == "hub" else None,
-            "file": _file_digest(cfg.get(file_key)) if source in ("squad_json", "flat") else None,
+            "file": _file_digest(cfg.get(file_key), file_key)
+            if source in ("squad_json", "flat")
+            else None,
             "columns": dict(cfg["columns"]) if cfg.get("columns") else None,
             "on_bad_record": cfg.get("on_bad_record"),
             "synthetic": dict(cfg["synthetic"]) if source == "synthetic" else None,
-            "max_samples": cfg.get("max_train_samples" if split == "train" else "max_eval_samples"),
+            "max_samples": max_samples,
+            # a capped train set is a seeded random subset (data/loading.py)
+            "subset_seed": self.seed if split == "train" and max_samples is not None else None,
             "max_length": cfg["max_length"],
             "doc_stride": cfg["doc_stride"],
             "max_question_tokens": cfg.get("max_question_tokens"),

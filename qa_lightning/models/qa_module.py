@@ -12,7 +12,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 from pytorch_lightning.utilities import rank_zero_warn
 from transformers import get_scheduler
@@ -80,19 +79,12 @@ class QAModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
-        out = self(inputs)
-        self.val_logits.update(
-            batch["feature_index"], self._pad(out.start_logits), self._pad(out.end_logits)
-        )
+        out = self(batch)
+        # The collector pads to max_length and keeps float32, whatever the autocast dtype.
+        self.val_logits.update(batch["feature_index"], out.start_logits, out.end_logits)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)
-
-    def _pad(self, logits: torch.Tensor) -> torch.Tensor:
-        # float32 before anything else: postprocessing never sees half precision.
-        logits = logits.float()
-        return F.pad(logits, (0, self.hparams.max_length - logits.shape[1]), value=-1e4)
 
     # -- evaluation ----------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:

@@ -168,3 +168,24 @@ def test_max_samples_select_examples_not_features(tmp_path, wordpiece_tokenizer)
     assert len(dm.eval_examples) == 5
     assert sorted(set(dm.eval_features["example_index"])) == list(range(5))
     assert len(set(dm.train_features["example_index"])) == 7
+
+
+def test_a_capped_train_subset_is_keyed_by_its_seed(tmp_path, wordpiece_tokenizer):
+    def key(seed, **overrides):
+        return SquadDataModule(
+            data_cfg(tmp_path, **overrides), wordpiece_tokenizer, seed=seed
+        ).cache_key("train")
+
+    assert key(1, max_train_samples=10) != key(2, max_train_samples=10)
+    assert key(1) == key(2)  # the whole set does not depend on the seed
+
+
+def test_missing_data_file_names_the_key(tmp_path, wordpiece_tokenizer):
+    cfg = data_cfg(
+        tmp_path,
+        source="squad_json",
+        train_file=str(tmp_path / "nope.json"),
+        validation_file=str(tmp_path / "dev.json"),
+    )
+    with pytest.raises(FileNotFoundError, match=r"nope\.json.*data\.train_file"):
+        SquadDataModule(cfg, wordpiece_tokenizer).prepare_data()
