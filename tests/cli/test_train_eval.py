@@ -42,17 +42,26 @@ def run_entry(
     return proc
 
 
-def wandb_summary(run_dir: Path) -> str:
+def _inspect(run_dir: Path, *flags: str) -> str:
     (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
     wandb_bin = Path(sys.executable).with_name("wandb")
-    proc = subprocess.run(
-        [str(wandb_bin), "leet", "inspect", "--summary", str(offline_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cmd = [str(wandb_bin), "leet", "inspect", *flags, str(offline_run)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """What `wandb leet inspect --summary` reads back from an offline run."""
+    return json.loads(_inspect(run_dir, "--summary", "--json"))
+
+
+def wandb_run_record(run_dir: Path) -> dict:
+    """The run record (name, group, tags ...) of an offline run's transaction log."""
+    records = (
+        json.loads(line) for line in _inspect(run_dir, "--json").splitlines() if line.strip()
+    )
+    return next(r["run"] for r in records if r.get("type") == "run")
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +105,13 @@ def test_train_writes_metrics_predictions_and_logs(trained_run: Path) -> None:
 
 def test_wandb_offline_run_reads_back(trained_run: Path) -> None:
     summary = wandb_summary(trained_run)
-    assert "finished (exit code 0)" in summary
+    assert summary["state"] == "finished" and summary["exit_code"] == 0
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    f1_line = next(line for line in summary.splitlines() if line.strip().startswith("val/f1 "))
-    assert float(f1_line.split()[-1]) == pytest.approx(metrics["f1"], abs=1e-3)
-    assert "val/exact" in summary
-    assert "data.doc_stride" in summary and "optimizer.lr" in summary  # the resolved config
+    assert summary["summary"]["val/f1"] == pytest.approx(metrics["f1"], abs=1e-3)
+    assert summary["summary"]["val/exact"] == pytest.approx(metrics["exact"], abs=1e-3)
+    assert "e2e" in summary["tags"]
+    text = json.dumps(summary["config"])
+    assert "doc_stride" in text and "optimizer" in text and "${" not in text  # resolved config
 
 
 def test_saved_model_answers_through_pipeline(trained_run: Path) -> None:
@@ -247,5 +257,42 @@ def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) ->
     assert proc.returncode != 0
     assert "q1" in proc.stderr and "bad.json" in proc.stderr and "answer_start=3" in proc.stderr
     summary = wandb_summary(run_dir)
-    assert "exit code 1" in summary
+    assert summary["exit_code"] == 1 and summary["state"] != "finished"
     assert not (run_dir / "metrics.json").exists()
+
+
+def test_two_job_multirun_shares_a_wandb_group(tmp_path: Path, tiny_bert_dir) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *SMALL_DATA,
+        "data.synthetic.n_train=32",
+        "data.synthetic.n_eval=8",
+    ]
+    overrides += [
+        "trainer.max_epochs=1",
+        "logger=wandb",
+        "save_best_model=false",
+        "optimizer.lr=1e-4,2e-4",
+    ]
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        *overrides,
+        f"hydra.sweep.dir={tmp_path}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(p for p in tmp_path.iterdir() if p.name.isdigit())
+    assert [p.name for p in jobs] == ["0", "1"]
+    names, groups = [], set()
+    for job in jobs:
+        assert json.loads((job / "metrics.json").read_text())["total"] == 8
+        assert wandb_summary(job)["summary"]["val/f1"] >= 0.0  # each run holds its own val/f1
+        record = wandb_run_record(job)
+        names.append(record["display_name"])
+        groups.add(record.get("run_group"))
+    assert len(groups) == 1 and None not in groups  # one group for the sweep
+    assert "optimizer.lr=0.0001" in names[0] and "optimizer.lr=0.0002" in names[1]
