@@ -4,11 +4,13 @@ import hydra
 from omegaconf import DictConfig
 
 from qa_lightning.config import register_configs
+from qa_lightning.errors import report_user_errors
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@report_user_errors
 def main(cfg: DictConfig) -> float | None:
     from qa_lightning.cli.train import train  # imported late: --help and --cfg stay fast
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
+
+from qa_lightning.errors import ConfigError, DataFileNotFoundError
 
 
 class DataSource(str, Enum):
@@ -205,10 +208,6 @@ def register_configs() -> None:
     cs.store(name="eval_schema", node=EvalConfig)
 
 
-class ConfigError(ValueError):
-    """A config value that type checks but makes no sense; the message names the key."""
-
-
 def check_config(cfg: DictConfig) -> None:
     """Cross-field rules, checked before any data is read or model loaded."""
     data = cfg.data
@@ -226,6 +225,12 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"data.validation_file is required with data.source={source.value}")
         if cfg.task_name == "train" and not data.train_file:
             raise ConfigError(f"data.train_file is required with data.source={source.value}")
+        keys = (
+            ("train_file", "validation_file") if cfg.task_name == "train" else ("validation_file",)
+        )
+        for key in keys:
+            if not Path(data[key]).is_file():
+                raise DataFileNotFoundError(f"data file not found: {data[key]!r} (data.{key})")
     if data.on_bad_record not in ("raise", "drop"):
         raise ConfigError(f"data.on_bad_record={data.on_bad_record!r}; use raise or drop")
     for key in ("max_train_samples", "max_eval_samples"):

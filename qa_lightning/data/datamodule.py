@@ -28,6 +28,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import load_examples
+from qa_lightning.errors import DataFileNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def _file_digest(path: str | None, key: str) -> str | None:
     if not path:
         return None
     if not Path(path).is_file():
-        raise FileNotFoundError(f"data file not found: {str(path)!r} (data.{key})")
+        raise DataFileNotFoundError(f"data file not found: {str(path)!r} (data.{key})")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
+from qa_lightning.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUESTION_TOKENS = 64
@@ -43,7 +45,7 @@ def resolve_max_question_tokens(max_length: int, max_question_tokens: int | None
     if max_question_tokens is None:
         return max(1, min(DEFAULT_MAX_QUESTION_TOKENS, max_length // 2))
     if max_question_tokens < 1:
-        raise ValueError(f"data.max_question_tokens={max_question_tokens} must be >= 1 (or null)")
+        raise ConfigError(f"data.max_question_tokens={max_question_tokens} must be >= 1 (or null)")
     return int(max_question_tokens)
 
 
@@ -64,15 +66,17 @@ def check_stride(
     n_special = tokenizer.num_special_tokens_to_add(pair=True)
     room = _context_room(tokenizer, max_length, cap)
     if room < 1:
-        raise ValueError(
+        raise ConfigError(
             f"data.max_length={max_length} leaves no room for the context: questions capped at "
             f"{cap} tokens plus {n_special} special tokens fill it; raise data.max_length or "
             f"lower data.max_question_tokens"
         )
     if doc_stride < 0:
-        raise ValueError(f"data.doc_stride={doc_stride} must be >= 0; use 0 <= doc_stride < {room}")
+        raise ConfigError(
+            f"data.doc_stride={doc_stride} must be >= 0; use 0 <= doc_stride < {room}"
+        )
     if doc_stride >= max_length or doc_stride >= room:
-        raise ValueError(
+        raise ConfigError(
             f"data.doc_stride={doc_stride} leaves no room: with max_length={max_length} and "
             f"questions capped at {cap} tokens the context window is {room} tokens; "
             f"use doc_stride < {room}"

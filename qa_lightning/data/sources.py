@@ -27,6 +27,7 @@ from qa_lightning.data.validation import (
     examples_from_columns,
     validate_records,
 )
+from qa_lightning.errors import DataFileNotFoundError, UserError
 
 __all__ = [
     "FLAT_FILE_SUFFIXES",
@@ -45,7 +46,7 @@ _SQUAD_SHAPE = (
 )
 
 
-class HubUnavailableError(ConnectionError):
+class HubUnavailableError(UserError, ConnectionError):
     """The Hugging Face Hub could not be reached (offline, no network, or not found)."""
 
 
@@ -55,9 +56,9 @@ class HubUnavailableError(ConnectionError):
 def _existing_file(path: str | os.PathLike) -> Path:
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"data file not found: {str(p)!r}")
+        raise DataFileNotFoundError(f"data file not found: {str(p)!r}")
     if not p.is_file():
-        raise FileNotFoundError(f"data path is not a file: {str(p)!r}")
+        raise DataFileNotFoundError(f"data path is not a file: {str(p)!r}")
     return p
 
 

@@ -24,6 +24,8 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from qa_lightning.errors import UserError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -59,7 +61,7 @@ _INT32_MAX = 2**31 - 1
 _SNIPPET = 60
 
 
-class DataValidationError(ValueError):
+class DataValidationError(UserError, ValueError):
     """Bad input data; the message is one line naming the source, the record and the fix."""
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
 
+from qa_lightning.errors import UserError
+
 BUNDLED_PREFIX = "bundled:"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError, RuntimeError):
     """The model or tokenizer named in the config could not be loaded."""
 
 

@@ -38,22 +38,29 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+def _point_files_at(cfg, tmp_path: Path) -> None:
+    """Data files must exist for check_config; stand-ins keep these tests self-contained."""
+    for key in ("train_file", "validation_file"):
+        if cfg.data.source.value in ("squad_json", "flat"):
+            (tmp_path / key).write_text("{}")
+            cfg.data[key] = str(tmp_path / key)
+
+
 @pytest.mark.parametrize(
     ("group", "option"), [(g, o) for g in GROUPS for o in _options(g)], ids=lambda v: str(v)
 )
-def test_every_group_option_composes_and_checks(group: str, option: str) -> None:
-    overrides = [f"{group}={option}"]
-    if group == "data" and option in ("squad_json", "flat"):
-        overrides += ["data.train_file=train.json", "data.validation_file=dev.json"]
-    cfg = _compose("train", overrides)
+def test_every_group_option_composes_and_checks(group: str, option: str, tmp_path: Path) -> None:
+    cfg = _compose("train", [f"{group}={option}"])
+    _point_files_at(cfg, tmp_path)
     check_config(cfg)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     assert cfg.model.name_or_path
 
 
 @pytest.mark.parametrize("option", _options("data"))
-def test_eval_config_composes_with_every_data_option(option: str) -> None:
-    cfg = _compose("eval", [f"data={option}", "data.validation_file=dev.json"])
+def test_eval_config_composes_with_every_data_option(option: str, tmp_path: Path) -> None:
+    cfg = _compose("eval", [f"data={option}"])
+    _point_files_at(cfg, tmp_path)
     check_config(cfg)
     assert cfg.task_name == "eval"
 
@@ -106,3 +113,21 @@ def test_cross_field_rules_name_the_key(overrides: list[str], key: str) -> None:
     cfg = _compose("train", overrides)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         check_config(cfg)
+
+
+def test_missing_data_file_fails_before_anything_loads_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "dev.json").write_text("{}")
+    cfg = _compose(
+        "train",
+        [
+            "data=squad_json",
+            f"data.train_file={tmp_path / 'missing.json'}",
+            f"data.validation_file={tmp_path / 'dev.json'}",
+        ],
+    )
+    with pytest.raises(FileNotFoundError, match=r"missing\.json.*\(data\.train_file\)"):
+        check_config(cfg)
+    eval_cfg = _compose(
+        "eval", ["data=squad_json", f"data.validation_file={tmp_path / 'dev.json'}"]
+    )
+    check_config(eval_cfg)  # eval needs no train file

@@ -204,8 +204,18 @@ def test_fast_dev_run_and_unreachable_model_message(tmp_path: Path, tiny_bert_di
     proc = run_entry(
         "train.py", ["model=distilbert", *SMALL_DATA, "logger=none"], tmp_path / "hub", check=False
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 1
     assert "distilbert-base-uncased" in proc.stderr and "model=minilm" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout  # one message, not a stack trace
+
+
+def test_bad_config_value_is_one_line_error(tmp_path: Path, tiny_bert_dir) -> None:
+    overrides = [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "data.doc_stride=60"]
+    proc = run_entry("train.py", [*overrides, "logger=none"], tmp_path / "run", check=False)
+    assert proc.returncode == 1
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert "data.doc_stride=60" in line and "use doc_stride <" in line
+    assert "Traceback" not in proc.stderr + proc.stdout
 
 
 def test_partial_validation_scores_only_complete_examples(tmp_path: Path, tiny_bert_dir) -> None:
