@@ -63,12 +63,36 @@ class DataConfig:
     null_score_diff_threshold: float = 0.0
 
 
+HEADS = ("linear", "mlp", "bilstm", "transformer")
+FREEZE_POLICIES = ("none", "embeddings", "layers", "all")
+
+
+@dataclass
+class HeadArgs:
+    """Hyper-parameters of our span heads; each head reads the ones it has."""
+
+    dropout: float = 0.1
+    hidden_size: int = 256  # mlp: inner width; bilstm: width of each direction
+    num_layers: int = 1  # bilstm layers or transformer layers
+    num_heads: int = 4  # transformer attention heads
+
+
 @dataclass
 class ModelConfig:
     name_or_path: str = MISSING  # Hub name, local directory, or "bundled:minilm"
     tokenizer: str | None = None  # defaults to name_or_path
     revision: str | None = None
     trust_remote_code: bool = False  # never run Hub code unless the user asks
+    # null: the checkpoint's own QA model (AutoModelForQuestionAnswering), fine-tuned whole.
+    # linear | mlp | bilstm | transformer: our head on the bare encoder (AutoModel).
+    head: str | None = None
+    head_args: HeadArgs = field(default_factory=HeadArgs)
+    # with a head: none | embeddings | layers (embeddings + the bottom freeze_layers) | all
+    freeze: str = "none"
+    freeze_layers: int = 0
+    hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
+    # with freeze=all: compute the encoder's outputs once, memory-map them from disk
+    encoder_cache: bool = True
 
 
 @dataclass
@@ -240,6 +264,16 @@ def check_config(cfg: DictConfig) -> None:
     for key in ("batch_size", "eval_batch_size", "n_best_size", "max_answer_length"):
         if data[key] <= 0:
             raise ConfigError(f"data.{key}={data[key]} must be positive")
+    model = cfg.model
+    if model.head is None and model.freeze != "none":
+        raise ConfigError(
+            f"model.freeze={model.freeze} needs one of our heads: set model.head to one of "
+            f"{', '.join(HEADS)} (linear is the usual probe)"
+        )
+    if model.head is not None and model.head not in HEADS:
+        raise ConfigError(f"model.head={model.head!r}; use one of {', '.join(HEADS)} or null")
+    if model.freeze not in FREEZE_POLICIES:
+        raise ConfigError(f"model.freeze={model.freeze!r}; use one of {', '.join(FREEZE_POLICIES)}")
     if "optimizer" in cfg and cfg.optimizer.lr <= 0:
         raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
     if "scheduler" in cfg and not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:

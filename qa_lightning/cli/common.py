@@ -17,6 +17,10 @@ from pytorch_lightning.callbacks import (
     RichProgressBar,
 )
 
+from qa_lightning.errors import ConfigError
+from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
+from qa_lightning.models.loading import resolve_model_path
+from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.loggers import build_loggers, run_identity
 from qa_lightning.tracking.run_folder import RunFolderWriter
 
@@ -81,3 +85,65 @@ def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:
     if cb.rich_progress:
         callbacks.append(RichProgressBar())
     return callbacks
+
+
+def _eval_settings(cfg: DictConfig) -> dict[str, Any]:
+    return {
+        "version_2": cfg.data.version_2,
+        "max_length": cfg.data.max_length,
+        "n_best_size": cfg.data.n_best_size,
+        "max_answer_length": cfg.data.max_answer_length,
+        "null_score_diff_threshold": cfg.data.null_score_diff_threshold,
+    }
+
+
+def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
+    """QAModule for ``model.head=null``, else HeadQAModule (also for a saved head directory)."""
+    model = cfg.model
+    kwargs: dict[str, Any] = {
+        **_eval_settings(cfg),
+        "revision": model.revision,
+        "trust_remote_code": model.trust_remote_code,
+    }
+    if training:
+        kwargs["optimizer"] = OmegaConf.to_container(cfg.optimizer, resolve=True)
+        kwargs["scheduler"] = OmegaConf.to_container(cfg.scheduler, resolve=True)
+    head = {
+        "head": model.head,
+        "head_args": OmegaConf.to_container(model.head_args, resolve=True),
+        "hidden_layer": model.hidden_layer,
+    }
+    if model.head is None:
+        saved = saved_head_settings(resolve_model_path(model.name_or_path))
+        if saved is None:
+            return QAModule(model.name_or_path, **kwargs)
+        head = saved
+    return HeadQAModule(
+        model.name_or_path,
+        **head,
+        freeze=model.freeze if model.head is not None else "all",
+        freeze_layers=model.freeze_layers,
+        encoder_cache=model.encoder_cache,
+        encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder",
+        **kwargs,
+    )
+
+
+def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
+    """A module from a Lightning checkpoint of either kind, with this config's eval settings."""
+    import torch
+
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist")
+    hparams = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True).get(
+        "hyper_parameters", {}
+    )
+    settings = _eval_settings(cfg)
+    if hparams.get("head") is None:
+        return QAModule.load_from_checkpoint(ckpt_path, map_location="cpu", **settings)
+    return HeadQAModule.load_from_checkpoint(
+        ckpt_path,
+        map_location="cpu",
+        encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder",
+        **settings,
+    )

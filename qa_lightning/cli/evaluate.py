@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from qa_lightning.cli.common import (
+    load_module,
     make_callbacks,
     make_loggers,
+    make_module,
     set_env_defaults,
     write_resolved_config,
 )
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.loading import load_tokenizer
-from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.loggers import finish_wandb
 
 log = logging.getLogger(__name__)
@@ -29,26 +29,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     check_config(cfg)
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
-    eval_settings = {
-        "version_2": cfg.data.version_2,
-        "max_length": cfg.data.max_length,
-        "n_best_size": cfg.data.n_best_size,
-        "max_answer_length": cfg.data.max_answer_length,
-        "null_score_diff_threshold": cfg.data.null_score_diff_threshold,
-    }
     if cfg.ckpt_path:
-        if not Path(cfg.ckpt_path).is_file():
-            raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path} does not exist")
-        module = QAModule.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", **eval_settings)
+        module = load_module(cfg, cfg.ckpt_path)
         model_name = module.hparams.model_name_or_path
     else:
         model_name = cfg.model.name_or_path
-        module = QAModule(
-            model_name,
-            revision=cfg.model.revision,
-            trust_remote_code=cfg.model.trust_remote_code,
-            **eval_settings,
-        )
+        module = make_module(cfg, training=False)
     tokenizer = load_tokenizer(
         cfg.model.tokenizer or model_name,
         revision=cfg.model.revision,

@@ -14,13 +14,13 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from qa_lightning.cli.common import (
     make_callbacks,
     make_loggers,
+    make_module,
     set_env_defaults,
     write_resolved_config,
 )
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.loading import load_tokenizer
-from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.loggers import finish_wandb
 from qa_lightning.tracking.run_folder import write_evaluation
 from qa_lightning.tracking.throughput import TrainThroughput
@@ -44,18 +44,7 @@ def train(cfg: DictConfig) -> float | None:
         trust_remote_code=model_cfg.trust_remote_code,
     )
     datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed)
-    module = QAModule(
-        model_cfg.name_or_path,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
-        version_2=cfg.data.version_2,
-        max_length=cfg.data.max_length,
-        n_best_size=cfg.data.n_best_size,
-        max_answer_length=cfg.data.max_answer_length,
-        null_score_diff_threshold=cfg.data.null_score_diff_threshold,
-        revision=model_cfg.revision,
-        trust_remote_code=model_cfg.trust_remote_code,
-    )
+    module = make_module(cfg, training=True)
 
     loggers = make_loggers(cfg)
     throughput = TrainThroughput()
@@ -92,7 +81,7 @@ def train(cfg: DictConfig) -> float | None:
                 write_evaluation(output_dir, scores, outputs, {"split": "validation", **summary})
                 if cfg.save_best_model:
                     best_dir = output_dir / "best_model"
-                    module.model.save_pretrained(best_dir)
+                    module.save_pretrained(best_dir)
                     tokenizer.save_pretrained(best_dir)
                     log.info("Saved the best model to %s", best_dir)
             log.info(

@@ -51,8 +51,14 @@ def _file_digest(path: str | None, key: str) -> str | None:
 
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     """Identity of a tokenizer by content (vocabulary, normaliser, special tokens, side)."""
-    backend = tokenizer.backend_tokenizer.to_str() if tokenizer.is_fast else repr(tokenizer)
-    text = json.dumps([backend, tokenizer.padding_side, tokenizer.truncation_side])
+    if tokenizer.is_fast:
+        backend = json.loads(tokenizer.backend_tokenizer.to_str())
+        # Truncation and padding are call state the last encode left behind, not identity.
+        backend.pop("truncation", None)
+        backend.pop("padding", None)
+    else:
+        backend = repr(tokenizer)
+    text = json.dumps([backend, tokenizer.padding_side, tokenizer.truncation_side], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -255,11 +261,19 @@ class SquadDataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        dataset = _IndexedFeatures(self.eval_features, self.model_inputs)
+        return self.feature_loader("validation")
+
+    def feature_loader(self, split: str) -> DataLoader:
+        """Model inputs and ``feature_index`` of every feature of ``split``, in eval order.
+
+        Validation uses it; so does anything that must see each feature once (encoder caches).
+        """
+        features = self.train_features if split == "train" else self.eval_features
+        dataset = _IndexedFeatures(features, self.model_inputs)
         sampler = None
         if self.cfg.get("group_by_length", True):
             # Longest first: no padding waste and out-of-memory shows up on the first batch.
-            lengths = feature_lengths(self.eval_features)
+            lengths = feature_lengths(features)
             sampler = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         return DataLoader(
             dataset,

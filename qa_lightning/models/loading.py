@@ -9,7 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoModel,
+    AutoModelForQuestionAnswering,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
 
 from qa_lightning.errors import UserError
 
@@ -84,5 +89,20 @@ def load_qa_model(
         return AutoModelForQuestionAnswering.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code
         )
+    except (OSError, ValueError) as err:
+        raise _unreachable("model", name_or_path, err) from err
+
+
+def load_encoder(
+    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+):
+    """The bare encoder (``AutoModel``, no task head) for our own heads to sit on."""
+    path = resolve_model_path(name_or_path)
+    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        try:  # BERT-style encoders carry a pooler that span heads never use
+            return AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
+        except TypeError:
+            return AutoModel.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as err:
         raise _unreachable("model", name_or_path, err) from err

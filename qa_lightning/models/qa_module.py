@@ -8,6 +8,7 @@ at epoch end turns them into answers and official SQuAD scores.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -52,22 +53,33 @@ class QAModule(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = load_qa_model(
-            model_name_or_path, revision=revision, trust_remote_code=trust_remote_code
-        )
+        self.model = self.build_model()
         # from_pretrained returns eval mode and Lightning keeps each submodule's mode:
         # without this, fine-tuning would run with dropout off.
         self.model.train()
         self.val_logits = QALogitsCollector(max_length=max_length)
         self.last_eval: tuple[dict[str, float], Any] | None = None
 
+    def build_model(self) -> torch.nn.Module:
+        """The network; subclasses build others (an encoder with one of our heads)."""
+        return load_qa_model(
+            self.hparams.model_name_or_path,
+            revision=self.hparams.revision,
+            trust_remote_code=self.hparams.trust_remote_code,
+        )
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""
+        self.model.save_pretrained(directory)
+
     # -- steps ---------------------------------------------------------------------------
-    def forward(self, batch: dict[str, torch.Tensor]):
+    def forward(self, batch: dict[str, torch.Tensor], split: str = "train"):
+        """Model outputs for a batch of ``split`` ("train" or "validation") features."""
         inputs = {k: v for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
         return self.model(**inputs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self(batch).loss
+        loss = self(batch, "train").loss
         self.log(
             "train/loss",
             loss,
@@ -79,7 +91,7 @@ class QAModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        out = self(batch)
+        out = self(batch, "validation")
         # The collector pads to max_length and keeps float32, whatever the autocast dtype.
         self.val_logits.update(batch["feature_index"], out.start_logits, out.end_logits)
 

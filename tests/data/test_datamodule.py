@@ -189,3 +189,19 @@ def test_missing_data_file_names_the_key(tmp_path, wordpiece_tokenizer):
     )
     with pytest.raises(FileNotFoundError, match=r"nope\.json.*data\.train_file"):
         SquadDataModule(cfg, wordpiece_tokenizer).prepare_data()
+
+
+def test_tokenizer_fingerprint_ignores_state_left_by_encoding(wordpiece_tokenizer):
+    from qa_lightning.data.datamodule import tokenizer_fingerprint
+
+    before = tokenizer_fingerprint(wordpiece_tokenizer)
+    wordpiece_tokenizer(
+        ["a q"] * 2,
+        ["some context words here"] * 2,
+        truncation="only_second",
+        max_length=12,
+        stride=2,
+        return_overflowing_tokens=True,
+        padding="max_length",
+    )
+    assert tokenizer_fingerprint(wordpiece_tokenizer) == before

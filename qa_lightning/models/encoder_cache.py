@@ -1,0 +1,143 @@
+"""Hidden states of a frozen encoder, computed once and memory-mapped from disk.
+
+With the whole encoder frozen its output for a feature never changes, so every epoch,
+every run and every job of a head sweep can read it instead of recomputing it. One entry
+holds one feature table: the unpadded states of every token, row after row, in float16
+(``hidden.npy``, (total_tokens, H)), with each feature's first row and length. The key
+covers the encoder's weights (by content), the layer taken and the feature cache key
+(data, tokenizer, max_length, doc_stride ...), so any change is a new entry.
+
+numpy memmaps rather than ``datasets``: a batch is a handful of contiguous row slices,
+read without decoding or copying whole columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+_META = "meta.json"
+
+
+def encoder_fingerprint(encoder: nn.Module) -> str:
+    """Content hash of the encoder's weights (names, dtypes, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in encoder.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def encoder_cache_key(fingerprint: str, feature_key: str, hidden_layer: int) -> str:
+    spec = {
+        "version": CACHE_VERSION,
+        "encoder": fingerprint,
+        "features": feature_key,
+        "hidden_layer": hidden_layer,
+        "dtype": "float16",
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
+    return f"{feature_key.split('-')[0]}-{digest}"
+
+
+class EncodedFeatures:
+    """Read side of a cache entry: ``batch(feature_index, width)`` -> (B, width, H) float32."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta = json.loads((self.path / _META).read_text())
+        self.hidden = np.load(self.path / "hidden.npy", mmap_mode="r")
+        self.row_start = np.load(self.path / "row_start.npy")
+        self.lengths = np.load(self.path / "lengths.npy")
+        expected = (meta["total_tokens"], meta["hidden_size"])
+        if self.hidden.shape != expected or len(self.lengths) != meta["features"]:
+            raise ValueError(f"encoder cache {self.path} does not match its meta.json")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.hidden.nbytes)
+
+    def batch(self, feature_index: torch.Tensor, width: int) -> torch.Tensor:
+        """States of the features in ``feature_index``, zero-padded on the right to ``width``."""
+        rows = feature_index.detach().cpu().numpy()
+        out = np.zeros((len(rows), width, self.hidden.shape[1]), dtype=np.float16)
+        for b, i in enumerate(rows):
+            n = min(int(self.lengths[i]), width)
+            start = int(self.row_start[i])
+            out[b, :n] = self.hidden[start : start + n]
+        return torch.from_numpy(out).float()
+
+
+def build_encoded_features(
+    path: str | Path,
+    encode: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    batches: Iterable[dict[str, torch.Tensor]],
+    lengths: np.ndarray,
+    hidden_size: int,
+) -> EncodedFeatures:
+    """Run ``encode`` over ``batches`` (each with ``feature_index``) and store the states.
+
+    Written beside the target and renamed when complete: an interrupted build leaves no
+    entry that a later run would trust.
+    """
+    path = Path(path)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    row_start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    total = int(lengths.sum())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        hidden = np.lib.format.open_memmap(
+            tmp / "hidden.npy", mode="w+", dtype=np.float16, shape=(total, hidden_size)
+        )
+        seen = np.zeros(len(lengths), dtype=bool)
+        for batch in batches:
+            states = encode(batch).detach().to("cpu", torch.float16).numpy()
+            for b, i in enumerate(batch["feature_index"].tolist()):
+                n = int(lengths[i])
+                hidden[row_start[i] : row_start[i] + n] = states[b, :n]
+                seen[i] = True
+        if not seen.all():
+            raise RuntimeError(f"encoder cache: {int((~seen).sum())} features were not encoded")
+        hidden.flush()
+        del hidden
+        np.save(tmp / "row_start.npy", row_start)
+        np.save(tmp / "lengths.npy", lengths)
+        meta = {"features": len(lengths), "total_tokens": total, "hidden_size": hidden_size}
+        (tmp / _META).write_text(json.dumps(meta))
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return EncodedFeatures(path)
+
+
+def open_encoded_features(path: str | Path) -> EncodedFeatures | None:
+    """The complete entry at ``path``, or None (missing, truncated or inconsistent)."""
+    path = Path(path)
+    if not (path / _META).is_file():
+        return None
+    try:
+        return EncodedFeatures(path)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+        log.warning("Encoder cache %s is unreadable (%s); rebuilding it", path, err)
+        return None

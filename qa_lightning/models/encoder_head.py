@@ -1,0 +1,129 @@
+"""An ``AutoModel`` encoder with one of our span heads, and the freezing policies.
+
+The model answers from token ids (encoder + head) or from hidden states computed earlier
+(head only), so a frozen encoder's outputs can be cached and the head trained on them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import QuestionAnsweringModelOutput
+
+from qa_lightning.config import FREEZE_POLICIES
+from qa_lightning.errors import ConfigError
+from qa_lightning.models.heads import SpanHead
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The encoder's stack of transformer layers (BERT, RoBERTa, DistilBERT, DeBERTa ...)."""
+    n = getattr(encoder.config, "num_hidden_layers", None) or getattr(encoder.config, "n_layers", 0)
+    for _, module in encoder.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n:
+            return module
+    raise ConfigError(
+        f"cannot find the {n} transformer layers of {type(encoder).__name__}; "
+        "use model.freeze=all, embeddings or none"
+    )
+
+
+def frozen_modules(encoder: nn.Module, policy: str, num_layers: int = 0) -> list[nn.Module]:
+    """The parts of ``encoder`` that ``policy`` freezes.
+
+    ``embeddings``: the embedding block; ``layers``: the embeddings and the bottom
+    ``num_layers`` transformer layers; ``all``: the whole encoder; ``none``: nothing.
+    """
+    if policy not in FREEZE_POLICIES:
+        raise ConfigError(f"model.freeze={policy!r}; use one of {', '.join(FREEZE_POLICIES)}")
+    if policy == "none":
+        return []
+    if policy == "all":
+        return [encoder]
+    embeddings = getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
+    if policy == "embeddings":
+        return [embeddings]
+    layers = encoder_layers(encoder)
+    if not 0 <= num_layers <= len(layers):
+        raise ConfigError(
+            f"model.freeze_layers={num_layers}; the encoder has {len(layers)} layers "
+            f"(use 0..{len(layers)})"
+        )
+    return [embeddings, *layers[:num_layers]]
+
+
+class EncoderWithHead(nn.Module):
+    """``encoder`` (an ``AutoModel``) -> hidden states of ``hidden_layer`` -> ``head``.
+
+    Frozen parts stay in eval mode (no dropout) whatever ``train()`` is called with, so a
+    frozen encoder gives the same states on every pass and a cache of them is exact.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: SpanHead,
+        *,
+        hidden_layer: int = -1,
+        freeze: str = "none",
+        freeze_layers: int = 0,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.hidden_layer = hidden_layer
+        self.frozen = frozen_modules(encoder, freeze, freeze_layers)
+        for module in self.frozen:
+            module.requires_grad_(False)
+        self.encoder_frozen = freeze == "all"
+        self.train()
+
+    def train(self, mode: bool = True) -> EncoderWithHead:
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
+
+    def encode(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Hidden states (B, T, H) of the chosen layer."""
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        want_all = self.hidden_layer != -1
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+            out = self.encoder(**inputs, output_hidden_states=want_all, return_dict=True)
+        return out.hidden_states[self.hidden_layer] if want_all else out.last_hidden_state
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        hidden_states: torch.Tensor | None = None,
+    ) -> QuestionAnsweringModelOutput:
+        """From ``input_ids`` (runs the encoder) or from ``hidden_states`` (head only)."""
+        if hidden_states is None:
+            hidden_states = self.encode(input_ids, attention_mask, token_type_ids)
+        start, end = self.head(hidden_states, attention_mask)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            # As *ForQuestionAnswering: labels outside the window are ignored.
+            width = start.shape[1]
+            loss_fn = nn.CrossEntropyLoss(ignore_index=width)
+            loss = (
+                loss_fn(start, start_positions.clamp(0, width))
+                + loss_fn(end, end_positions.clamp(0, width))
+            ) / 2
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end)
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable": trainable, "frozen": total - trainable}

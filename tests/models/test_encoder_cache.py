@@ -1,0 +1,192 @@
+"""Encoder-output cache: keys, reuse across runs, corruption, and cached == recomputed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.models import encoder_cache as ec
+from qa_lightning.models.head_module import HeadQAModule
+from tests.data.test_datamodule import data_cfg
+
+OPTIMIZER = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 3e-3, "weight_decay": 0.0}
+
+
+def make_module(model_dir, cache_dir, *, encoder_cache=True, head="bilstm", **kw):
+    pl.seed_everything(0)  # the head's initial weights
+    return HeadQAModule(
+        str(model_dir),
+        head=head,
+        head_args={"dropout": 0.1, "hidden_size": 16},
+        freeze="all",
+        encoder_cache=encoder_cache,
+        encoder_cache_dir=str(cache_dir),
+        optimizer=OPTIMIZER,
+        max_length=64,
+        **kw,
+    )
+
+
+def make_datamodule(tmp_path, tokenizer, **overrides):
+    cfg = data_cfg(tmp_path, **overrides)
+    return SquadDataModule(cfg, tokenizer, seed=1)
+
+
+def fit(module, datamodule, epochs=2):
+    pl.seed_everything(0, workers=True)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=True,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return module.last_eval
+
+
+def test_cached_and_recomputed_training_agree(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
+    dm = make_datamodule(tmp_path, wordpiece_tokenizer)
+    cached = make_module(tiny_bert_dir, tmp_path / "enc")
+    scores_c, out_c = fit(cached, dm)
+    recomputed = make_module(tiny_bert_dir, tmp_path / "enc", encoder_cache=False)
+    scores_r, out_r = fit(recomputed, make_datamodule(tmp_path, wordpiece_tokenizer))
+    assert list((tmp_path / "enc").iterdir())  # the cached run did use the cache
+    # Same batches, same dropout draws: only float16 storage separates the two runs. The
+    # output bias is left out: softmax ignores a shift shared by all positions, so its true
+    # gradient is 0 and Adam turns rounding noise into full-size steps in both runs.
+    for (name, a), b in zip(
+        cached.model.head.named_parameters(), recomputed.model.head.parameters(), strict=True
+    ):
+        if name != "out.bias":
+            torch.testing.assert_close(a, b, atol=5e-4, rtol=1e-2, msg=name)
+    assert out_c.predictions == out_r.predictions
+    assert scores_c == scores_r
+
+
+def test_cache_returns_the_encoder_states(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
+    dm = make_datamodule(tmp_path, wordpiece_tokenizer)
+    dm.prepare_data()
+    dm.setup("fit")
+    module = make_module(tiny_bert_dir, tmp_path / "enc")
+    module.trainer = mock.Mock(datamodule=dm)
+    with mock.patch.object(HeadQAModule, "trainer", new=mock.Mock(datamodule=dm)):
+        encoded = module._encoded_features("validation")
+    assert len(encoded) == len(dm.eval_features)
+    loader = dm.feature_loader("validation")
+    batch = next(iter(loader))
+    with torch.no_grad():
+        expected = module.model.encode(
+            batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+        )
+    got = encoded.batch(batch["feature_index"], batch["input_ids"].shape[1])
+    mask = batch["attention_mask"].bool()
+    torch.testing.assert_close(got[mask], expected[mask], atol=2e-3, rtol=2e-3)
+    assert torch.all(got[~mask] == 0)
+
+
+def _cache_entries(root: Path) -> set[str]:
+    return (
+        {p.name for p in root.iterdir() if not p.name.startswith(".")} if root.exists() else set()
+    )
+
+
+def test_cache_is_reused_across_runs_and_keyed_by_every_setting(
+    tmp_path, tiny_bert_dir, wordpiece_tokenizer
+):
+    root = tmp_path / "enc"
+    builds = []
+    real_build = ec.build_encoded_features
+
+    def counting_build(path, *args, **kwargs):
+        builds.append(Path(path).name)
+        return real_build(path, *args, **kwargs)
+
+    with mock.patch("qa_lightning.models.head_module.build_encoded_features", counting_build):
+        fit(make_module(tiny_bert_dir, root), make_datamodule(tmp_path, wordpiece_tokenizer), 1)
+        assert len(builds) == 2  # train and validation
+        first = _cache_entries(root)
+        # a second run (a new module, another head): reads both entries, builds nothing
+        fit(
+            make_module(tiny_bert_dir, root, head="linear"),
+            make_datamodule(tmp_path, wordpiece_tokenizer),
+            1,
+        )
+        assert len(builds) == 2 and _cache_entries(root) == first
+        # a changed feature setting is a new key
+        fit(
+            make_module(tiny_bert_dir, root),
+            make_datamodule(tmp_path, wordpiece_tokenizer, doc_stride=8),
+            1,
+        )
+        assert len(builds) == 4
+        # another layer is a new key
+        fit(
+            make_module(tiny_bert_dir, root, hidden_layer=1),
+            make_datamodule(tmp_path, wordpiece_tokenizer),
+            1,
+        )
+        assert len(builds) == 6
+        assert len(_cache_entries(root)) == 6
+
+
+def test_encoder_weights_are_part_of_the_key(tiny_bert_dir):
+    from qa_lightning.models.loading import load_encoder
+
+    encoder = load_encoder(str(tiny_bert_dir))
+    before = ec.encoder_fingerprint(encoder)
+    assert ec.encoder_fingerprint(load_encoder(str(tiny_bert_dir))) == before
+    with torch.no_grad():
+        encoder.encoder.layer[1].output.dense.weight[0, 0] += 1e-3
+    after = ec.encoder_fingerprint(encoder)
+    assert after != before
+    assert ec.encoder_cache_key(before, "train-abc", -1) != ec.encoder_cache_key(
+        after, "train-abc", -1
+    )
+    assert ec.encoder_cache_key(before, "train-abc", -1) == ec.encoder_cache_key(
+        before, "train-abc", -1
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncate", "meta"])
+def test_damaged_entry_is_not_trusted(tmp_path, damage):
+    lengths = np.array([3, 5, 2])
+    batches = [{"feature_index": torch.tensor([0, 1, 2])}]
+    entry = tmp_path / "train-x"
+    ec.build_encoded_features(entry, lambda b: torch.ones(3, 5, 4), batches, lengths, 4)
+    assert ec.open_encoded_features(entry) is not None
+    if damage == "truncate":
+        data = (entry / "hidden.npy").read_bytes()
+        (entry / "hidden.npy").write_bytes(data[: len(data) // 2])
+    else:
+        meta = json.loads((entry / "meta.json").read_text())
+        (entry / "meta.json").write_text(json.dumps({**meta, "total_tokens": 99}))
+    assert ec.open_encoded_features(entry) is None
+
+
+def test_interrupted_build_leaves_no_entry(tmp_path):
+    def failing(batches):
+        yield batches[0]
+        raise KeyboardInterrupt
+
+    lengths = np.array([3, 5])
+    entry = tmp_path / "train-y"
+    with pytest.raises(KeyboardInterrupt):
+        ec.build_encoded_features(
+            entry,
+            lambda b: torch.ones(1, 5, 4),
+            failing([{"feature_index": torch.tensor([0])}]),
+            lengths,
+            4,
+        )
+    assert not entry.exists() and list(tmp_path.iterdir()) == []
