@@ -20,6 +20,7 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.tracking.loggers import finish_wandb
 from qa_lightning.tracking.run_folder import write_evaluation
@@ -72,6 +73,7 @@ def train(cfg: DictConfig) -> float | None:
             summary = {
                 "best_checkpoint": best,
                 "train_features": len(datamodule.train_features),
+                **{f"{k}_parameters": n for k, n in parameter_counts(module).items()},
                 "train_features_per_second": round(throughput.features_per_second, 2),
                 "wall_seconds": round(time.perf_counter() - started, 1),
                 "fit_seconds": round(fit_seconds, 1),

@@ -64,6 +64,7 @@ class HeadQAModule(QAModule):
         self.save_hyperparameters(ignore=["encoder_cache_dir"])
         self.encoder_cache_dir = Path(encoder_cache_dir or ".cache/encoder")
         self._encoded: dict[str, EncodedFeatures] = {}
+        self._fingerprint: str | None = None
 
     def build_model(self) -> EncoderWithHead:
         hp = self.hparams
@@ -103,8 +104,10 @@ class HeadQAModule(QAModule):
         if split in self._encoded:
             return self._encoded[split]
         datamodule = self.trainer.datamodule
+        if self._fingerprint is None:  # the encoder is frozen: its weights cannot change
+            self._fingerprint = encoder_fingerprint(self.model.encoder)
         key = encoder_cache_key(
-            encoder_fingerprint(self.model.encoder),
+            self._fingerprint,
             datamodule.cache_key(split),
             self.hparams.hidden_layer,
         )

@@ -306,3 +306,40 @@ def test_two_job_multirun_shares_a_wandb_group(tmp_path: Path, tiny_bert_dir) ->
         groups.add(record.get("run_group"))
     assert len(groups) == 1 and None not in groups  # one group for the sweep
     assert "optimizer.lr=0.0001" in names[0] and "optimizer.lr=0.0002" in names[1]
+
+
+def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
+    tmp_path: Path, tiny_bert_dir
+) -> None:
+    run_dir = tmp_path / "run"
+    head = ["model.head=bilstm", "model.freeze=all", "model.head_args.hidden_size=16"]
+    run_entry(
+        "train.py",
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, *head, "logger=csv"],
+        run_dir,
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 < metrics["trainable_parameters"] < metrics["frozen_parameters"]
+    assert list((tmp_path / "cache" / "encoder").iterdir())  # the encoder cache was used
+    assert (run_dir / "best_model" / "qa_head.safetensors").is_file()
+    trained = json.loads((run_dir / "predictions.json").read_text())
+    for name, overrides in {
+        "from_ckpt": [
+            f"ckpt_path={metrics['best_checkpoint']}",
+            f"model.tokenizer={tiny_bert_dir}",
+        ],
+        "from_dir": [f"model.name_or_path={run_dir / 'best_model'}"],
+        "from_dir_recomputed": [
+            f"model.name_or_path={run_dir / 'best_model'}",
+            "model.encoder_cache=false",
+        ],
+    }.items():
+        run_entry("eval.py", [*overrides, *SMALL_DATA[:5]], tmp_path / name)
+        predictions = json.loads((tmp_path / name / "predictions.json").read_text())
+        if name == "from_dir_recomputed":  # float32 states instead of the cached float16
+            agree = sum(predictions[k] == trained[k] for k in trained) / len(trained)
+            assert agree >= 0.9, agree
+            continue
+        scores = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert scores["f1"] == pytest.approx(metrics["f1"], abs=1e-9), name
+        assert predictions == trained, name

@@ -79,7 +79,6 @@ def test_cache_returns_the_encoder_states(tmp_path, tiny_bert_dir, wordpiece_tok
     dm.prepare_data()
     dm.setup("fit")
     module = make_module(tiny_bert_dir, tmp_path / "enc")
-    module.trainer = mock.Mock(datamodule=dm)
     with mock.patch.object(HeadQAModule, "trainer", new=mock.Mock(datamodule=dm)):
         encoded = module._encoded_features("validation")
     assert len(encoded) == len(dm.eval_features)
