@@ -16,6 +16,10 @@ import yaml  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
+def _count(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
 def read_runs(root: Path) -> list[dict]:
     rows = []
     for metrics_path in sorted(root.glob("*/*/metrics.json")):
@@ -31,6 +35,7 @@ def read_runs(root: Path) -> list[dict]:
                 "head": model["head"],
                 "freeze": freeze,
                 "lr": cfg["optimizer"]["lr"],
+                "epochs": cfg["trainer"]["max_epochs"],
                 "exact": round(metrics["exact"], 2),
                 "f1": round(metrics["f1"], 2),
                 "trainable_parameters": metrics["trainable_parameters"],
@@ -52,25 +57,29 @@ def main(root: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
     lines = [
-        "| head | freeze | lr | EM | F1 | trainable params | wall s | encoder cache |",
-        "|---|---|---|---|---|---|---|---|",
+        "| head | freeze | lr | epochs | EM | F1 | trainable params | wall s | encoder cache |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['head']} | {r['freeze']} | {r['lr']:g} | {r['exact']:.2f} | {r['f1']:.2f} "
+            f"| {r['head']} | {r['freeze']} | {r['lr']:g} | {r['epochs']} "
+            f"| {r['exact']:.2f} | {r['f1']:.2f} "
             f"| {r['trainable_parameters']:,} | {r['wall_seconds']:.0f} "
             f"| {'yes' if r['encoder_cache'] else 'no'} |"
         )
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
-    labels = [f"{r['head']}\nfreeze={r['freeze']}" for r in rows]
+    labels = [
+        f"{r['head']}\nfreeze={r['freeze'].replace(' (', chr(10) + '(')}\n{r['epochs']} epochs"
+        for r in rows
+    ]
     fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(rows)), 4.5))
     colors = ["tab:blue" if r["freeze"] == "all" else "tab:orange" for r in rows]
     bars = ax.bar(range(len(rows)), [r["f1"] for r in rows], color=colors)
     for bar, r in zip(bars, rows, strict=True):
         ax.annotate(
-            f"F1 {r['f1']:.1f}\n{r['trainable_parameters'] / 1e6:.2f}M params\n{r['wall_seconds']:.0f}s",
+            f"F1 {r['f1']:.1f}\n{_count(r['trainable_parameters'])} trained\n{r['wall_seconds']:.0f}s",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
