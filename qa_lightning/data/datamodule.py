@@ -11,9 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from qa_lightning.atomic import atomic_directory
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import load_examples
 from qa_lightning.errors import DataFileNotFoundError
@@ -186,21 +184,12 @@ class SquadDataModule(pl.LightningDataModule):
             log.info("Using cached %s features: %s", split, path)
             return
         examples, features = self._build(split)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename: a crash leaves no entry a later run would trust.
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
+        with atomic_directory(path) as tmp:
             examples.save_to_disk(str(tmp / "examples"))
             features.save_to_disk(str(tmp / "features"))
             (tmp / _COMPLETE).write_text(
                 json.dumps({"examples": len(examples), "features": len(features)})
             )
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         log.info(
             "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path
         )

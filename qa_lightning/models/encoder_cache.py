@@ -16,15 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from qa_lightning.atomic import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +100,7 @@ def build_encoded_features(
     lengths = np.asarray(lengths, dtype=np.int64)
     row_start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     total = int(lengths.sum())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with atomic_directory(path) as tmp:
         hidden = np.lib.format.open_memmap(
             tmp / "hidden.npy", mode="w+", dtype=np.float16, shape=(total, hidden_size)
         )
@@ -122,12 +119,6 @@ def build_encoded_features(
         np.save(tmp / "lengths.npy", lengths)
         meta = {"features": len(lengths), "total_tokens": total, "hidden_size": hidden_size}
         (tmp / _META).write_text(json.dumps(meta))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return EncodedFeatures(path)
 
 
