@@ -101,16 +101,15 @@ class HeadQAModule(QAModule):
 
     # -- encoder cache -------------------------------------------------------------------
     def _encoded_features(self, split: str) -> EncodedFeatures:
-        if split in self._encoded:
-            return self._encoded[split]
-        datamodule = self.trainer.datamodule
         if self._fingerprint is None:  # the encoder is frozen: its weights cannot change
             self._fingerprint = encoder_fingerprint(self.model.encoder)
         key = encoder_cache_key(
             self._fingerprint,
-            datamodule.cache_key(split),
+            self.trainer.datamodule.cache_key(split),
             self.hparams.hidden_layer,
         )
+        if key in self._encoded:  # keyed by entry: another datamodule gets its own
+            return self._encoded[key]
         path = self.encoder_cache_dir / key
         encoded = open_encoded_features(path)
         if encoded is None:
@@ -120,7 +119,7 @@ class HeadQAModule(QAModule):
         log.info(
             "Encoder cache of %s: %d features, %.1f MB at %s", split, len(encoded), size_mb, path
         )
-        self._encoded[split] = encoded
+        self._encoded[key] = encoded
         return encoded
 
     def _build_cache(self, path: Path, split: str) -> EncodedFeatures:
@@ -128,8 +127,6 @@ class HeadQAModule(QAModule):
 
         datamodule = self.trainer.datamodule
         features = datamodule.train_features if split == "train" else datamodule.eval_features
-        encoder_was_training = self.model.encoder.training
-        self.model.encoder.eval()
 
         def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             inputs = {k: v.to(self.device) for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
@@ -138,17 +135,15 @@ class HeadQAModule(QAModule):
 
         # Iterating a DataLoader draws from the global RNG: fork it, so that a run that
         # builds the cache and one that reads it see the same batches and dropout draws.
-        try:
-            with torch.random.fork_rng(devices=[]):
-                return build_encoded_features(
-                    path,
-                    encode,
-                    datamodule.feature_loader(split),
-                    feature_lengths(features),
-                    self.model.encoder.config.hidden_size,
-                )
-        finally:
-            self.model.encoder.train(encoder_was_training)
+        # (The frozen encoder is always in eval mode: EncoderWithHead.train keeps it so.)
+        with torch.random.fork_rng(devices=[]):
+            return build_encoded_features(
+                path,
+                encode,
+                datamodule.feature_loader(split),
+                feature_lengths(features),
+                self.model.encoder.config.hidden_size,
+            )
 
     def on_fit_start(self) -> None:
         counts = parameter_counts(self.model)
