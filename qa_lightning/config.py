@@ -148,6 +148,8 @@ class WandbConfig:
     tags: list[str] = field(default_factory=list)
     log_model: bool = False
     save_dir: str = "${paths.output_dir}"
+    # rows of the W&B Table of sample predictions logged after the final evaluation (0: none)
+    prediction_samples: int = 100
 
 
 @dataclass

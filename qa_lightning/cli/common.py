@@ -21,7 +21,7 @@ from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.loading import resolve_model_path
 from qa_lightning.models.qa_module import QAModule
-from qa_lightning.tracking.loggers import build_loggers, run_identity
+from qa_lightning.tracking.loggers import build_loggers, run_identity, run_tags
 from qa_lightning.tracking.run_folder import RunFolderWriter
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,22 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
 
 
 def make_loggers(cfg: DictConfig):
-    group, name = run_identity(hydra_config())
+    hydra_cfg = hydra_config()
+    group, name = run_identity(hydra_cfg)
     return build_loggers(
         OmegaConf.to_container(cfg.logger, resolve=True),
         output_dir=cfg.paths.output_dir,
         group=group,
         name=name,
-        tags=list(cfg.tags),
+        tags=run_tags(hydra_cfg, list(cfg.tags)),
     )
+
+
+def run_hyperparams(cfg: DictConfig) -> dict[str, Any]:
+    """What loggers record as the run's config: the resolved config plus the overrides."""
+    hydra_cfg = hydra_config()
+    overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+    return {**OmegaConf.to_container(cfg, resolve=True), "overrides": overrides}
 
 
 def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:

@@ -6,13 +6,14 @@ import logging
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
     load_module,
     make_callbacks,
     make_loggers,
     make_module,
+    run_hyperparams,
     set_env_defaults,
     write_resolved_config,
 )
@@ -48,8 +49,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         callbacks=make_callbacks(cfg, with_loggers=bool(loggers)),
     )
     for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    failed = True
+        logger.log_hyperparams(run_hyperparams(cfg))
+    error: BaseException | None = None
     try:
         trainer.validate(module, datamodule=datamodule)
         scores, _ = module.last_eval
@@ -60,7 +61,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             scores["total"],
             cfg.paths.output_dir,
         )
-        failed = False
+    except BaseException as err:
+        error = err
+        raise
     finally:
-        finish_wandb(loggers, failed=failed)
+        finish_wandb(loggers, error=error)
     return scores

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from qa_lightning.cli.common import (
     make_callbacks,
     make_loggers,
     make_module,
+    run_hyperparams,
     set_env_defaults,
     write_resolved_config,
 )
@@ -23,6 +24,7 @@ from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.tracking.loggers import finish_wandb
+from qa_lightning.tracking.prediction_table import log_prediction_table, sample_prediction_rows
 from qa_lightning.tracking.run_folder import write_evaluation
 from qa_lightning.tracking.throughput import TrainThroughput
 
@@ -38,6 +40,28 @@ def train(cfg: DictConfig) -> float | None:
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
+    # Loggers first, so that a job failing later (a model that will not load, a stride the
+    # tokenizer rejects, a diverged loss) still leaves a W&B run, marked failed.
+    # (fast_dev_run swaps in a dummy logger anyway: no run folder logs for a smoke test)
+    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg)
+    for logger in loggers:
+        logger.log_hyperparams(run_hyperparams(cfg))
+    error: BaseException | None = None
+    try:
+        return _fit_and_evaluate(cfg, loggers, started)
+    except BaseException as err:
+        error = err
+        raise
+    finally:
+        wandb_dir = finish_wandb(loggers, error=error)
+        if wandb_dir:
+            log.info(
+                "W&B run: %s  (inspect: wandb leet inspect --summary %s)", wandb_dir, wandb_dir
+            )
+
+
+def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float | None:
+    output_dir = Path(cfg.paths.output_dir)
     model_cfg = cfg.model
     tokenizer = load_tokenizer(
         model_cfg.tokenizer or model_cfg.name_or_path,
@@ -47,59 +71,52 @@ def train(cfg: DictConfig) -> float | None:
     datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed)
     module = make_module(cfg, training=True)
 
-    loggers = make_loggers(cfg)
     throughput = TrainThroughput()
     callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
-    for logger in trainer.loggers:  # not under fast_dev_run, which swaps in a dummy logger
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-
-    failed = True
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-        if trainer.interrupted:
-            raise KeyboardInterrupt("training was interrupted")
-        fit_seconds = time.perf_counter() - started
-        metrics: dict[str, float] = {}
-        if not trainer.fast_dev_run:
-            checkpoint = next(
-                (c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    if trainer.interrupted:
+        raise KeyboardInterrupt("training was interrupted")
+    if trainer.fast_dev_run:
+        return None
+    fit_seconds = time.perf_counter() - started
+    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+    trainer.validate(module, datamodule=datamodule, ckpt_path=best)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    summary = {
+        "status": "completed",
+        "best_checkpoint": best,
+        "train_features": len(datamodule.train_features),
+        **{f"{k}_parameters": n for k, n in parameter_counts(module).items()},
+        "train_features_per_second": round(throughput.features_per_second, 2),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "fit_seconds": round(fit_seconds, 1),
+    }
+    scores, outputs = module.last_eval
+    if trainer.is_global_zero:
+        n_rows = cfg.logger.wandb.prediction_samples if cfg.logger.get("wandb") else 0
+        if n_rows:
+            rows = sample_prediction_rows(
+                datamodule.eval_examples,
+                outputs.predictions,
+                version_2=cfg.data.version_2,
+                n=n_rows,
             )
-            best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
-            trainer.validate(module, datamodule=datamodule, ckpt_path=best)
-            metrics = {
-                k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
-            }
-            summary = {
-                "best_checkpoint": best,
-                "train_features": len(datamodule.train_features),
-                **{f"{k}_parameters": n for k, n in parameter_counts(module).items()},
-                "train_features_per_second": round(throughput.features_per_second, 2),
-                "wall_seconds": round(time.perf_counter() - started, 1),
-                "fit_seconds": round(fit_seconds, 1),
-            }
-            scores, outputs = module.last_eval
-            if trainer.is_global_zero:
-                write_evaluation(output_dir, scores, outputs, {"split": "validation", **summary})
-                if cfg.save_best_model:
-                    best_dir = output_dir / "best_model"
-                    module.save_pretrained(best_dir)
-                    tokenizer.save_pretrained(best_dir)
-                    log.info("Saved the best model to %s", best_dir)
-            log.info(
-                "EM %.2f  F1 %.2f  (%d examples)  %.1f train features/s  wall %.0fs  run folder: %s",
-                scores.get("exact", float("nan")),
-                scores.get("f1", float("nan")),
-                int(scores.get("total", 0)),
-                throughput.features_per_second,
-                summary["wall_seconds"],
-                output_dir,
-            )
-        failed = False
-    finally:
-        wandb_dir = finish_wandb(loggers, failed=failed)
-        if wandb_dir:
-            log.info(
-                "W&B run: %s  (inspect: wandb leet inspect --summary %s)", wandb_dir, wandb_dir
-            )
+            log_prediction_table(loggers, rows)
+        write_evaluation(output_dir, scores, outputs, {"split": "validation", **summary})
+        if cfg.save_best_model:
+            best_dir = output_dir / "best_model"
+            module.save_pretrained(best_dir)
+            tokenizer.save_pretrained(best_dir)
+            log.info("Saved the best model to %s", best_dir)
+    log.info(
+        "EM %.2f  F1 %.2f  (%d examples)  %.1f train features/s  wall %.0fs  run folder: %s",
+        scores.get("exact", float("nan")),
+        scores.get("f1", float("nan")),
+        int(scores.get("total", 0)),
+        throughput.features_per_second,
+        summary["wall_seconds"],
+        output_dir,
+    )
     return metrics.get(cfg.optimized_metric)

@@ -112,6 +112,24 @@ def _read_examples(examples: Any) -> tuple[list[str], list[list[str]]]:
     return ids, golds
 
 
+def score_prediction(
+    prediction: str, golds: Sequence[str], *, version_2: bool
+) -> tuple[float, float]:
+    """(exact, f1) of one prediction, each 0..1: the best over the gold answers."""
+    if version_2:
+        golds = _v2_gold_texts(golds)
+        return (
+            max(exact_match_v2(prediction, g) for g in golds),
+            max(f1_v2(prediction, g) for g in golds),
+        )
+    if not golds:  # v1.1 has no rule for unanswerable questions: they score 0
+        return 0.0, 0.0
+    return (
+        max(exact_match_v1(prediction, g) for g in golds),
+        max(f1_v1(prediction, g) for g in golds),
+    )
+
+
 def find_best_threshold(
     qids: Sequence[str],
     raw_scores: np.ndarray,
@@ -182,13 +200,7 @@ def squad_scores(
             missing += 1
             continue
         pred_nonempty[i] = bool(pred)
-        if version_2:
-            gold = _v2_gold_texts(gold)
-            exact[i] = max(exact_match_v2(pred, g) for g in gold)
-            f1[i] = max(f1_v2(pred, g) for g in gold)
-        elif gold:  # v1.1 has no rule for unanswerable questions: they score 0
-            exact[i] = max(exact_match_v1(pred, g) for g in gold)
-            f1[i] = max(f1_v1(pred, g) for g in gold)
+        exact[i], f1[i] = score_prediction(pred, gold, version_2=version_2)
     if missing:
         warnings.warn(
             f"{missing} of {total} questions have no prediction; they score 0.",

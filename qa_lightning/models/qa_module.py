@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from pytorch_lightning.utilities import rank_zero_warn
 from transformers import get_scheduler
 
+from qa_lightning.errors import TrainingDivergedError
 from qa_lightning.evaluation.metric import QALogitsCollector, evaluate_logits
 from qa_lightning.models.loading import load_qa_model
 
@@ -89,6 +90,20 @@ class QAModule(pl.LightningModule):
             batch_size=len(batch["input_ids"]),
         )
         return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Stop a diverged run at once instead of training on NaNs to the end of the epoch.
+
+        Costs one scalar read-back per step, after the optimiser step has been queued.
+        """
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss):
+            lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+            raise TrainingDivergedError(
+                f"train/loss is {loss.item()} at step {self.global_step} (epoch "
+                f"{self.current_epoch}, lr {lr:.3g}): the run diverged; lower optimizer.lr, "
+                f"or train in bf16/32 precision rather than 16-mixed"
+            )
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch, "validation")

@@ -92,12 +92,28 @@ def build_loggers(
     return loggers
 
 
-def finish_wandb(loggers: list[Logger], *, failed: bool) -> str | None:
-    """Close this job's W&B run (marked failed on error); returns the run's local folder."""
+def run_tags(hydra_cfg: Any | None, tags: list[str]) -> list[str]:
+    """The user's tags plus the config groups chosen (``model:minilm``, ``data:squad`` ...)."""
+    chosen = []
+    if hydra_cfg is not None:
+        choices = hydra_cfg.runtime.choices
+        for group in ("model", "data", "experiment", "sweep"):
+            if choices.get(group):
+                chosen.append(f"{group}:{choices[group]}"[:64])  # W&B's limit on a tag
+    return [*tags, *chosen]
+
+
+def finish_wandb(loggers: list[Logger], *, error: BaseException | None = None) -> str | None:
+    """Close this job's W&B run, marked failed with the error in its summary if there was one.
+
+    Returns the run's local folder. A run that never started is left alone.
+    """
     for logger in loggers:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
             run = logger.experiment
             folder = run.dir and str(Path(run.dir).parent)
-            run.finish(exit_code=1 if failed else 0)
+            if error is not None:
+                run.summary["failure"] = f"{type(error).__name__}: {error}"[:1000]
+            run.finish(exit_code=0 if error is None else 1)
             return folder
     return None

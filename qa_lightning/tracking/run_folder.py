@@ -5,28 +5,16 @@ Files are written to a temporary name and renamed, so a reader never sees half a
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.tracking.run_files import METRICS_FILE, write_json_atomic
 
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, ensure_ascii=False)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["METRICS_FILE", "RunFolderWriter", "write_evaluation", "write_json_atomic"]
 
 
 def write_evaluation(
@@ -41,7 +29,7 @@ def write_evaluation(
     write_json_atomic(output_dir / "nbest_predictions.json", outputs.nbest)
     if outputs.null_odds:
         write_json_atomic(output_dir / "null_odds.json", outputs.null_odds)
-    write_json_atomic(output_dir / "metrics.json", {**(extra or {}), **scores})
+    write_json_atomic(output_dir / METRICS_FILE, {**(extra or {}), **scores})
 
 
 class RunFolderWriter(pl.Callback):
@@ -55,7 +43,14 @@ class RunFolderWriter(pl.Callback):
         if trainer.sanity_checking or getattr(pl_module, "last_eval", None) is None:
             return
         scores, outputs = pl_module.last_eval
-        extra = {"split": split, "epoch": trainer.current_epoch, "global_step": trainer.global_step}
+        # Mid-training scores are progress, not a result: readers (compare) tell them apart.
+        status = "training" if trainer.state.fn == TrainerFn.FITTING else "completed"
+        extra = {
+            "status": status,
+            "split": split,
+            "epoch": trainer.current_epoch,
+            "global_step": trainer.global_step,
+        }
         write_evaluation(self.output_dir, scores, outputs, extra)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -271,43 +271,6 @@ def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) ->
     assert not (run_dir / "metrics.json").exists()
 
 
-def test_two_job_multirun_shares_a_wandb_group(tmp_path: Path, tiny_bert_dir) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    overrides = [
-        f"model.name_or_path={tiny_bert_dir}",
-        *SMALL_DATA,
-        "data.synthetic.n_train=32",
-        "data.synthetic.n_eval=8",
-    ]
-    overrides += [
-        "trainer.max_epochs=1",
-        "logger=wandb",
-        "save_best_model=false",
-        "optimizer.lr=1e-4,2e-4",
-    ]
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "-m",
-        *overrides,
-        f"hydra.sweep.dir={tmp_path}",
-        f"paths.cache_dir={tmp_path / 'cache'}",
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = sorted(p for p in tmp_path.iterdir() if p.name.isdigit())
-    assert [p.name for p in jobs] == ["0", "1"]
-    names, groups = [], set()
-    for job in jobs:
-        assert json.loads((job / "metrics.json").read_text())["total"] == 8
-        assert wandb_summary(job)["summary"]["val/f1"] >= 0.0  # each run holds its own val/f1
-        record = wandb_run_record(job)
-        names.append(record["display_name"])
-        groups.add(record.get("run_group"))
-    assert len(groups) == 1 and None not in groups  # one group for the sweep
-    assert "optimizer.lr=0.0001" in names[0] and "optimizer.lr=0.0002" in names[1]
-
-
 def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     tmp_path: Path, tiny_bert_dir
 ) -> None:

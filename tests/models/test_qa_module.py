@@ -108,3 +108,16 @@ def test_bundled_model_resolves_or_explains():
     with pytest.raises(ModelLoadError, match="bundled:minilm"):
         resolve_model_path("bundled:nope")
     assert resolve_model_path("distilbert-base-uncased") == "distilbert-base-uncased"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_loss_stops_training_with_the_step_and_lr(tiny_bert_dir, bad):
+    from qa_lightning.errors import TrainingDivergedError
+
+    module = QAModule(str(tiny_bert_dir))
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.5}])
+    fake = SimpleNamespace(optimizers=[optimizer])
+    with mock.patch.object(QAModule, "trainer", new=fake):
+        module.on_train_batch_end({"loss": torch.tensor(1.25)}, None, 0)  # finite: goes on
+        with pytest.raises(TrainingDivergedError, match=r"at step 0 .*lr 0\.5.*optimizer\.lr"):
+            module.on_train_batch_end({"loss": torch.tensor(bad)}, None, 0)

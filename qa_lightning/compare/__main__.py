@@ -1,0 +1,3 @@
+from qa_lightning.compare.report import main
+
+main()

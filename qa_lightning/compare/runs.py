@@ -1,0 +1,146 @@
+"""Read run folders (a sweep's jobs, or single runs) into :class:`RunRecord` rows.
+
+A run folder holds ``.hydra/overrides.yaml`` (what the job changed), ``metrics.json``
+(scores; ``status: completed`` once the run finished), ``failure.json`` (a sweep job that
+raised), ``csv/metrics.csv`` (curves) and an offline W&B run. A folder with neither a
+finished ``metrics.json`` nor ``failure.json`` was killed or is still running: it is
+``incomplete``, and its last known scores come from mid-training evaluation or from W&B.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE
+
+COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
+# Overrides that say where a run writes, not what it is: never a compared parameter.
+_IGNORED_PREFIXES = ("hydra.", "paths.", "logger", "trainer.enable_progress_bar")
+_NOT_RUNS = {"wandb", "checkpoints", "best_model", "csv", ".hydra", "cache", ".cache"}
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    job: str  # the folder's name relative to the compared root
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def curves_file(self) -> Path:
+        return self.path / "csv" / "metrics.csv"
+
+
+def is_run_folder(path: Path) -> bool:
+    return (path / ".hydra").is_dir() or (path / "config.yaml").is_file()
+
+
+def find_run_folders(root: Path, max_depth: int = 3) -> list[Path]:
+    """``root`` itself if it is a run, else the runs below it (sweeps of sweeps too)."""
+    if is_run_folder(root):
+        return [root]
+    if max_depth == 0 or not root.is_dir():
+        return []
+    found: list[Path] = []
+    for child in sorted(root.iterdir(), key=_natural_key):
+        if child.is_dir() and child.name not in _NOT_RUNS:
+            found.extend(find_run_folders(child, max_depth - 1))
+    return found
+
+
+def _natural_key(path: Path) -> tuple:
+    """Job folders 0, 1, ..., 10 in numeric order."""
+    return (0, int(path.name), "") if path.name.isdigit() else (1, 0, path.name)
+
+
+def read_overrides(run: Path) -> dict[str, Any]:
+    """{key: typed value} of the job's command-line overrides, parsed the way Hydra does."""
+    path = run / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    overrides = yaml.safe_load(path.read_text()) or []
+    params = {}
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.key_or_group
+        if key.startswith(_IGNORED_PREFIXES) or override.is_delete():
+            continue
+        params[key] = override.value()
+    return params
+
+
+def read_wandb_summary(run: Path) -> dict[str, Any] | None:
+    """State and summary of the run's offline W&B log, read by ``wandb leet inspect``."""
+    logs = sorted((run / "wandb").glob("*run-*/run-*.wandb"))
+    wandb_cli = shutil.which("wandb", path=str(Path(sys.executable).parent)) or shutil.which(
+        "wandb"
+    )
+    if not logs or wandb_cli is None:
+        return None
+    cmd = [wandb_cli, "leet", "inspect", "--summary", "--json", str(logs[-1].parent)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        return None
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def read_run(run: Path, root: Path) -> RunRecord:
+    """The record of ``run``, named by its path below ``root``."""
+    job = str(run.relative_to(root))
+    record = RunRecord(path=run, job=job, status=INCOMPLETE, params=read_overrides(run))
+    metrics_file = run / METRICS_FILE
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        record.metrics = metrics
+        if metrics.get("status", COMPLETED) == COMPLETED:
+            record.status = COMPLETED
+    failure_file = run / FAILURE_FILE
+    if failure_file.is_file():  # wins over any metrics written before the job raised
+        failure = json.loads(failure_file.read_text())
+        record.status = FAILED
+        record.error = f"{failure.get('error')}: {failure.get('message')}"
+    elif record.status == INCOMPLETE:
+        summary = read_wandb_summary(run)
+        if summary is not None:
+            scores = {
+                k.removeprefix("val/"): v
+                for k, v in (summary.get("summary") or {}).items()
+                if k.startswith("val/")
+            }
+            record.metrics = {**scores, **record.metrics}
+            if summary.get("exit_code") not in (None, 0):
+                record.status = FAILED
+                failure = (summary.get("summary") or {}).get("failure")
+                record.error = failure or f"W&B run {summary.get('state')}"
+    return record
+
+
+def collect_runs(paths: list[str | Path]) -> list[RunRecord]:
+    """Every run folder under ``paths``, read; raises if there is none."""
+    records = []
+    for root in map(Path, paths):
+        if not root.exists():
+            raise FileNotFoundError(f"{root} does not exist")
+        runs = find_run_folders(root)
+        # several roots: name jobs by their root too (two sweeps both have a job 0)
+        base = root.parent if runs == [root] or len(paths) > 1 else root
+        records.extend(read_run(run, base) for run in runs)
+    if not records:
+        raise FileNotFoundError(
+            f"no run folders under {', '.join(map(str, paths))}: a run folder holds "
+            ".hydra/ or config.yaml (outputs/train/runs/<time> or multirun/<task>/<time>/<job>)"
+        )
+    return records

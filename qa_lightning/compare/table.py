@@ -1,0 +1,165 @@
+"""The comparison table: runs sorted by a metric, one column per varied parameter."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa_lightning.compare.runs import COMPLETED, FAILED, RunRecord
+
+# Scores shown when any run has them (v2 runs add HasAns/NoAns and the best thresholds).
+SCORE_COLUMNS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_exact", "best_f1")
+RUN_COLUMNS = {"train_features_per_second": "train feat/s", "wall_seconds": "wall s"}
+_MISSING = "-"
+
+
+@dataclass
+class Comparison:
+    metric: str
+    varied: list[str]  # parameters whose value differs between runs: the table's columns
+    fixed: dict[str, Any]  # overrides every run shares
+    runs: list[RunRecord]  # completed best first, then incomplete, then failed
+    scores: list[str]
+
+    @property
+    def best(self) -> RunRecord | None:
+        return next((r for r in self.runs if r.status == COMPLETED), None)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts
+
+
+def metric_key(metric: str) -> str:
+    """``val/f1`` (a logged name, as in ``optimized_metric``) -> ``f1`` (metrics.json)."""
+    return metric.split("/", 1)[1] if "/" in metric else metric
+
+
+def metric_value(run: RunRecord, metric: str) -> float:
+    value = run.metrics.get(metric_key(metric))
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def compare(records: list[RunRecord], metric: str = "f1") -> Comparison:
+    keys: list[str] = []
+    for run in records:
+        keys += [k for k in run.params if k not in keys]
+    varied, fixed = [], {}
+    for key in keys:
+        values = {repr(run.params.get(key, _MISSING)) for run in records}
+        if len(values) > 1:
+            varied.append(key)
+        else:
+            fixed[key] = records[0].params[key]
+
+    status_order = {COMPLETED: 0, FAILED: 2}
+
+    def order(run: RunRecord) -> tuple:
+        value = metric_value(run, metric)
+        missing = math.isnan(value)
+        return (status_order.get(run.status, 1), missing, 0.0 if missing else -value)
+
+    scores = [s for s in SCORE_COLUMNS if any(s in r.metrics for r in records)]
+    return Comparison(metric_key(metric), varied, fixed, sorted(records, key=order), scores)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def table_rows(comparison: Comparison, *, digits: int = 2) -> tuple[list[str], list[list[str]]]:
+    """Header and rows as strings, shared by the markdown, CSV and terminal tables."""
+    header = [
+        "rank",
+        "job",
+        "status",
+        *comparison.varied,
+        *comparison.scores,
+        *RUN_COLUMNS.values(),
+    ]
+    rows = []
+    rank = 0
+    for run in comparison.runs:
+        rank += run.status == COMPLETED
+        scores = [
+            f"{run.metrics[s]:.{digits}f}" if isinstance(run.metrics.get(s), int | float) else ""
+            for s in comparison.scores
+        ]
+        extra = [format_value(run.metrics.get(k, "")) for k in RUN_COLUMNS]
+        rows.append(
+            [
+                str(rank) if run.status == COMPLETED else "",
+                run.job,
+                run.status.upper() if run.status == FAILED else run.status,
+                *(format_value(run.params.get(k, _MISSING)) for k in comparison.varied),
+                *scores,
+                *extra,
+            ]
+        )
+    return header, rows
+
+
+def write_csv(comparison: Comparison, path: Path) -> None:
+    header, rows = table_rows(comparison, digits=4)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([*header, "error", "path"])
+        for row, run in zip(rows, comparison.runs, strict=True):
+            writer.writerow([*row, run.error or "", str(run.path)])
+
+
+def markdown(comparison: Comparison, *, title: str, plots: list[Path] = ()) -> str:
+    header, rows = table_rows(comparison)
+    counts = ", ".join(f"{n} {status}" for status, n in comparison.counts().items())
+    lines = [
+        f"# {title}",
+        "",
+        f"Sorted by **{comparison.metric}** (higher is better); {len(comparison.runs)} runs: "
+        f"{counts}.",
+    ]
+    if comparison.fixed:
+        fixed = ", ".join(f"`{k}={format_value(v)}`" for k, v in comparison.fixed.items())
+        lines += ["", f"Shared overrides: {fixed}."]
+    lines += [
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    failed = [r for r in comparison.runs if r.status == FAILED]
+    if failed:
+        lines += ["", "## Failed jobs", ""]
+        lines += [f"- job {r.job}: {r.error}" for r in failed]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{p.stem}]({p.name})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(comparison: Comparison, *, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = table_rows(comparison)
+    table = Table(title=title)
+    for name in header:
+        table.add_column(name, justify="right" if name not in ("job", "status") else "left")
+    for row, run in zip(rows, comparison.runs, strict=True):
+        style = "red" if run.status == FAILED else ("dim" if run.status != COMPLETED else None)
+        table.add_row(*row, style=style)
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 200))
+    console.print(table)
+    for run in comparison.runs:
+        if run.status == FAILED:
+            console.print(f"[red]job {run.job} failed:[/red] {run.error}")

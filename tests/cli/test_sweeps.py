@@ -1,0 +1,166 @@
+"""Hydra multiruns end to end: grid, a failing job, Optuna, submitit; compare and W&B."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.test_train_eval import ROOT, SMALL_DATA, wandb_run_record, wandb_summary
+
+TINY_SWEEP = [
+    *SMALL_DATA,
+    "data.synthetic.n_train=32",
+    "data.synthetic.n_eval=8",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "save_best_model=false",
+]
+
+
+def run_sweep(
+    overrides: list[str], sweep_dir: Path, model_dir: Path, *, base: list[str] = TINY_SWEEP
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        f"model.name_or_path={model_dir}",
+        *base,
+        *overrides,
+        f"hydra.sweep.dir={sweep_dir}",
+        f"paths.cache_dir={sweep_dir.parent / 'cache'}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+
+
+def read_comparison(sweep_dir: Path) -> list[dict[str, str]]:
+    with open(sweep_dir / "comparison.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def metrics(job: Path) -> dict:
+    return json.loads((job / "metrics.json").read_text())
+
+
+def test_grid_sweep_is_compared_and_logged_as_one_wandb_group(tmp_path: Path, tiny_bert_dir):
+    sweep = tmp_path / "grid"
+    run_sweep(["optimizer.lr=1e-4,2e-4", "data.doc_stride=16,32"], sweep, tiny_bert_dir)
+    jobs = job_dirs(sweep)
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+
+    # The sweep's own summary (written when it ended): one row per job, the swept columns.
+    rows = read_comparison(sweep)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
+    assert {(r["optimizer.lr"], r["data.doc_stride"]) for r in rows} == {
+        ("0.0001", "16"),
+        ("0.0001", "32"),
+        ("0.0002", "16"),
+        ("0.0002", "32"),
+    }
+    assert "data.max_length" not in rows[0]  # shared by every job: not a column
+    f1s = [float(r["f1"]) for r in rows]
+    assert f1s == sorted(f1s, reverse=True)
+    assert {r["job"]: float(r["f1"]) for r in rows} == {
+        j.name: pytest.approx(metrics(j)["f1"], abs=1e-4) for j in jobs
+    }
+    assert (sweep / "f1_vs_optimizer.lr.png").is_file()
+    assert (sweep / "f1_vs_data.doc_stride.png").is_file()
+
+    groups, names = set(), []
+    for job in jobs:
+        summary = wandb_summary(job)
+        assert summary["state"] == "finished"  # finished inside its job
+        assert summary["summary"]["val/f1"] == pytest.approx(metrics(job)["f1"], abs=1e-4)
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        assert summary["config"]["overrides"] == overrides
+        assert "model:distilbert" in summary["tags"] and "data:synthetic" in summary["tags"]
+        record = wandb_run_record(job)
+        groups.add(record.get("run_group"))
+        names.append(record["display_name"])
+        (table_file,) = (job / "wandb").glob(
+            "offline-run-*/files/media/table/val/predictions*.json"
+        )
+        table = json.loads(table_file.read_text())
+        assert table["columns"] == ["id", "question", "gold", "predicted", "correct", "f1"]
+        predictions = json.loads((job / "predictions.json").read_text())
+        assert len(table["data"]) == 8
+        assert all(
+            predictions[row[0]] == row[3] or row[3] == "(no answer)" for row in table["data"]
+        )
+    assert len(groups) == 1 and None not in groups  # one group for the sweep
+    assert "optimizer.lr=0.0001" in names[0] and "data.doc_stride=16" in names[0]
+    assert len(set(names)) == 4
+
+
+def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_bert_dir):
+    sweep = tmp_path / "failing"
+    # lr=1e30 with no warmup: the weights overflow at the first step and the loss is NaN.
+    overrides = ["scheduler=constant_with_warmup", "scheduler.warmup_ratio=0"]
+    proc = run_sweep([*overrides, "optimizer.lr=5e-4,1e30,2e-4"], sweep, tiny_bert_dir)
+    first, failed, last = job_dirs(sweep)
+    assert metrics(first)["status"] == metrics(last)["status"] == "completed"
+    failure = json.loads((failed / "failure.json").read_text())
+    assert (
+        failure["error"] == "TrainingDivergedError" and "optimizer.lr=1e+30" in failure["overrides"]
+    )
+    assert "train/loss is nan" in failure["message"]
+
+    summary = wandb_summary(failed)
+    assert summary["exit_code"] == 1 and summary["state"] == "failed"
+    assert summary["summary"]["failure"].startswith("TrainingDivergedError")
+    assert wandb_summary(last)["exit_code"] == 0
+
+    rows = {r["job"]: r for r in read_comparison(sweep)}
+    assert rows["1"]["status"] == "FAILED" and "train/loss is nan" in rows["1"]["error"]
+    assert rows["0"]["rank"] and rows["2"]["rank"]
+    log = proc.stdout + proc.stderr
+    assert "Failed: job 1: TrainingDivergedError" in log
+
+
+def test_optuna_preset_searches_and_records_the_best_trial(tmp_path: Path, tiny_bert_dir):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    sweep = tmp_path / "optuna"
+    # a value given on the command line would pin the parameter: leave these to Optuna
+    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "data.doc_stride="))]
+    overrides = ["sweep=optuna", "hydra.sweeper.n_trials=3", "data.max_length=256", "logger=csv"]
+    run_sweep(overrides, sweep, tiny_bert_dir, base=base)
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 3
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    f1s = [metrics(j)["f1"] for j in jobs]
+    assert results["best_value"] == pytest.approx(max(f1s), abs=1e-4)  # each job returned val/f1
+    for job in jobs:
+        params = dict(
+            o.split("=", 1) for o in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        )
+        assert 1e-5 <= float(params["optimizer.lr"]) <= 3e-4
+        assert params["data.doc_stride"] in {"64", "96", "128"}
+    assert len(read_comparison(sweep)) == 3
+
+
+def test_submitit_local_runs_each_job_in_its_own_process(tmp_path: Path, tiny_bert_dir):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep = tmp_path / "local"
+    run_sweep(
+        ["hydra/launcher=local", "optimizer.lr=1e-4,2e-4", "logger=csv"], sweep, tiny_bert_dir
+    )
+    jobs = job_dirs(sweep)
+    assert [metrics(j)["status"] for j in jobs] == ["completed", "completed"]
+    results = list((sweep / ".submitit").glob("*/*_result.pkl"))
+    assert len(results) == 2  # two submitit jobs, each a process of its own
+    assert len(read_comparison(sweep)) == 2
