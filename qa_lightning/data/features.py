@@ -19,10 +19,11 @@ Questions are stripped of leading whitespace and capped at ``max_question_tokens
 
 from __future__ import annotations
 
+import bisect
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from datasets import Dataset
 
 from qa_lightning.errors import ConfigError
@@ -83,31 +84,45 @@ def check_stride(
         )
 
 
-def _cap_questions(questions: list[str], tokenizer: Any, cap: int) -> dict[int, str]:
-    """Texts of the questions longer than ``cap`` tokens, cut after their ``cap``-th token.
+@dataclass(frozen=True)
+class PairTemplate:
+    """Where the tokenizer puts special tokens (and token types) around a (first, second) pair.
 
-    Returns ``{position: capped_text}`` for the capped questions only.
+    Read once from the tokenizer's own pair encoding, so BERT's ``[CLS] a [SEP] b [SEP]``,
+    RoBERTa's ``<s> a </s></s> b </s>`` and any other post-processor are reproduced exactly.
     """
-    enc = tokenizer(questions, add_special_tokens=False, return_attention_mask=False)
-    lengths = np.fromiter(
-        (len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(questions)
-    )
-    long_rows = np.flatnonzero(lengths > cap).tolist()
-    if not long_rows:
-        return {}
-    texts = [questions[i] for i in long_rows]
-    # Cut each text after its `cap`-th token. For WordPiece and BPE the cut text re-tokenises
-    # to <= cap tokens; re-check anyway and cut one token more where a tokenizer disagrees.
-    for attempt in range(8):
-        enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
-        too_long = False
-        for j, offsets in enumerate(enc["offset_mapping"]):
-            if len(offsets) > cap:
-                too_long = True
-                texts[j] = texts[j][: offsets[max(cap - attempt, 1) - 1][1]]
-        if not too_long:
-            break
-    return dict(zip(long_rows, texts, strict=True))
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    # token types of (prefix, first, middle, second, suffix); None: no token_type_ids
+    types: tuple[tuple[int, ...], int, tuple[int, ...], int, tuple[int, ...]] | None
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> PairTemplate:
+        enc = tokenizer("first", "second", return_token_type_ids=None)
+        ids, seq = enc["input_ids"], enc.sequence_ids(0)
+        first = [i for i, s in enumerate(seq) if s == 0]
+        second = [i for i, s in enumerate(seq) if s == 1]
+        a0, a1, b0, b1 = first[0], first[-1] + 1, second[0], second[-1] + 1
+        types = None
+        if "token_type_ids" in enc:
+            t = enc["token_type_ids"]
+            types = (tuple(t[:a0]), t[a0], tuple(t[a1:b0]), t[b0], tuple(t[b1:]))
+        return cls(tuple(ids[:a0]), tuple(ids[a1:b0]), tuple(ids[b1:]), types)
+
+    @property
+    def n_special(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+
+def window_starts(length: int, room: int, doc_stride: int) -> list[int]:
+    """First context token of each window, as HF tokenizers overflow: windows of ``room``
+    tokens advancing by ``room - doc_stride`` until one reaches the end."""
+    starts = [0]
+    while starts[-1] + room < length:
+        starts.append(starts[-1] + room - doc_stride)
+    return starts
 
 
 def _prepare(
@@ -126,33 +141,35 @@ def _prepare(
         doc_stride=doc_stride,
         max_question_tokens=max_question_tokens,
     )
-    cap = resolve_max_question_tokens(max_length, max_question_tokens)
-    questions = [q.lstrip() for q in examples["question"]]
-    capped = _cap_questions(questions, tokenizer, cap) if questions else {}
-    if capped:
-        log.warning(
-            "%d of %d questions were longer than %d tokens and were truncated to fit "
-            "(data.max_question_tokens)",
-            len(capped),
-            len(questions),
-            cap,
-        )
     fn_kwargs = {
         "tokenizer": tokenizer,
+        "template": PairTemplate.of(tokenizer),
         "max_length": max_length,
         "doc_stride": doc_stride,
-        "capped": capped,
+        "question_cap": resolve_max_question_tokens(max_length, max_question_tokens),
         "train": train,
     }
-    return examples.map(
+    features = examples.map(
         _featurize,
         batched=True,
+        batch_size=1000,
         with_indices=True,
         remove_columns=examples.column_names,
         fn_kwargs=fn_kwargs,
         num_proc=num_proc,
         desc="Building train features" if train else "Building eval features",
     )
+    # Counted over the whole set (map runs in batches, maybe in several processes).
+    n_capped = sum(features["question_capped"]) if len(features) else 0
+    if n_capped:
+        log.warning(
+            "%d of %d questions were longer than %d tokens and were truncated to fit "
+            "(data.max_question_tokens)",
+            n_capped,
+            len(examples),
+            fn_kwargs["question_cap"],
+        )
+    return features.remove_columns("question_capped") if len(features) else features
 
 
 def _featurize(
@@ -160,83 +177,115 @@ def _featurize(
     indices: list[int],
     *,
     tokenizer: Any,
+    template: PairTemplate,
     max_length: int,
     doc_stride: int,
-    capped: dict[int, str],
+    question_cap: int,
     train: bool,
 ) -> dict[str, list]:
-    """Tokenise one batch of examples into windows and label/annotate each window."""
-    questions = [
-        capped.get(idx, q.lstrip()) for idx, q in zip(indices, batch["question"], strict=True)
-    ]
-    contexts = list(batch["context"])
-    context_first = tokenizer.padding_side == "left"
-    enc = tokenizer(
-        contexts if context_first else questions,
-        questions if context_first else contexts,
-        truncation="only_first" if context_first else "only_second",
-        max_length=max_length,
-        stride=doc_stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding=False,
-    )
-    context_id = 0 if context_first else 1
-    sample_map = enc["overflow_to_sample_mapping"]
-    cls_id = tokenizer.cls_token_id
-    n = len(enc["input_ids"])
+    """Windows of one batch of examples, each paragraph tokenised once.
 
-    out: dict[str, list] = {
-        key: enc[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in enc
-    }
-    cls_index = [0] * n
-    example_index = [0] * n
-    starts = [0] * n
-    ends = [0] * n
-    offset_out: list = [None] * n
+    SQuAD asks several questions about each paragraph, so the batch's distinct contexts
+    and its questions are tokenised separately (no special tokens) and every window is
+    assembled from the two with the tokenizer's own pair template; the windows, token
+    types and offsets are those of tokenising each (question, context) pair with overflow,
+    which is what this replaces (see tests/data/test_features.py).
+    """
+    questions = [q.lstrip() for q in batch["question"]]
+    contexts = list(batch["context"])
+    distinct = list(dict.fromkeys(contexts))
+    ctx_enc = tokenizer(
+        distinct,
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        return_attention_mask=False,
+        verbose=False,  # whole paragraphs may exceed model_max_length: windows will not
+    )
+    ctx_of = {c: i for i, c in enumerate(distinct)}
+    q_ids = tokenizer(questions, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    context_first = tokenizer.padding_side == "left"
+    cls_id = tokenizer.cls_token_id
+    pre, mid, suf = list(template.prefix), list(template.middle), list(template.suffix)
+    types = template.types
     answers = batch["answers"] if train else None
 
-    for i in range(n):
-        sample = sample_map[i]
-        example_index[i] = indices[sample]
-        ids = enc["input_ids"][i]
-        cls = ids.index(cls_id) if cls_id is not None and cls_id in ids else 0
-        cls_index[i] = cls
-        seq = np.array(enc.sequence_ids(i), dtype=np.float64)  # None -> nan
-        in_context = seq == context_id
-        ctx = np.flatnonzero(in_context)
-        offsets = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-        if not train:
-            offsets[~in_context] = -1
-            offset_out[i] = offsets.tolist()
-            continue
-        starts[i] = ends[i] = cls
-        ans = answers[sample]
-        if not ans["answer_start"] or len(ctx) == 0:
-            continue
-        start_char = int(ans["answer_start"][0])
-        end_char = start_char + len(ans["text"][0])
-        c0, c1 = ctx[0], ctx[-1]
-        ctx_offsets = offsets[c0 : c1 + 1]
-        # The window must hold the whole answer, else both labels point at CLS.
-        if ctx_offsets[0, 0] > start_char or ctx_offsets[-1, 1] < end_char:
-            continue
-        # First token: the last one starting at or before start_char (mid-word starts map
-        # to the token holding them; a start on whitespace maps to the token before it, as
-        # in HF run_qa). Last token: the first one ending at or after end_char.
-        s = int(np.searchsorted(ctx_offsets[:, 0], start_char, side="right")) - 1
-        e = int(np.searchsorted(ctx_offsets[:, 1], end_char, side="left"))
-        starts[i] = c0 + s
-        ends[i] = c0 + max(e, s)
-
+    out: dict[str, list] = {"input_ids": [], "attention_mask": []}
+    if types is not None:
+        out["token_type_ids"] = []
+    cls_index, example_index, starts_out, ends_out, offsets_out = [], [], [], [], []
+    capped_out = []  # True on the first window of a capped question: summed in _prepare
+    for row, question in enumerate(q_ids):
+        capped = len(question) > question_cap
+        question = question[:question_cap]
+        c = ctx_of[contexts[row]]
+        c_ids = ctx_enc["input_ids"][c]
+        c_offsets = ctx_enc["offset_mapping"][c]
+        room = max_length - template.n_special - len(question)
+        if train:
+            span = _answer_tokens(answers[row], c_offsets)
+        for ws in window_starts(len(c_ids), room, doc_stride):
+            we = min(ws + room, len(c_ids))
+            window = c_ids[ws:we]
+            if context_first:
+                ids = pre + window + mid + question + suf
+                ctx_at = len(pre)
+            else:
+                ids = pre + question + mid + window + suf
+                ctx_at = len(pre) + len(question) + len(mid)
+            out["input_ids"].append(ids)
+            out["attention_mask"].append([1] * len(ids))
+            if types is not None:
+                t_pre, t_first, t_mid, t_second, t_suf = types
+                n_first, n_second = (
+                    (len(window), len(question)) if context_first else (len(question), len(window))
+                )
+                out["token_type_ids"].append(
+                    [*t_pre, *[t_first] * n_first, *t_mid, *[t_second] * n_second, *t_suf]
+                )
+            cls = ids.index(cls_id) if cls_id is not None and cls_id in ids else 0
+            cls_index.append(cls)
+            example_index.append(indices[row])
+            capped_out.append(capped and ws == 0)
+            if train:
+                s, e = cls, cls
+                if span is not None and ws <= span[0] and span[1] < we:
+                    s, e = ctx_at + span[0] - ws, ctx_at + span[1] - ws
+                starts_out.append(s)
+                ends_out.append(e)
+            else:
+                none = [[-1, -1]] * ctx_at
+                after = [[-1, -1]] * (len(ids) - ctx_at - len(window))
+                offsets_out.append([*none, *map(list, c_offsets[ws:we]), *after])
     out["cls_index"] = cls_index
     out["example_index"] = example_index
+    out["question_capped"] = capped_out
     if train:
-        out["start_positions"] = starts
-        out["end_positions"] = ends
+        out["start_positions"] = starts_out
+        out["end_positions"] = ends_out
     else:
-        out["offset_mapping"] = offset_out
+        out["offset_mapping"] = offsets_out
     return out
+
+
+def _answer_tokens(answer: dict, offsets: list) -> tuple[int, int] | None:
+    """Context-token span (first, last) of the first answer; None when there is none.
+
+    First token: the last one starting at or before the answer's first character (a start
+    inside a word maps to the token holding it; a start on whitespace to the token before
+    it, as in HF run_qa). Last token: the first one ending at or after its end.
+    A window holds the answer when it holds both tokens; otherwise both labels are CLS.
+    """
+    if not answer["answer_start"] or not offsets:
+        return None
+    start_char = int(answer["answer_start"][0])
+    end_char = start_char + len(answer["text"][0])
+    if offsets[0][0] > start_char or offsets[-1][1] < end_char:
+        return None
+    token_starts = [o[0] for o in offsets]
+    token_ends = [o[1] for o in offsets]
+    first = bisect.bisect_right(token_starts, start_char) - 1
+    last = bisect.bisect_left(token_ends, end_char)
+    return first, max(last, first)
 
 
 def prepare_train_features(

@@ -7,6 +7,8 @@ import re
 
 import pytest
 from datasets import Dataset
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qa_lightning.data.features import (
     check_stride,
@@ -407,3 +409,75 @@ def test_empty_dataset(wordpiece_tokenizer, examples):
     empty = examples.select([])
     train = prepare_train_features(empty, wordpiece_tokenizer, max_length=64, doc_stride=8)
     assert len(train) == 0
+
+
+def _pair_windows(tok, question: str, context: str, max_length: int, doc_stride: int):
+    """The windows of tokenising the (question, context) pair with overflow: what the
+    paragraph-once builder must reproduce."""
+    first, second = (context, question) if tok.padding_side == "left" else (question, context)
+    enc = tok(
+        first,
+        second,
+        truncation="only_first" if tok.padding_side == "left" else "only_second",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    context_id = 0 if tok.padding_side == "left" else 1
+    windows = []
+    for i in range(len(enc["input_ids"])):
+        offsets = [
+            list(o) if s == context_id else [-1, -1]
+            for o, s in zip(enc["offset_mapping"][i], enc.sequence_ids(i), strict=True)
+        ]
+        windows.append(
+            (enc["input_ids"][i], enc.get("token_type_ids", [None] * (i + 1))[i], offsets)
+        )
+    return windows
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n_words=st.integers(0, 160),
+    questions=st.lists(st.integers(1, 40), min_size=1, max_size=4),
+    max_length=st.sampled_from([48, 64, 96]),
+    stride_fraction=st.floats(0.0, 0.9),
+    seed=st.integers(0, 10_000),
+)
+def test_paragraph_once_windows_equal_pair_tokenisation(
+    tok, n_words, questions, max_length, stride_fraction, seed
+):
+    """Several questions on one paragraph, tokenised once: the same windows, token types and
+    offsets as each (question, context) pair through the tokenizer, capped questions too."""
+    import random
+
+    rng = random.Random(seed)
+    context = make_context(n_words, seed=seed) if n_words else " "
+    cap = resolve_max_question_tokens(max_length, None)
+    room = max_length - cap - tok.num_special_tokens_to_add(pair=True)
+    doc_stride = int(stride_fraction * (room - 1))
+    rows = [
+        {
+            "id": f"q{i}",
+            "title": "t",
+            "context": context,
+            "question": " ".join(rng.choice(WORDS) for _ in range(n)) + "?",
+            "answers": {"text": [], "answer_start": []},
+        }
+        for i, n in enumerate(questions)
+    ]
+    features = prepare_eval_features(
+        Dataset.from_list(rows), tok, max_length=max_length, doc_stride=doc_stride
+    )
+    expected = []
+    for row in rows:
+        ids = tok(row["question"], add_special_tokens=False)["input_ids"][:cap]
+        question = tok.decode(ids) if len(ids) == cap else row["question"]
+        expected += _pair_windows(tok, question, context, max_length, doc_stride)
+    assert features["input_ids"] == [w[0] for w in expected]
+    if "token_type_ids" in features.column_names:
+        assert features["token_type_ids"] == [w[1] for w in expected]
+    assert features["offset_mapping"] == [w[2] for w in expected]
