@@ -19,11 +19,11 @@ Questions are stripped of leading whitespace and capped at ``max_question_tokens
 
 from __future__ import annotations
 
-import bisect
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from datasets import Dataset
 
 from qa_lightning.errors import ConfigError
@@ -110,6 +110,10 @@ class PairTemplate:
             t = enc["token_type_ids"]
             types = (tuple(t[:a0]), t[a0], tuple(t[a1:b0]), t[b0], tuple(t[b1:]))
         return cls(tuple(ids[:a0]), tuple(ids[a1:b0]), tuple(ids[b1:]), types)
+
+    @property
+    def segments(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        return self.prefix, self.middle, self.suffix
 
     @property
     def n_special(self) -> int:
@@ -202,47 +206,50 @@ def _featurize(
         verbose=False,  # whole paragraphs may exceed model_max_length: windows will not
     )
     ctx_of = {c: i for i, c in enumerate(distinct)}
-    q_ids = tokenizer(questions, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    ctx_ids = [np.asarray(ids, dtype=np.int64) for ids in ctx_enc["input_ids"]]
+    ctx_offsets = [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in ctx_enc["offset_mapping"]]
+    q_enc = tokenizer(questions, add_special_tokens=False, return_attention_mask=False)
     context_first = tokenizer.padding_side == "left"
     cls_id = tokenizer.cls_token_id
-    pre, mid, suf = list(template.prefix), list(template.middle), list(template.suffix)
-    types = template.types
+    pre, mid, suf = (np.asarray(t, dtype=np.int64) for t in template.segments)
     answers = batch["answers"] if train else None
 
+    # Rows are numpy arrays: datasets writes them to Arrow far faster than nested lists.
     out: dict[str, list] = {"input_ids": [], "attention_mask": []}
-    if types is not None:
+    if template.types is not None:
         out["token_type_ids"] = []
+        t_pre, t_first, t_mid, t_second, t_suf = template.types
     cls_index, example_index, starts_out, ends_out, offsets_out = [], [], [], [], []
     capped_out = []  # True on the first window of a capped question: summed in _prepare
-    for row, question in enumerate(q_ids):
-        capped = len(question) > question_cap
-        question = question[:question_cap]
+    for row, q_list in enumerate(q_enc["input_ids"]):
+        capped = len(q_list) > question_cap
+        question = np.asarray(q_list[:question_cap], dtype=np.int64)
         c = ctx_of[contexts[row]]
-        c_ids = ctx_enc["input_ids"][c]
-        c_offsets = ctx_enc["offset_mapping"][c]
+        c_ids, c_offsets = ctx_ids[c], ctx_offsets[c]
         room = max_length - template.n_special - len(question)
-        if train:
-            span = _answer_tokens(answers[row], c_offsets)
+        span = _answer_tokens(answers[row], c_offsets) if train else None
         for ws in window_starts(len(c_ids), room, doc_stride):
             we = min(ws + room, len(c_ids))
             window = c_ids[ws:we]
-            if context_first:
-                ids = pre + window + mid + question + suf
-                ctx_at = len(pre)
-            else:
-                ids = pre + question + mid + window + suf
-                ctx_at = len(pre) + len(question) + len(mid)
+            first, second = (window, question) if context_first else (question, window)
+            ids = np.concatenate((pre, first, mid, second, suf))
+            ctx_at = len(pre) if context_first else len(pre) + len(question) + len(mid)
             out["input_ids"].append(ids)
-            out["attention_mask"].append([1] * len(ids))
-            if types is not None:
-                t_pre, t_first, t_mid, t_second, t_suf = types
-                n_first, n_second = (
-                    (len(window), len(question)) if context_first else (len(question), len(window))
-                )
+            out["attention_mask"].append(np.ones(len(ids), dtype=np.int64))
+            if template.types is not None:
                 out["token_type_ids"].append(
-                    [*t_pre, *[t_first] * n_first, *t_mid, *[t_second] * n_second, *t_suf]
+                    np.concatenate(
+                        (
+                            t_pre,
+                            np.full(len(first), t_first, dtype=np.int64),
+                            t_mid,
+                            np.full(len(second), t_second, dtype=np.int64),
+                            t_suf,
+                        )
+                    )
                 )
-            cls = ids.index(cls_id) if cls_id is not None and cls_id in ids else 0
+            hits = np.flatnonzero(ids == cls_id) if cls_id is not None else ()
+            cls = int(hits[0]) if len(hits) else 0
             cls_index.append(cls)
             example_index.append(indices[row])
             capped_out.append(capped and ws == 0)
@@ -253,9 +260,9 @@ def _featurize(
                 starts_out.append(s)
                 ends_out.append(e)
             else:
-                none = [[-1, -1]] * ctx_at
-                after = [[-1, -1]] * (len(ids) - ctx_at - len(window))
-                offsets_out.append([*none, *map(list, c_offsets[ws:we]), *after])
+                offsets = np.full((len(ids), 2), -1, dtype=np.int64)
+                offsets[ctx_at : ctx_at + len(window)] = c_offsets[ws:we]
+                offsets_out.append(offsets)
     out["cls_index"] = cls_index
     out["example_index"] = example_index
     out["question_capped"] = capped_out
@@ -267,7 +274,7 @@ def _featurize(
     return out
 
 
-def _answer_tokens(answer: dict, offsets: list) -> tuple[int, int] | None:
+def _answer_tokens(answer: dict, offsets: np.ndarray) -> tuple[int, int] | None:
     """Context-token span (first, last) of the first answer; None when there is none.
 
     First token: the last one starting at or before the answer's first character (a start
@@ -275,16 +282,14 @@ def _answer_tokens(answer: dict, offsets: list) -> tuple[int, int] | None:
     it, as in HF run_qa). Last token: the first one ending at or after its end.
     A window holds the answer when it holds both tokens; otherwise both labels are CLS.
     """
-    if not answer["answer_start"] or not offsets:
+    if not answer["answer_start"] or len(offsets) == 0:
         return None
     start_char = int(answer["answer_start"][0])
     end_char = start_char + len(answer["text"][0])
-    if offsets[0][0] > start_char or offsets[-1][1] < end_char:
+    if offsets[0, 0] > start_char or offsets[-1, 1] < end_char:
         return None
-    token_starts = [o[0] for o in offsets]
-    token_ends = [o[1] for o in offsets]
-    first = bisect.bisect_right(token_starts, start_char) - 1
-    last = bisect.bisect_left(token_ends, end_char)
+    first = int(np.searchsorted(offsets[:, 0], start_char, side="right")) - 1
+    last = int(np.searchsorted(offsets[:, 1], end_char, side="left"))
     return first, max(last, first)
 
 
