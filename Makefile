@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: install demo test test-all lint format clean
+.PHONY: install demo test test-all bench lint format clean
 
 install: $(STAMP)
 
@@ -25,6 +25,13 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+# Speed of each stage against the plain recipe, side by side (about 15 minutes on 2 cores).
+# BENCH_MODEL=<saved QA model dir> adds postprocessing on that model's logits.
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench_postprocess $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
+	$(PY) -m benchmarks.bench_features
+	$(PY) -m benchmarks.bench_throughput
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
