@@ -39,11 +39,16 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
         def setting(run: RunRecord, others: list[str] = others) -> str:
             return ", ".join(format_value(run.params.get(p, "-")) for p in others)
 
+        def setting_order(run: RunRecord, others: list[str] = others) -> tuple:
+            """Numbers by value (5e-05 before 0.0004), anything else by its text."""
+            values = [run.params.get(p, "-") for p in others]
+            return tuple((0, v, "") if _numeric([v]) else (1, 0, str(v)) for v in values)
+
         xs_all = [r.params.get(param) for r in done]
         numeric = _numeric(xs_all)
         categories = sorted({format_value(x) for x in xs_all}) if not numeric else []
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        for label, group in groupby(sorted(done, key=setting), key=setting):
+        for label, group in groupby(sorted(done, key=setting_order), key=setting):
             points = sorted(
                 (r.params.get(param), metric_value(r, comparison.metric)) for r in group
             )
@@ -54,7 +59,7 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
             )
             ax.plot(xs, [p[1] for p in points], marker="o", label=label or None)
         positive = numeric and xs_all and min(xs_all) > 0
-        if positive and max(xs_all) / min(xs_all) >= 10:
+        if positive and max(xs_all) / min(xs_all) >= 4:  # learning rates, batch sizes ...
             ax.set_xscale("log")
         if numeric:
             ticks = sorted(set(xs_all))
