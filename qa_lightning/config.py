@@ -65,6 +65,7 @@ class DataConfig:
 
 HEADS = ("linear", "mlp", "bilstm", "transformer")
 FREEZE_POLICIES = ("none", "embeddings", "layers", "all")
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
 @dataclass
@@ -83,6 +84,12 @@ class ModelConfig:
     tokenizer: str | None = None  # defaults to name_or_path
     revision: str | None = None
     trust_remote_code: bool = False  # never run Hub code unless the user asks
+    # transformers' attention kernel: eager | sdpa (fused, PyTorch's) | flash_attention_2
+    # (needs flash-attn and a recent GPU); null lets transformers pick (sdpa where supported)
+    attn_implementation: str | None = None
+    # torch.compile the module for training (GPUs: fewer, fused kernels; the first steps pay
+    # for compilation, and dynamic padding compiles with dynamic shapes)
+    compile: bool = False
     # null: the checkpoint's own QA model (AutoModelForQuestionAnswering), fine-tuned whole.
     # linear | mlp | bilstm | transformer: our head on the bare encoder (AutoModel).
     head: str | None = None
@@ -274,6 +281,11 @@ def check_config(cfg: DictConfig) -> None:
         )
     if model.head is not None and model.head not in HEADS:
         raise ConfigError(f"model.head={model.head!r}; use one of {', '.join(HEADS)} or null")
+    if model.attn_implementation not in (None, *ATTN_IMPLEMENTATIONS):
+        raise ConfigError(
+            f"model.attn_implementation={model.attn_implementation!r}; use one of "
+            f"{', '.join(ATTN_IMPLEMENTATIONS)} or null"
+        )
     if model.freeze not in FREEZE_POLICIES:
         raise ConfigError(f"model.freeze={model.freeze!r}; use one of {', '.join(FREEZE_POLICIES)}")
     if "optimizer" in cfg and cfg.optimizer.lr <= 0:

@@ -111,6 +111,7 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
     kwargs: dict[str, Any] = {
         **_eval_settings(cfg),
         "revision": model.revision,
+        "attn_implementation": model.attn_implementation,
         "trust_remote_code": model.trust_remote_code,
     }
     if training:

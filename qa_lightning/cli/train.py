@@ -74,6 +74,10 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
     throughput = TrainThroughput()
     callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    if cfg.model.compile:
+        # The network only, in place: the Lightning hooks stay eager and the parameter names
+        # (checkpoints, save_pretrained) stay those of the plain model.
+        module.model.compile(dynamic=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     if trainer.interrupted:
         raise KeyboardInterrupt("training was interrupted")

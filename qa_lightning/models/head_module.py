@@ -69,7 +69,10 @@ class HeadQAModule(QAModule):
     def build_model(self) -> EncoderWithHead:
         hp = self.hparams
         encoder = load_encoder(
-            hp.model_name_or_path, revision=hp.revision, trust_remote_code=hp.trust_remote_code
+            hp.model_name_or_path,
+            revision=hp.revision,
+            trust_remote_code=hp.trust_remote_code,
+            attn_implementation=hp.get("attn_implementation"),
         )
         head = build_head(hp.head, encoder.config.hidden_size, hp.head_args)
         saved_head = Path(resolve_model_path(hp.model_name_or_path)) / HEAD_WEIGHTS

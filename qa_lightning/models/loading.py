@@ -78,27 +78,40 @@ def load_tokenizer(
 
 
 def load_qa_model(
-    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+    name_or_path: str,
+    *,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
 ):
     """``AutoModelForQuestionAnswering`` from a Hub name, a directory or ``bundled:minilm``.
 
     Encoders saved without a QA head (MiniLM from sentence-transformers) get a fresh one.
+    ``attn_implementation``: transformers' attention kernel (``eager``, ``sdpa``,
+    ``flash_attention_2``); None lets transformers choose.
     """
     path = resolve_model_path(name_or_path)
+    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         return AutoModelForQuestionAnswering.from_pretrained(
-            path, revision=revision, trust_remote_code=trust_remote_code
+            path, revision=revision, trust_remote_code=trust_remote_code, **kwargs
         )
     except (OSError, ValueError) as err:
         raise _unreachable("model", name_or_path, err) from err
 
 
 def load_encoder(
-    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+    name_or_path: str,
+    *,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
 ):
     """The bare encoder (``AutoModel``, no task head) for our own heads to sit on."""
     path = resolve_model_path(name_or_path)
     kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     try:
         try:  # BERT-style encoders carry a pooler that span heads never use
             return AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)

@@ -51,6 +51,7 @@ class QAModule(pl.LightningModule):
         null_score_diff_threshold: float = 0.0,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -67,6 +68,7 @@ class QAModule(pl.LightningModule):
             self.hparams.model_name_or_path,
             revision=self.hparams.revision,
             trust_remote_code=self.hparams.trust_remote_code,
+            attn_implementation=self.hparams.get("attn_implementation"),
         )
 
     def save_pretrained(self, directory: str | Path) -> None:

@@ -107,6 +107,7 @@ def test_bad_enum_lists_the_accepted_values() -> None:
         (["optimizer.lr=-1"], "optimizer.lr"),
         (["data.on_bad_record=skip"], "data.on_bad_record"),
         (["logger.wandb.mode=sometimes"], "logger.wandb.mode"),
+        (["model.attn_implementation=flash"], "model.attn_implementation"),
     ],
 )
 def test_cross_field_rules_name_the_key(overrides: list[str], key: str) -> None:

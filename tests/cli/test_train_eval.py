@@ -306,3 +306,25 @@ def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
         scores = json.loads((tmp_path / name / "metrics.json").read_text())
         assert scores["f1"] == pytest.approx(metrics["f1"], abs=1e-9), name
         assert predictions == trained, name
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_a_plain_model(tmp_path: Path, tiny_bert_dir) -> None:
+    """model.compile=true compiles the network in place: checkpoints and the saved model
+    load without torch.compile and give the run's predictions."""
+    run_dir = tmp_path / "run"
+    overrides = [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "trainer.max_epochs=1"]
+    run_entry("train.py", [*overrides, "model.compile=true", "logger=csv"], run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    import torch
+
+    state = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
+    assert not any("_orig_mod" in key for key in state["state_dict"])
+    run_entry(
+        "eval.py",
+        [f"model.name_or_path={run_dir / 'best_model'}", *SMALL_DATA[:5], "logger=none"],
+        tmp_path / "eval",
+    )
+    assert json.loads((tmp_path / "eval" / "predictions.json").read_text()) == json.loads(
+        (run_dir / "predictions.json").read_text()
+    )

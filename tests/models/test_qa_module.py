@@ -121,3 +121,21 @@ def test_a_non_finite_loss_stops_training_with_the_step_and_lr(tiny_bert_dir, ba
         module.on_train_batch_end({"loss": torch.tensor(1.25)}, None, 0)  # finite: goes on
         with pytest.raises(TrainingDivergedError, match=r"at step 0 .*lr 0\.5.*optimizer\.lr"):
             module.on_train_batch_end({"loss": torch.tensor(bad)}, None, 0)
+
+
+def test_attention_kernels_are_selectable_and_agree(tiny_bert_dir):
+    torch.manual_seed(0)
+    eager = QAModule(str(tiny_bert_dir), attn_implementation="eager").eval()
+    sdpa = QAModule(str(tiny_bert_dir), attn_implementation="sdpa").eval()
+    assert eager.model.config._attn_implementation == "eager"
+    assert sdpa.model.config._attn_implementation == "sdpa"
+    sdpa.model.load_state_dict(eager.model.state_dict())  # same weights, other kernel
+    batch = {
+        "input_ids": torch.randint(5, 200, (3, 20)),
+        "attention_mask": torch.tensor([[1] * 20, [1] * 12 + [0] * 8, [1] * 5 + [0] * 15]),
+    }
+    with torch.no_grad():
+        a, b = eager(batch, "validation"), sdpa(batch, "validation")
+    valid = batch["attention_mask"].bool()
+    assert torch.allclose(a.start_logits[valid], b.start_logits[valid], atol=1e-5)
+    assert torch.allclose(a.end_logits[valid], b.end_logits[valid], atol=1e-5)
