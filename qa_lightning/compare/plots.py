@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from qa_lightning.compare.runs import COMPLETED, RunRecord  # noqa: E402
-from qa_lightning.compare.table import Comparison, format_value, metric_value  # noqa: E402
+from qa_lightning.compare.table import NOT_SET, Comparison, format_value, metric_value  # noqa: E402
 
 
 def _file_name(text: str) -> str:
@@ -37,20 +37,21 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
         others = [p for p in comparison.varied if p != param]
 
         def setting(run: RunRecord, others: list[str] = others) -> str:
-            return ", ".join(format_value(run.params.get(p, "-")) for p in others)
+            return ", ".join(format_value(run.params.get(p, NOT_SET)) for p in others)
 
         def setting_order(run: RunRecord, others: list[str] = others) -> tuple:
             """Numbers by value (5e-05 before 0.0004), anything else by its text."""
-            values = [run.params.get(p, "-") for p in others]
+            values = [run.params.get(p, NOT_SET) for p in others]
             return tuple((0, v, "") if _numeric([v]) else (1, 0, str(v)) for v in values)
 
-        xs_all = [r.params.get(param) for r in done]
+        xs_all = [r.params.get(param, NOT_SET) for r in done]
         numeric = _numeric(xs_all)
         categories = sorted({format_value(x) for x in xs_all}) if not numeric else []
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for label, group in groupby(sorted(done, key=setting_order), key=setting):
             points = sorted(
-                (r.params.get(param), metric_value(r, comparison.metric)) for r in group
+                ((r.params.get(param, NOT_SET), metric_value(r, comparison.metric)) for r in group),
+                key=lambda p: (0, p[0], 0) if _numeric([p[0]]) else (1, 0, str(p[0])),
             )
             xs = (
                 [p[0] for p in points]
@@ -118,7 +119,7 @@ def plot_training_curves(comparison: Comparison, out_dir: Path, top: int = 3) ->
     fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
     for rank, (run, c) in enumerate(curves, 1):
         setting = ", ".join(
-            f"{short_name(p)}={format_value(run.params.get(p, '-'))}" for p in comparison.varied
+            f"{short_name(p)}={format_value(run.params.get(p, NOT_SET))}" for p in comparison.varied
         )
         label = f"#{rank} job {run.job}" + (f": {setting}" if setting else "")
         if "train/loss_step" in c:

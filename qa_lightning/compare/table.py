@@ -13,7 +13,7 @@ from qa_lightning.compare.runs import COMPLETED, FAILED, RunRecord
 # Scores shown when any run has them (v2 runs add HasAns/NoAns and the best thresholds).
 SCORE_COLUMNS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_exact", "best_f1")
 RUN_COLUMNS = {"train_features_per_second": "train feat/s", "wall_seconds": "wall s"}
-_MISSING = "-"
+NOT_SET = "default"  # a parameter a run did not override: its config default
 
 
 @dataclass
@@ -51,7 +51,7 @@ def compare(records: list[RunRecord], metric: str = "f1") -> Comparison:
         keys += [k for k in run.params if k not in keys]
     varied, fixed = [], {}
     for key in keys:
-        values = {repr(run.params.get(key, _MISSING)) for run in records}
+        values = {repr(run.params.get(key, NOT_SET)) for run in records}
         if len(values) > 1:
             varied.append(key)
         else:
@@ -100,7 +100,7 @@ def table_rows(comparison: Comparison, *, digits: int = 2) -> tuple[list[str], l
                 str(rank) if run.status == COMPLETED else "",
                 run.job,
                 run.status.upper() if run.status == FAILED else run.status,
-                *(format_value(run.params.get(k, _MISSING)) for k in comparison.varied),
+                *(format_value(run.params.get(k, NOT_SET)) for k in comparison.varied),
                 *scores,
                 *extra,
             ]

@@ -43,7 +43,6 @@ __all__ = [
     "postprocess_predictions",
 ]
 
-_NEG_INF = np.float32(-np.inf)
 # Rows handled per numpy step; bounds the k x k candidate tensors' memory.
 _CHUNK_ROWS = 2048
 
@@ -168,31 +167,16 @@ def logits_to_numpy(logits: Any, lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-def _top_k_desc(x: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k largest values of every row, best first.
+def _top_k_desc(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, column indices) of the k largest values of every row, best first.
 
     ``torch.topk`` rather than ``np.argpartition``: numpy partitions row by row, which on
-    (windows x max_length) logits costs ~50x a pass over them; topk runs a fused kernel.
+    (windows x max_length) logits costs ~50x a pass over them; topk runs one fused kernel.
     """
     k = min(k, x.shape[1])
-    if x.size == 0:
-        return np.zeros((x.shape[0], k), dtype=np.int64)
-    values = torch.from_numpy(np.ascontiguousarray(x))
-    return torch.topk(values, k, dim=1, largest=True, sorted=True).indices.numpy()
-
-
-def _best_valid_pairs(
-    score: np.ndarray, valid: np.ndarray, n_top: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(row, pair) of the ``n_top`` best valid pairs of every row, in no particular order.
-
-    Rows with at most ``n_top`` valid pairs keep them all (invalid pairs score ``-inf`` and
-    are dropped after the top-k).
-    """
-    top = _top_k_desc(score, n_top)
-    rows = np.broadcast_to(np.arange(len(score))[:, None], top.shape)
-    keep = valid[rows, top]
-    return rows[keep], top[keep]
+    if x.numel() == 0:
+        return x[:, :k], torch.zeros((x.shape[0], k), dtype=torch.long)
+    return torch.topk(x, k, dim=1, largest=True, sorted=True)
 
 
 def _window_candidates(
@@ -202,44 +186,50 @@ def _window_candidates(
     n_best_size: int,
     max_answer_length: int,
 ) -> dict[str, np.ndarray]:
-    """The (up to) ``n_best_size`` best valid spans of every window, flattened."""
+    """The (up to) ``n_best_size`` best valid spans of every window, flattened.
+
+    The k x k pair scores are built in torch (elementwise work on all cores), with invalid
+    positions and pairs at ``-inf`` so one top-k keeps the best valid pairs of each window.
+    """
     n, width = start.shape
     k = min(n_best_size, width)
     parts: list[dict[str, np.ndarray]] = []
     for lo in range(0, n, _CHUNK_ROWS):
         hi = min(n, lo + _CHUNK_ROWS)
-        s, e = start[lo:hi], end[lo:hi]
-        length = feats.lengths[lo:hi, None, None]
+        s_val, si = _top_k_desc(torch.from_numpy(np.ascontiguousarray(start[lo:hi])), k)
+        e_val, ei = _top_k_desc(torch.from_numpy(np.ascontiguousarray(end[lo:hi])), k)
         rows = np.arange(hi - lo)[:, None]
-        si = _top_k_desc(s, k)  # (r, k)
-        ei = _top_k_desc(e, k)
-        s_val = s[rows, si]
-        e_val = e[rows, ei]
-        s_off = feats.offsets_at(rows + lo, si)  # (r, k, 2)
-        e_off = feats.offsets_at(rows + lo, ei)
-        # per-position tests on (rows, k) before broadcasting to the (rows, k, k) pairs
-        row_length = length[:, :, 0]
-        s_ok = (s_off[..., 0] >= 0) & (s_off[..., 1] >= 0) & (si < row_length)
-        e_ok = (e_off[..., 0] >= 0) & (e_off[..., 1] >= 0) & (ei < row_length)
-        span = ei[:, None, :].astype(np.int32) - si[:, :, None].astype(np.int32)
-        valid = s_ok[:, :, None] & e_ok[:, None, :] & (span >= 0) & (span < max_answer_length)
-        score = np.where(valid, s_val[:, :, None] + e_val[:, None, :], _NEG_INF)
-        score = score.reshape(hi - lo, k * k)
-        valid = valid.reshape(hi - lo, k * k)
+        si_np, ei_np = si.numpy(), ei.numpy()
+        s_off = feats.offsets_at(rows + lo, si_np)  # (r, k, 2)
+        e_off = feats.offsets_at(rows + lo, ei_np)
+        row_length = feats.lengths[lo:hi, None]
+        s_ok = (s_off[..., 0] >= 0) & (s_off[..., 1] >= 0) & (si_np < row_length)
+        e_ok = (e_off[..., 0] >= 0) & (e_off[..., 1] >= 0) & (ei_np < row_length)
+        neg_inf = torch.tensor(-torch.inf, dtype=s_val.dtype)
+        s_masked = torch.where(torch.from_numpy(s_ok), s_val, neg_inf)
+        e_masked = torch.where(torch.from_numpy(e_ok), e_val, neg_inf)
+        span = ei[:, None, :] - si[:, :, None]
+        score = (s_masked[:, :, None] + e_masked[:, None, :]).masked_fill(
+            (span < 0) | (span >= max_answer_length), -torch.inf
+        )
         # Only the n best valid pairs of a window can reach the example's n best.
-        r_idx, pair = _best_valid_pairs(score, valid, min(n_best_size, k * k))
-        st, en = si[r_idx, pair // k], ei[r_idx, pair % k]
+        top_score, pair = _top_k_desc(score.reshape(hi - lo, k * k), min(n_best_size, k * k))
+        keep = (top_score > -torch.inf).numpy()
+        r_idx = np.broadcast_to(np.arange(hi - lo)[:, None], keep.shape)[keep]
+        pair = pair.numpy()[keep]
+        s_rank, e_rank = pair // k, pair % k
+        s_val_np, e_val_np = s_val.numpy(), e_val.numpy()
         parts.append(
             {
                 "row": r_idx + lo,
                 "pair": pair,  # start rank * k + end rank: the plain double loop's order
-                "start": st,
-                "end": en,
-                "start_logit": s_val[r_idx, pair // k],
-                "end_logit": e_val[r_idx, pair % k],
-                "score": score[r_idx, pair],
-                "char_start": s_off[r_idx, pair // k, 0],
-                "char_end": e_off[r_idx, pair % k, 1],
+                "start": si_np[r_idx, s_rank],
+                "end": ei_np[r_idx, e_rank],
+                "start_logit": s_val_np[r_idx, s_rank],
+                "end_logit": e_val_np[r_idx, e_rank],
+                "score": top_score.numpy()[keep],
+                "char_start": s_off[r_idx, s_rank, 0],
+                "char_end": e_off[r_idx, e_rank, 1],
             }
         )
     if not parts:
@@ -338,38 +328,54 @@ def postprocess_arrays(
         first[1:] = ex_sorted[1:] != ex_sorted[:-1]
         null_row[ex_sorted[first]] = by_null[first]
 
-    cs = cand["char_start"].tolist()
-    ce = cand["char_end"].tolist()
-    sl = cand["start_logit"].tolist()
-    el = cand["end_logit"].tolist()
-    scores = cand["score"]
-    g0, g1 = group_start.tolist(), group_end.tolist()
-    fne = first_nonempty.tolist()
+    # The answer of every example, vectorised: v1 its best candidate; v2 its best candidate
+    # with text, against the null score.
+    pick = first_nonempty if version_2 else group_start
+    found = pick < group_end
+    safe = np.where(found, pick, 0) if big else np.zeros(num_examples, dtype=np.int64)
+    if big:
+        char_start = np.where(found, cand["char_start"][safe], 0).tolist()
+        char_end = np.where(found, cand["char_end"][safe], 0).tolist()
+    else:
+        char_start = char_end = [0] * num_examples
+    found_l = found.tolist()
+    if version_2:
+        has_null = null_row >= 0
+        null_score = (
+            win_null[np.where(has_null, null_row, 0)]
+            if len(feats)
+            else np.zeros(num_examples, dtype=win_null.dtype)
+        )
+        if big:
+            # HF's order of operations: null - start_logit - end_logit, in the logits' dtype
+            with_span = null_score - cand["start_logit"][safe] - cand["end_logit"][safe]
+            diff = np.where(found, with_span, null_score)  # no span with text: HF's 0 logits
+        else:
+            diff = null_score
+        diffs = np.where(has_null, diff, 0.0).tolist() if num_examples else []
+
+    if with_nbest:
+        cs = cand["char_start"].tolist()
+        ce = cand["char_end"].tolist()
+        sl = cand["start_logit"].tolist()
+        el = cand["end_logit"].tolist()
+        scores = cand["score"]
+        g0, g1 = group_start.tolist(), group_end.tolist()
 
     predictions: dict[str, str] = {}
     nbest: dict[str, list[dict[str, Any]]] = {}
     null_odds: dict[str, float] = {}
     for ex in range(num_examples):
         qid, context = example_ids[ex], contexts[ex]
-        a, b = g0[ex], g1[ex]
-        if not version_2:
-            predictions[qid] = context[cs[a] : ce[a]] if a < b else ""
+        text = context[char_start[ex] : char_end[ex]] if found_l[ex] else ""
+        if version_2:
+            null_odds[qid] = diffs[ex]
+            predictions[qid] = "" if diffs[ex] > null_score_diff_threshold else text
         else:
-            nr = null_row[ex]
-            null_score = win_null[nr] if nr >= 0 else None
-            best = fne[ex]
-            if best < b:
-                # HF's order of operations: null - start_logit - end_logit, in float32
-                s_best, e_best = start.dtype.type(sl[best]), end.dtype.type(el[best])
-                diff = float(null_score - s_best - e_best) if null_score is not None else 0.0
-                text = context[cs[best] : ce[best]]
-            else:  # no span with text: HF's zero-logit placeholder
-                diff = float(null_score) if null_score is not None else 0.0
-                text = ""
-            null_odds[qid] = diff
-            predictions[qid] = "" if diff > null_score_diff_threshold else text
+            predictions[qid] = text
         if not with_nbest:
             continue
+        a, b = g0[ex], g1[ex]
         entries = [
             {
                 "text": context[cs[i] : ce[i]],
