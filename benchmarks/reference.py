@@ -15,13 +15,11 @@ from typing import Any
 import numpy as np
 
 
-def reference_train_features(
-    examples: dict[str, list], tokenizer: Any, *, max_length: int, doc_stride: int
-) -> dict[str, list]:
-    """Padded training windows with labels found by per-token loops (CLS = 0 when absent)."""
-    questions = [q.lstrip() for q in examples["question"]]
-    enc = tokenizer(
-        questions,
+def _padded_windows(examples: dict[str, list], tokenizer: Any, max_length: int, doc_stride: int):
+    """Every (question, context) pair through the tokenizer, overflowing into windows that
+    are all padded to ``max_length``."""
+    return tokenizer(
+        [q.lstrip() for q in examples["question"]],
         examples["context"],
         truncation="only_second",
         max_length=max_length,
@@ -30,6 +28,13 @@ def reference_train_features(
         return_offsets_mapping=True,
         padding="max_length",
     )
+
+
+def reference_train_features(
+    examples: dict[str, list], tokenizer: Any, *, max_length: int, doc_stride: int
+) -> dict[str, list]:
+    """Padded training windows with labels found by per-token loops (CLS = 0 when absent)."""
+    enc = _padded_windows(examples, tokenizer, max_length, doc_stride)
     sample_map = enc.pop("overflow_to_sample_mapping")
     offset_mapping = enc.pop("offset_mapping")
     starts, ends = [], []
@@ -70,17 +75,7 @@ def reference_eval_features(
     examples: dict[str, list], tokenizer: Any, *, max_length: int, doc_stride: int
 ) -> dict[str, list]:
     """Padded evaluation windows; offsets of non-context tokens set to None."""
-    questions = [q.lstrip() for q in examples["question"]]
-    enc = tokenizer(
-        questions,
-        examples["context"],
-        truncation="only_second",
-        max_length=max_length,
-        stride=doc_stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="max_length",
-    )
+    enc = _padded_windows(examples, tokenizer, max_length, doc_stride)
     sample_map = enc.pop("overflow_to_sample_mapping")
     enc["example_id"] = [examples["id"][i] for i in sample_map]
     for i in range(len(enc["input_ids"])):
