@@ -132,3 +132,21 @@ def test_missing_data_file_fails_before_anything_loads_naming_the_key(tmp_path: 
         "eval", ["data=squad_json", f"data.validation_file={tmp_path / 'dev.json'}"]
     )
     check_config(eval_cfg)  # eval needs no train file
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [("slurm", "SlurmLauncher"), ("local", "LocalLauncher")],
+)
+def test_cluster_launcher_presets_compose(launcher: str, target: str, monkeypatch) -> None:
+    monkeypatch.setenv("SLURM_PARTITION", "gpu")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[f"hydra/launcher={launcher}", "sweep=grid"],
+            return_hydra_config=True,
+        )
+    assert cfg.hydra.launcher._target_.endswith(target)
+    assert cfg.hydra.sweeper.params["optimizer.lr"] == "2e-5,3e-5,5e-5"
+    if launcher == "slurm":
+        assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
