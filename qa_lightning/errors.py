@@ -8,7 +8,9 @@ a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -54,14 +56,24 @@ def report_user_errors(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return task(cfg)
         except Exception as err:
-            if in_multirun():
-                record_job_failure(err)
-                return None
-            if isinstance(err, UserError):
-                raise SystemExit(f"error: {err}") from None  # printed to stderr, exit status 1
-            raise
+            if not in_multirun():
+                if isinstance(err, UserError):
+                    raise SystemExit(f"error: {err}") from None  # one line on stderr, exit 1
+                raise
+            record_job_failure(err)
+        # The error (and the tensors its traceback holds) is gone here: free them before
+        # the next job of an in-process sweep, or one out-of-memory job starves the rest.
+        _release_memory()
+        return None
 
     return wrapper
+
+
+def _release_memory() -> None:
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def record_job_failure(err: BaseException) -> None:
