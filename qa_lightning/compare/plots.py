@@ -25,6 +25,11 @@ def short_name(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
+def _value_order(value) -> tuple:
+    """Sort key: numbers by value (5e-05 before 0.0004), anything else by its text after."""
+    return (0, value, "") if _numeric([value]) else (1, 0, str(value))
+
+
 def _numeric(values: list) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
@@ -40,9 +45,7 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
             return ", ".join(format_value(run.params.get(p, NOT_SET)) for p in others)
 
         def setting_order(run: RunRecord, others: list[str] = others) -> tuple:
-            """Numbers by value (5e-05 before 0.0004), anything else by its text."""
-            values = [run.params.get(p, NOT_SET) for p in others]
-            return tuple((0, v, "") if _numeric([v]) else (1, 0, str(v)) for v in values)
+            return tuple(_value_order(run.params.get(p, NOT_SET)) for p in others)
 
         xs_all = [r.params.get(param, NOT_SET) for r in done]
         numeric = _numeric(xs_all)
@@ -51,7 +54,7 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
         for label, group in groupby(sorted(done, key=setting_order), key=setting):
             points = sorted(
                 ((r.params.get(param, NOT_SET), metric_value(r, comparison.metric)) for r in group),
-                key=lambda p: (0, p[0], 0) if _numeric([p[0]]) else (1, 0, str(p[0])),
+                key=lambda p: _value_order(p[0]),
             )
             xs = (
                 [p[0] for p in points]
