@@ -78,8 +78,14 @@ class QALogitsCollector(Metric):
         self.add_state("start_logits", default=[], dist_reduce_fx="cat")
         self.add_state("end_logits", default=[], dist_reduce_fx="cat")
 
-    def _pad(self, logits: torch.Tensor, batch: int) -> torch.Tensor:
+    def _pad(
+        self, logits: torch.Tensor, batch: int, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         logits = logits.detach().float().reshape(batch, -1)
+        if attention_mask is not None:
+            # The model's logits on batch padding are arbitrary; at pad_value they never
+            # rank in a row's top k, so postprocessing needs no masked copy of them.
+            logits = logits.masked_fill(attention_mask.reshape(batch, -1) == 0, self.pad_value)
         width = logits.shape[1]
         if width > self.max_length:
             raise ValueError(f"logits are {width} wide, more than max_length={self.max_length}")
@@ -92,14 +98,19 @@ class QALogitsCollector(Metric):
         return logits.reshape(-1)
 
     def update(
-        self, feature_index: torch.Tensor, start_logits: torch.Tensor, end_logits: torch.Tensor
+        self,
+        feature_index: torch.Tensor,
+        start_logits: torch.Tensor,
+        end_logits: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
     ) -> None:
-        """``feature_index``: (B,) ints; ``start_logits``/``end_logits``: (B, L<=max_length)."""
+        """``feature_index``: (B,) ints; ``start_logits``/``end_logits``: (B, L<=max_length);
+        ``attention_mask`` (B, L), if given, marks the batch padding."""
         feature_index = torch.as_tensor(feature_index).detach().reshape(-1).long()
         batch = feature_index.numel()
         self.feature_index.append(feature_index)
-        self.start_logits.append(self._pad(start_logits, batch))
-        self.end_logits.append(self._pad(end_logits, batch))
+        self.start_logits.append(self._pad(start_logits, batch, attention_mask))
+        self.end_logits.append(self._pad(end_logits, batch, attention_mask))
 
     @staticmethod
     def _gathered(state: list[torch.Tensor] | torch.Tensor) -> torch.Tensor:

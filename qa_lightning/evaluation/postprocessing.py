@@ -8,10 +8,13 @@ over all windows of the example. For SQuAD v2.0 the null score of a window is
 ``start[cls] + end[cls]`` and the example's null score is the *minimum* over its windows;
 the prediction is ``""`` when ``null - best_non_null > null_score_diff_threshold``.
 
-Everything up to the final text slicing is done with numpy on all windows at once
-(top-k with ``argpartition``, a broadcast k x k validity mask, one ``lexsort`` to rank the
-candidates of each example), in float32 whatever the precision of the logits (float64
-input stays float64). Only building the texts and n-best dicts loops, once per example.
+Everything up to the final text slicing runs on all windows at once: ``torch.topk`` for
+the best starts and ends of every window, a broadcast k x k pair score with invalid pairs at
+-inf, one argsort to rank the candidates of each example; in float32 whatever the precision
+of the logits (float64 input stays float64). Answers alone (:func:`postprocess_predictions`)
+keep only each window's best pair instead of its n best, which gives the same answers
+unless a v2 answer must skip spans with empty texts (zero-width offsets); then the n best
+are ranked as for n-best lists. Only building the texts and n-best dicts loops in Python.
 
 Differences from the Hugging Face code, all in corner cases:
 * padding positions (past a row's length) never take part in the top-k;
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 __all__ = [
@@ -67,16 +71,17 @@ class Postprocessed:
 class FeatureArrays:
     """The feature columns postprocessing needs, as flat numpy arrays.
 
-    Token offsets stay flat: the offsets of feature ``i`` are
-    ``flat_offsets[row_start[i] : row_start[i] + lengths[i]]`` ((T, 2) int64, ``-1`` for
-    non-context tokens), so selecting features never copies them.
+    Token offsets stay flat: the character span of token ``t`` of feature ``i`` is
+    ``char_start[row_start[i] + t]`` to ``char_end[row_start[i] + t]`` (``-1`` for
+    non-context tokens), ``t < lengths[i]``, so selecting features never copies them.
     """
 
     example_index: np.ndarray
     cls_index: np.ndarray
     lengths: np.ndarray
     row_start: np.ndarray
-    flat_offsets: np.ndarray
+    char_start: np.ndarray
+    char_end: np.ndarray
 
     def __len__(self) -> int:
         return len(self.example_index)
@@ -87,18 +92,21 @@ class FeatureArrays:
             self.cls_index[rows],
             self.lengths[rows],
             self.row_start[rows],
-            self.flat_offsets,
+            self.char_start,
+            self.char_end,
         )
 
-    def offsets_at(self, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Offsets (..., 2) of token ``positions`` (broadcast with ``rows``); padding -> -1."""
-        inside = positions < self.lengths[rows]
-        flat = self.row_start[rows] + np.where(inside, positions, 0)
-        if len(self.flat_offsets) == 0:
-            return np.full((*np.shape(flat), 2), -1, dtype=np.int64)
-        out = self.flat_offsets[np.minimum(flat, len(self.flat_offsets) - 1)]
-        out[~inside] = -1
-        return out
+    def chars_at(self, lo: int, hi: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(char_start, char_end) of token ``positions`` (rows, k) of features ``lo:hi``.
+
+        Positions past a row's length read some other token: callers mask them out.
+        """
+        if len(self.char_start) == 0:
+            missing = np.full(positions.shape, -1, dtype=np.int64)
+            return missing, missing
+        flat = self.row_start[lo:hi, None] + positions
+        np.minimum(flat, len(self.char_start) - 1, out=flat)
+        return self.char_start.take(flat), self.char_end.take(flat)
 
 
 def read_feature_arrays(features: Any) -> FeatureArrays:
@@ -108,13 +116,15 @@ def read_feature_arrays(features: Any) -> FeatureArrays:
     tokens) or a mapping of column name -> per-row values.
     """
     if hasattr(features, "select_columns") and hasattr(features, "with_format"):
-        table = features.select_columns(["example_index", "cls_index", "offset_mapping"])
-        table = table.with_format("arrow")[:]
+        columns = ["example_index", "cls_index", "offset_mapping"]
+        table = features.with_format("arrow", columns=columns)[:]
         example_index = table.column("example_index").to_numpy().astype(np.int64)
         cls_index = table.column("cls_index").to_numpy().astype(np.int64)
         outer = table.column("offset_mapping").combine_chunks()
-        lengths = outer.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
-        flat = outer.flatten().flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths = outer.value_lengths().to_numpy(zero_copy_only=False)
+        lengths = lengths.astype(np.int64, copy=False)
+        flat = outer.flatten().flatten().to_numpy(zero_copy_only=False)
+        flat = flat.astype(np.int64, copy=False)
     elif isinstance(features, Mapping):
         example_index = np.asarray(features["example_index"], dtype=np.int64)
         cls_index = np.asarray(features["cls_index"], dtype=np.int64)
@@ -126,7 +136,15 @@ def read_feature_arrays(features: Any) -> FeatureArrays:
     if flat.size != 2 * int(lengths.sum()):
         raise ValueError("offset_mapping must hold one [start_char, end_char] pair per token")
     row_start = np.cumsum(lengths) - lengths
-    return FeatureArrays(example_index, cls_index, lengths, row_start, flat.reshape(-1, 2))
+    pairs = flat.reshape(-1, 2)
+    return FeatureArrays(
+        example_index,
+        cls_index,
+        lengths,
+        row_start,
+        np.ascontiguousarray(pairs[:, 0]),
+        np.ascontiguousarray(pairs[:, 1]),
+    )
 
 
 def _to_float32(x: Any) -> np.ndarray:
@@ -139,10 +157,11 @@ def _to_float32(x: Any) -> np.ndarray:
 
 
 def logits_to_numpy(logits: Any, lengths: np.ndarray) -> np.ndarray:
-    """(num_features, W) float array with every position past a row's length at -inf.
+    """(num_features, >= W) float array of the logits, W the longest feature.
 
-    ``logits`` is a 2-D array/tensor (rows padded to a common width >= each row's length)
-    or a sequence of 1-D arrays/tensors.
+    ``logits`` is a 2-D array/tensor (rows padded to a common width >= each row's length;
+    returned without a copy when it is already float32/float64 numpy) or a sequence of 1-D
+    arrays/tensors. What lies past a row's length is never read as a candidate.
     """
     n = len(lengths)
     width = int(lengths.max()) if n else 0
@@ -152,18 +171,16 @@ def logits_to_numpy(logits: Any, lengths: np.ndarray) -> np.ndarray:
             raise ValueError(f"logits have {arr.shape[0]} rows for {n} features")
         if arr.shape[1] < width:
             raise ValueError(f"logits are {arr.shape[1]} wide but a feature has {width} tokens")
-        out = np.array(arr[:, :width], dtype=arr.dtype, copy=True)
-    else:
-        rows = [_to_float32(r).reshape(-1) for r in logits]
-        if len(rows) != n:
-            raise ValueError(f"{len(rows)} logit rows for {n} features")
-        dtype = np.result_type(np.float32, *(r.dtype for r in rows)) if rows else np.float32
-        out = np.full((n, width), -np.inf, dtype=dtype)
-        for i, r in enumerate(rows):
-            if len(r) < lengths[i]:
-                raise ValueError(f"logit row {i} is shorter than its feature")
-            out[i, : lengths[i]] = r[: lengths[i]]
-    out[np.arange(width)[None, :] >= lengths[:, None]] = -np.inf
+        return arr
+    rows = [_to_float32(r).reshape(-1) for r in logits]
+    if len(rows) != n:
+        raise ValueError(f"{len(rows)} logit rows for {n} features")
+    dtype = np.result_type(np.float32, *(r.dtype for r in rows)) if rows else np.float32
+    out = np.full((n, width), -np.inf, dtype=dtype)
+    for i, r in enumerate(rows):
+        if len(r) < lengths[i]:
+            raise ValueError(f"logit row {i} is shorter than its feature")
+        out[i, : lengths[i]] = r[: lengths[i]]
     return out
 
 
@@ -179,57 +196,89 @@ def _top_k_desc(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.topk(x, k, dim=1, largest=True, sorted=True)
 
 
+def _top_k_within_length(
+    x: np.ndarray, lengths: np.ndarray, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_top_k_desc` over the positions ``< lengths`` of every row (-inf beyond).
+
+    The top k of a whole row is already the answer when it picks no position past the
+    row's length; only the rows where it does (rows shorter than k, large logits on
+    padding) are masked and redone. This saves a masked copy of every logit.
+    """
+    x_t = torch.from_numpy(x)
+    values, index = _top_k_desc(x_t, k)
+    length_t = torch.from_numpy(lengths)
+    redo = (index >= length_t[:, None]).any(dim=1).nonzero().squeeze(1)
+    if len(redo):
+        padding = torch.arange(x.shape[1])[None, :] >= length_t[redo, None]
+        values[redo], index[redo] = _top_k_desc(x_t[redo].masked_fill(padding, -torch.inf), k)
+    return values, index
+
+
 def _window_candidates(
     start: np.ndarray,
     end: np.ndarray,
     feats: FeatureArrays,
     n_best_size: int,
     max_answer_length: int,
-) -> dict[str, np.ndarray]:
-    """The (up to) ``n_best_size`` best valid spans of every window, flattened.
+    best_only: bool = False,
+) -> tuple[dict[str, np.ndarray], bool]:
+    """The (up to) ``n_best_size`` best valid spans of every window, flattened, and whether
+    any valid span has an empty text.
 
     The k x k pair scores are built in torch (elementwise work on all cores), with invalid
     positions and pairs at ``-inf`` so one top-k keeps the best valid pairs of each window.
+    ``best_only`` keeps just the best span of each window (the first in the double loop's
+    order among equal scores), which is all an answer needs unless it must skip empty texts.
     """
-    n, width = start.shape
-    k = min(n_best_size, width)
+    n = start.shape[0]
+    k = min(n_best_size, int(feats.lengths.max()) if n else 0)
+    per_window = 1 if best_only else min(n_best_size, k * k)
+    any_empty_text = False
     parts: list[dict[str, np.ndarray]] = []
     for lo in range(0, n, _CHUNK_ROWS):
         hi = min(n, lo + _CHUNK_ROWS)
-        s_val, si = _top_k_desc(torch.from_numpy(np.ascontiguousarray(start[lo:hi])), k)
-        e_val, ei = _top_k_desc(torch.from_numpy(np.ascontiguousarray(end[lo:hi])), k)
-        rows = np.arange(hi - lo)[:, None]
+        s_val, si = _top_k_within_length(start[lo:hi], feats.lengths[lo:hi], k)
+        e_val, ei = _top_k_within_length(end[lo:hi], feats.lengths[lo:hi], k)
         si_np, ei_np = si.numpy(), ei.numpy()
-        s_off = feats.offsets_at(rows + lo, si_np)  # (r, k, 2)
-        e_off = feats.offsets_at(rows + lo, ei_np)
-        row_length = feats.lengths[lo:hi, None]
-        s_ok = (s_off[..., 0] >= 0) & (s_off[..., 1] >= 0) & (si_np < row_length)
-        e_ok = (e_off[..., 0] >= 0) & (e_off[..., 1] >= 0) & (ei_np < row_length)
-        neg_inf = torch.tensor(-torch.inf, dtype=s_val.dtype)
-        s_masked = torch.where(torch.from_numpy(s_ok), s_val, neg_inf)
-        e_masked = torch.where(torch.from_numpy(e_ok), e_val, neg_inf)
+        s_char_start, s_char_end = feats.chars_at(lo, hi, si_np)  # (r, k) each
+        e_char_start, e_char_end = feats.chars_at(lo, hi, ei_np)
+        # A position past its row's length has a -inf value (_top_k_within_length), so the
+        # pair's score is -inf and it is dropped with the other invalid pairs below.
+        s_ok = torch.from_numpy((s_char_start >= 0) & (s_char_end >= 0))
+        e_ok = torch.from_numpy((e_char_start >= 0) & (e_char_end >= 0))
+        s_masked = s_val.masked_fill(~s_ok, -torch.inf)
+        e_masked = e_val.masked_fill(~e_ok, -torch.inf)
         span = ei[:, None, :] - si[:, :, None]
-        score = (s_masked[:, :, None] + e_masked[:, None, :]).masked_fill(
+        score = (s_masked[:, :, None] + e_masked[:, None, :]).masked_fill_(
             (span < 0) | (span >= max_answer_length), -torch.inf
         )
+        empty_text = torch.from_numpy(e_char_end[:, None, :] <= s_char_start[:, :, None])
+        any_empty_text = any_empty_text or bool(((score > -torch.inf) & empty_text).any())
         # Only the n best valid pairs of a window can reach the example's n best.
-        top_score, pair = _top_k_desc(score.reshape(hi - lo, k * k), min(n_best_size, k * k))
-        keep = (top_score > -torch.inf).numpy()
-        r_idx = np.broadcast_to(np.arange(hi - lo)[:, None], keep.shape)[keep]
+        if best_only:  # max returns the first of equal values; topk's order is unspecified
+            top_score, pair = score.reshape(hi - lo, k * k).max(dim=1, keepdim=True)
+        else:
+            top_score, pair = _top_k_desc(score.reshape(hi - lo, k * k), per_window)
+            # in the double loop's order, so that the stable ranking below puts equal scores
+            # in that order (as max does for best_only)
+            pair, by_pair = pair.sort(dim=1)
+            top_score = top_score.gather(1, by_pair)
+        top_score_np = top_score.numpy()
+        keep = top_score_np > -np.inf
+        r_idx = np.nonzero(keep)[0]
         pair = pair.numpy()[keep]
         s_rank, e_rank = pair // k, pair % k
-        s_val_np, e_val_np = s_val.numpy(), e_val.numpy()
         parts.append(
             {
                 "row": r_idx + lo,
-                "pair": pair,  # start rank * k + end rank: the plain double loop's order
                 "start": si_np[r_idx, s_rank],
                 "end": ei_np[r_idx, e_rank],
-                "start_logit": s_val_np[r_idx, s_rank],
-                "end_logit": e_val_np[r_idx, e_rank],
-                "score": top_score.numpy()[keep],
-                "char_start": s_off[r_idx, s_rank, 0],
-                "char_end": e_off[r_idx, e_rank, 1],
+                "start_logit": s_val.numpy()[r_idx, s_rank],
+                "end_logit": e_val.numpy()[r_idx, e_rank],
+                "score": top_score_np[keep],
+                "char_start": s_char_start[r_idx, s_rank],
+                "char_end": e_char_end[r_idx, e_rank],
             }
         )
     if not parts:
@@ -237,7 +286,6 @@ def _window_candidates(
         empty_f = np.zeros(0, dtype=start.dtype)
         return {
             "row": empty_i,
-            "pair": empty_i,
             "start": empty_i,
             "end": empty_i,
             "start_logit": empty_f,
@@ -245,13 +293,13 @@ def _window_candidates(
             "score": empty_f,
             "char_start": empty_i,
             "char_end": empty_i,
-        }
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        }, False
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}, any_empty_text
 
 
 def _by_example_then_score(example: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Stable order by example, then score (best first); ties keep the candidates' order
-    (window, then rank in the window).
+    (window, then the double loop's order in the window).
 
     One argsort of a float64 key ``example * span - score`` instead of a multi-key lexsort
     (10x faster); exact while ``example * span`` stays well inside float64's 2**52.
@@ -263,11 +311,6 @@ def _by_example_then_score(example: np.ndarray, score: np.ndarray) -> np.ndarray
     if not np.isfinite(span) or span * (int(example.max()) + 1) > 2.0**40:
         return np.lexsort((-score, example))
     return np.argsort(example * span - score, kind="stable")
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    z = np.exp(scores - scores.max())
-    return z / z.sum()
 
 
 def postprocess_arrays(
@@ -296,7 +339,13 @@ def postprocess_arrays(
     end = logits_to_numpy(end_logits, feats.lengths)
 
     # --- candidates: best spans per window, then the n-best per example -----------------
-    cand = _window_candidates(start, end, feats, n_best_size, max_answer_length)
+    # An answer alone needs only each window's best span, unless (v2) it must skip spans
+    # with empty texts (zero-width offsets): then the n best are ranked as for n-best lists.
+    cand, any_empty_text = _window_candidates(
+        start, end, feats, n_best_size, max_answer_length, best_only=not with_nbest
+    )
+    if not with_nbest and version_2 and any_empty_text:
+        cand, _ = _window_candidates(start, end, feats, n_best_size, max_answer_length)
     cand_ex = ex_of_row[cand["row"]]
     order = _by_example_then_score(cand_ex, cand["score"])
     cand = {key: v[order] for key, v in cand.items()}
@@ -333,12 +382,7 @@ def postprocess_arrays(
     pick = first_nonempty if version_2 else group_start
     found = pick < group_end
     safe = np.where(found, pick, 0) if big else np.zeros(num_examples, dtype=np.int64)
-    if big:
-        char_start = np.where(found, cand["char_start"][safe], 0).tolist()
-        char_end = np.where(found, cand["char_end"][safe], 0).tolist()
-    else:
-        char_start = char_end = [0] * num_examples
-    found_l = found.tolist()
+    answered = found
     if version_2:
         has_null = null_row >= 0
         null_score = (
@@ -352,42 +396,68 @@ def postprocess_arrays(
             diff = np.where(found, with_span, null_score)  # no span with text: HF's 0 logits
         else:
             diff = null_score
-        diffs = np.where(has_null, diff, 0.0).tolist() if num_examples else []
-
-    if with_nbest:
-        cs = cand["char_start"].tolist()
-        ce = cand["char_end"].tolist()
-        sl = cand["start_logit"].tolist()
-        el = cand["end_logit"].tolist()
-        scores = cand["score"]
-        g0, g1 = group_start.tolist(), group_end.tolist()
-
-    predictions: dict[str, str] = {}
+        diff = np.where(has_null, diff, 0.0)
+        answered = found & ~(diff > null_score_diff_threshold)
+        null_odds = dict(zip(example_ids, diff.tolist(), strict=True))
+    else:
+        null_odds = {}
+    if big:
+        char_start = np.where(answered, cand["char_start"][safe], 0).tolist()
+        char_end = np.where(answered, cand["char_end"][safe], 0).tolist()
+    else:
+        char_start = char_end = [0] * num_examples
+    # an unanswered example slices [0:0], the empty answer
+    texts = [c[a:b] for c, a, b in zip(contexts, char_start, char_end, strict=True)]
+    predictions = dict(zip(example_ids, texts, strict=True))
     nbest: dict[str, list[dict[str, Any]]] = {}
-    null_odds: dict[str, float] = {}
+    if not with_nbest:
+        return Postprocessed(predictions=predictions, nbest=nbest, null_odds=null_odds)
+
+    # n-best lists, as HF builds them: the example's n best candidates; for v2 its null
+    # entry goes in by score (after equal scores: HF appends it before a stable sort) and
+    # stays even when it falls outside the n best. Probabilities are a softmax over each
+    # list's scores, computed for all lists at once.
+    count = group_end - group_start
+    rank = np.arange(len(cand_ex)) - group_start[cand_ex]
+    has_null = (null_row >= 0) if version_2 else np.zeros(num_examples, dtype=bool)
+    null_score = win_null[np.where(has_null, null_row, 0)] if len(feats) else np.zeros(0)
+    null_score = null_score.astype(np.float64)
+    ahead_of_null = cand["score"] >= null_score[cand_ex] if len(feats) else np.zeros(0, bool)
+    null_pos = np.bincount(cand_ex[ahead_of_null], minlength=num_examples)
+    drop_last = has_null & (count + 1 > n_best_size) & (null_pos < n_best_size)
+    listed = rank < (count - drop_last)[cand_ex]
+    scores = cand["score"].astype(np.float64)
+    top = np.full(num_examples, -np.inf)
+    top[count > 0] = scores[group_start[count > 0]]
+    top = np.where(has_null, np.maximum(top, null_score), top)
+    weight = np.where(listed, np.exp(scores - top[cand_ex]), 0.0)
+    null_weight = np.where(has_null, np.exp(null_score - top), 0.0)
+    total = np.bincount(cand_ex, weight, minlength=num_examples) + null_weight
+    prob = (weight / np.where(total > 0, total, 1.0)[cand_ex]).tolist()
+    null_prob = (null_weight / np.where(total > 0, total, 1.0)).tolist()
+
+    cs = cand["char_start"].tolist()
+    ce = cand["char_end"].tolist()
+    sl = cand["start_logit"].tolist()
+    el = cand["end_logit"].tolist()
+    g0 = group_start.tolist()
+    n_listed = (count - drop_last).tolist()
+    null_at = np.minimum(null_pos, count - drop_last).tolist()
     for ex in range(num_examples):
-        qid, context = example_ids[ex], contexts[ex]
-        text = context[char_start[ex] : char_end[ex]] if found_l[ex] else ""
-        if version_2:
-            null_odds[qid] = diffs[ex]
-            predictions[qid] = "" if diffs[ex] > null_score_diff_threshold else text
-        else:
-            predictions[qid] = text
-        if not with_nbest:
-            continue
-        a, b = g0[ex], g1[ex]
+        context = contexts[ex]
+        a = g0[ex]
         entries = [
             {
                 "text": context[cs[i] : ce[i]],
-                "start": int(cs[i]),
-                "end": int(ce[i]),
+                "start": cs[i],
+                "end": ce[i],
                 "start_logit": sl[i],
                 "end_logit": el[i],
+                "probability": prob[i],
             }
-            for i in range(a, b)
+            for i in range(a, a + n_listed[ex])
         ]
-        entry_scores = [float(v) for v in scores[a:b]]
-        if version_2 and null_row[ex] >= 0:
+        if has_null[ex]:
             nr = null_row[ex]
             null_entry = {
                 "text": "",
@@ -395,33 +465,31 @@ def postprocess_arrays(
                 "end": 0,
                 "start_logit": float(win_null_s[nr]),
                 "end_logit": float(win_null_e[nr]),
+                "probability": null_prob[ex],
             }
-            ns = float(win_null[nr])
-            # HF appends the null last before a stable sort: it goes after equal scores.
-            pos = int(np.searchsorted(-np.asarray(entry_scores), -ns, side="right"))
-            entries.insert(pos, null_entry)
-            entry_scores.insert(pos, ns)
-            if len(entries) > n_best_size:
-                if pos < n_best_size:
-                    entries, entry_scores = entries[:n_best_size], entry_scores[:n_best_size]
-                else:  # HF keeps the null even when it falls outside the n best
-                    entries = entries[:n_best_size] + [null_entry]
-                    entry_scores = entry_scores[:n_best_size] + [ns]
+            entries.insert(null_at[ex], null_entry)
         if not entries:
-            entries = [{"text": "", "start": 0, "end": 0, "start_logit": 0.0, "end_logit": 0.0}]
-            entry_scores = [0.0]
-        probs = _softmax(np.asarray(entry_scores, dtype=np.float64))
-        for entry, p in zip(entries, probs.tolist(), strict=True):
-            entry["probability"] = p
-        nbest[qid] = entries
+            entries = [
+                {
+                    "text": "",
+                    "start": 0,
+                    "end": 0,
+                    "start_logit": 0.0,
+                    "end_logit": 0.0,
+                    "probability": 1.0,
+                }
+            ]
+        nbest[example_ids[ex]] = entries
     return Postprocessed(predictions=predictions, nbest=nbest, null_odds=null_odds)
 
 
 def read_ids_and_contexts(examples: Any) -> tuple[list[str], list[str]]:
     """``id`` and ``context`` columns as lists (through Arrow for a ``datasets.Dataset``)."""
     if hasattr(examples, "select_columns") and hasattr(examples, "with_format"):
-        table = examples.select_columns(["id", "context"]).with_format("arrow")[:]
-        ids = [str(i) for i in table.column("id").to_pylist()]
+        table = examples.with_format("arrow", columns=["id", "context"])[:]
+        ids = table.column("id").to_pylist()
+        if not pa.types.is_string(table.schema.field("id").type):
+            ids = [str(i) for i in ids]
         return ids, table.column("context").to_pylist()
     return [str(i) for i in examples["id"]], list(examples["context"])
 

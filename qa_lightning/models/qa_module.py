@@ -110,7 +110,12 @@ class QAModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         out = self(batch, "validation")
         # The collector pads to max_length and keeps float32, whatever the autocast dtype.
-        self.val_logits.update(batch["feature_index"], out.start_logits, out.end_logits)
+        self.val_logits.update(
+            batch["feature_index"],
+            out.start_logits,
+            out.end_logits,
+            batch.get("attention_mask"),
+        )
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.validation_step(batch, batch_idx)

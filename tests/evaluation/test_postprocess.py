@@ -299,3 +299,45 @@ def test_matches_plain_double_loop_on_random_logits(seed, n_best, max_len, versi
     assert out.null_odds.keys() == ref_odds.keys()
     for k, v in ref_odds.items():
         assert out.null_odds[k] == pytest.approx(v, abs=1e-5)
+    answers_only = postprocess_predictions(
+        b.examples,
+        b.features,
+        start,
+        end,
+        n_best_size=n_best,
+        max_answer_length=max_len,
+        version_2=version_2,
+        null_score_diff_threshold=0.5,
+    )
+    assert answers_only == ref_preds
+
+
+@pytest.mark.parametrize(("seed", "version_2"), [(0, True), (1, True), (2, False)])
+def test_zero_width_tokens_give_empty_texts_that_v2_skips(seed, version_2):
+    """Tokens with zero-width offsets make spans with empty texts. v2 answers with the best
+    span that has text (v1 takes the best span, even an empty one), with or without n-best
+    lists, as the plain loop does."""
+    rng = np.random.default_rng(seed)
+    contexts = [" ".join(f"w{rng.integers(50)}" for _ in range(12)) for _ in range(20)]
+    b = build(contexts, question_lens=2, window_words=6, stride_words=3)
+    rows = b.features.to_list()
+    zero_width = 0
+    for row in rows:
+        for pos, (a, _) in enumerate(row["offset_mapping"]):
+            if a >= 0 and rng.random() < 0.5:
+                row["offset_mapping"][pos] = [a, a]
+                zero_width += 1
+    assert zero_width > 0
+    features = {key: [row[key] for row in rows] for key in rows[0]}
+    built = type(b)(b.examples, features, b.word_at)
+    start, end = padded_logits(b)
+    for f, words in enumerate(b.word_at):
+        start[f, : len(words)] = rng.normal(0, 3, len(words))
+        end[f, : len(words)] = rng.normal(0, 3, len(words))
+    ref_preds, _ = _reference(b.examples, built, start, end, 5, 2, version_2, thresh=0.0)
+    settings = {"n_best_size": 5, "max_answer_length": 2, "version_2": version_2}
+    assert postprocess(b.examples, features, start, end, **settings).predictions == ref_preds
+    assert postprocess_predictions(b.examples, features, start, end, **settings) == ref_preds
+    if version_2:  # some example's best span is empty and was skipped
+        best_any, _ = _reference(b.examples, built, start, end, 5, 2, False, thresh=0.0)
+        assert any(best_any[q] == "" and ref_preds[q] for q in ref_preds)
