@@ -167,3 +167,14 @@ def test_collector_syncs_in_a_process_group(tmp_path):
         assert empty.feature_index.numel() == 0 and empty.start_logits.shape == (0, 6)
     finally:
         dist.destroy_process_group()
+
+
+def test_collector_puts_pad_value_on_batch_padding():
+    """The model's logits on batch padding are arbitrary: with the attention mask they are
+    replaced by the pad value, so they never rank among a row's best positions."""
+    c = QALogitsCollector(max_length=6)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    c.update(torch.tensor([0, 1]), torch.full((2, 4), 9.0), torch.full((2, 4), 7.0), mask)
+    out = c.compute()
+    assert out.start_logits[1].tolist() == [9.0, 9.0] + [-1e4] * 4
+    assert out.end_logits[0].tolist() == [7.0] * 4 + [-1e4] * 2
