@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ import torch
 from datasets import Dataset, load_from_disk
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from qa_lightning.atomic import atomic_directory
+from qa_lightning.data.cache_integrity import entry_damage, remove_entry, write_marker
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import load_examples
+from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
 from qa_lightning.errors import DataFileNotFoundError
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class SquadDataModule(pl.LightningDataModule):
         self.cfg = dict(data)
         self.tokenizer = tokenizer
         self.seed = seed
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches trained in it)
         self.splits = ("train", "validation") if with_train else ("validation",)
         # Fail now, not after the data is read, when the windows cannot honour the stride.
         check_stride(
@@ -178,26 +181,50 @@ class SquadDataModule(pl.LightningDataModule):
         )
         return examples, features
 
+    def _intact_entry(self, split: str, path: Path) -> bool:
+        """Whether ``path`` holds a complete entry whose files match its marker's sizes and
+        hashes; a damaged one is reported (one line) and deleted, so it is rebuilt."""
+        if not (path / _COMPLETE).exists():
+            return False  # absent, or a build that never finished: nothing to report
+        damage = entry_damage(path, _COMPLETE, datasets=("examples", "features"))
+        if damage is None:
+            return True
+        log.warning("Cached %s features %s are damaged (%s); rebuilding them", split, path, damage)
+        remove_entry(path)
+        return False
+
     def _ensure_cached(self, split: str) -> None:
         path = self.cache_path(split)
-        if (path / _COMPLETE).exists():
+        if self._intact_entry(split, path):
             log.info("Using cached %s features: %s", split, path)
             return
         examples, features = self._build(split)
         with atomic_directory(path) as tmp:
             examples.save_to_disk(str(tmp / "examples"))
             features.save_to_disk(str(tmp / "features"))
-            (tmp / _COMPLETE).write_text(
-                json.dumps({"examples": len(examples), "features": len(features)})
-            )
+            # last: lists every file above with its size and hash (cache_integrity.py)
+            write_marker(tmp, _COMPLETE, {"examples": len(examples), "features": len(features)})
         log.info(
             "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path
         )
 
     def _load(self, split: str) -> tuple[Dataset, Dataset]:
         path = self.cache_path(split)
-        if not (path / _COMPLETE).exists():
+        if not self._intact_entry(split, path):
             self._ensure_cached(split)
+        try:
+            return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
+        except Exception as err:  # files as written, yet unreadable (e.g. another datasets)
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            log.warning(
+                "Cached %s features %s could not be loaded (%s: %s); rebuilding them",
+                split,
+                path,
+                type(err).__name__,
+                first_line,
+            )
+        remove_entry(path)
+        self._ensure_cached(split)
         return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
 
     # -- Lightning hooks -----------------------------------------------------------------
@@ -230,24 +257,60 @@ class SquadDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         columns = [*self.model_inputs, "start_positions", "end_positions"]
         dataset = _IndexedFeatures(self.train_features, columns)
-        if self.cfg.get("group_by_length", True):
-            # Batches of similar length, shuffled: little padding, same randomness per epoch
-            # as a shuffled loader (transformers' sampler, seeded by Lightning's seed_everything).
-            sampler = LengthGroupedSampler(
-                self.cfg["batch_size"], lengths=feature_lengths(self.train_features)
-            )
-            shuffle = None
-        else:
-            sampler, shuffle = None, True
+        batch_size = self.cfg["batch_size"]
+        # Batches of similar length (little padding) or plain shuffled ones, in an order
+        # drawn from (seed, epoch) alone, so that a resumed run replays the same epoch.
+        grouped = self.cfg.get("group_by_length", True)
+        sampler = EpochShuffleSampler(
+            len(dataset),
+            seed=self.seed,
+            batch_size=batch_size,
+            lengths=feature_lengths(self.train_features) if grouped else None,
+        )
+        if self._resume_at is not None:
+            epoch, batches = self._resume_at
+            if batches >= math.ceil(len(dataset) / batch_size):  # stopped after the epoch
+                epoch, batches = epoch + 1, 0
+            sampler.set_epoch(epoch)
+            self._resume_at = (epoch, batches)
         return DataLoader(
             dataset,
-            batch_size=self.cfg["batch_size"],
-            sampler=sampler,
-            shuffle=shuffle,
+            batch_sampler=ResumableBatchSampler(
+                sampler, batch_size, drop_last=False, skip_first=self._batches_to_skip
+            ),
             collate_fn=self._collate,
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
+            # the loader's own generator: creating an epoch's iterator draws a seed for the
+            # workers, which must not move the global RNG (dropout) of a resumed run
+            generator=torch.Generator().manual_seed(self.seed),
         )
+
+    # -- resuming mid-epoch ----------------------------------------------------------------
+    # Lightning restores a datamodule's state before it first asks for the train loader
+    # (unlike a stateful loader's own state, which arrives after the trainer has already
+    # built the loader to count steps for the LR schedule).
+    def state_dict(self) -> dict[str, int]:
+        """Where training is: the epoch and the batches of it already trained."""
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        loop = trainer.fit_loop
+        # The epoch the batch counts belong to: the last one started. (current_epoch has
+        # already moved on when a checkpoint is saved after an epoch's last batch.)
+        epoch = max(loop.epoch_progress.current.ready - 1, 0)
+        return {"epoch": epoch, "batches_trained": loop.epoch_loop.batch_progress.current.processed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if "epoch" in state:
+            self._resume_at = (state["epoch"], state["batches_trained"])
+
+    def _batches_to_skip(self) -> int:
+        """Batches the next epoch starts in: those a resumed run already trained, once."""
+        if self._resume_at is None:
+            return 0
+        batches, self._resume_at = self._resume_at[1], None
+        return batches
 
     def val_dataloader(self) -> DataLoader:
         return self.feature_loader("validation")
@@ -272,6 +335,9 @@ class SquadDataModule(pl.LightningDataModule):
             collate_fn=self._collate,
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
+            # its own generator, so that validating does not move the global RNG: a run
+            # resumed after a validation must draw the dropout masks the original drew
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def test_dataloader(self) -> DataLoader:

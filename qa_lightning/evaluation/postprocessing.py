@@ -196,6 +196,27 @@ def _top_k_desc(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.topk(x, k, dim=1, largest=True, sorted=True)
 
 
+def _top_k_first_of_ties(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_top_k_desc`, but among values equal to the k-th it keeps the first columns.
+
+    ``torch.topk`` picks arbitrarily among ties at the k-th value, so the n-best search
+    could keep later pairs of the double loop than the answers-only ``max`` (which returns
+    the first) and the two paths answered differently (e.g. on all-equal logits). Only rows
+    with a tie across the cut are redone, with a stable sort; a finite cut only: pairs at
+    ``-inf`` are dropped anyway.
+    """
+    values, index = _top_k_desc(x, k)
+    if values.numel() == 0:
+        return values, index
+    cut = values[:, -1:]
+    tie_across_cut = (x >= cut).sum(dim=1) > values.shape[1]
+    redo = (tie_across_cut & (cut[:, 0] > -torch.inf)).nonzero().squeeze(1)
+    if len(redo):
+        v, i = torch.sort(x[redo], dim=1, descending=True, stable=True)
+        values[redo], index[redo] = v[:, : values.shape[1]], i[:, : values.shape[1]]
+    return values, index
+
+
 def _top_k_within_length(
     x: np.ndarray, lengths: np.ndarray, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -259,7 +280,7 @@ def _window_candidates(
         if best_only:  # max returns the first of equal values; topk's order is unspecified
             top_score, pair = score.reshape(hi - lo, k * k).max(dim=1, keepdim=True)
         else:
-            top_score, pair = _top_k_desc(score.reshape(hi - lo, k * k), per_window)
+            top_score, pair = _top_k_first_of_ties(score.reshape(hi - lo, k * k), per_window)
             # in the double loop's order, so that the stable ranking below puts equal scores
             # in that order (as max does for best_only)
             pair, by_pair = pair.sort(dim=1)
@@ -420,7 +441,7 @@ def postprocess_arrays(
     count = group_end - group_start
     rank = np.arange(len(cand_ex)) - group_start[cand_ex]
     has_null = (null_row >= 0) if version_2 else np.zeros(num_examples, dtype=bool)
-    null_score = win_null[np.where(has_null, null_row, 0)] if len(feats) else np.zeros(0)
+    null_score = win_null[np.where(has_null, null_row, 0)] if len(feats) else np.zeros(num_examples)
     null_score = null_score.astype(np.float64)
     ahead_of_null = cand["score"] >= null_score[cand_ex] if len(feats) else np.zeros(0, bool)
     null_pos = np.bincount(cand_ex[ahead_of_null], minlength=num_examples)
@@ -431,7 +452,8 @@ def postprocess_arrays(
     top[count > 0] = scores[group_start[count > 0]]
     top = np.where(has_null, np.maximum(top, null_score), top)
     weight = np.where(listed, np.exp(scores - top[cand_ex]), 0.0)
-    null_weight = np.where(has_null, np.exp(null_score - top), 0.0)
+    # exp(-inf) = 0 where there is no null: no overflow warning from a meaningless difference
+    null_weight = np.exp(np.where(has_null, null_score - top, -np.inf))
     total = np.bincount(cand_ex, weight, minlength=num_examples) + null_weight
     prob = (weight / np.where(total > 0, total, 1.0)[cand_ex]).tolist()
     null_prob = (null_weight / np.where(total > 0, total, 1.0)).tolist()

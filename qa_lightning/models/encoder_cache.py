@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from qa_lightning.atomic import atomic_directory
+from qa_lightning.data.cache_integrity import entry_damage, write_marker
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +119,26 @@ def build_encoded_features(
         np.save(tmp / "row_start.npy", row_start)
         np.save(tmp / "lengths.npy", lengths)
         meta = {"features": len(lengths), "total_tokens": total, "hidden_size": hidden_size}
-        (tmp / _META).write_text(json.dumps(meta))
+        # last, with the size and SHA-256 of every array: checked when the entry is opened
+        write_marker(tmp, _META, meta)
     return EncodedFeatures(path)
 
 
 def open_encoded_features(path: str | Path) -> EncodedFeatures | None:
-    """The complete entry at ``path``, or None (missing, truncated or inconsistent)."""
+    """The complete entry at ``path``, or None (missing, truncated, corrupted or
+    inconsistent).
+
+    Every array is checked against the size and SHA-256 that meta.json records: a few bytes
+    changed in place keep ``hidden.npy``'s shape, and would otherwise be read as states.
+    Hashing costs ~0.2 s per 300 MB (one read, which also warms the page cache the memmap
+    then reads from).
+    """
     path = Path(path)
     if not (path / _META).is_file():
+        return None
+    damage = entry_damage(path, _META)
+    if damage is not None:
+        log.warning("Encoder cache %s is damaged (%s); rebuilding it", path, damage)
         return None
     try:
         return EncodedFeatures(path)
