@@ -7,6 +7,7 @@ and :func:`check_config` adds the cross-field rules OmegaConf cannot express.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -150,6 +151,8 @@ class WandbConfig:
     project: str = "qa-lightning"
     entity: str | None = None
     mode: str = "auto"  # auto: online when W&B credentials are configured, else offline
+    # seconds online init may take before the run falls back to offline W&B (one warning)
+    init_timeout: float = 60.0
     group: str | None = None  # default: derived from the Hydra sweep
     name: str | None = None  # default: derived from the job's overrides
     tags: list[str] = field(default_factory=list)
@@ -178,6 +181,9 @@ class CheckpointConfig:
     save_top_k: int = 1
     save_last: bool = True
     dirpath: str = "${paths.output_dir}/checkpoints"
+    # also write last.ckpt every n optimiser steps, so a SIGKILL loses at most n steps
+    # (SIGTERM and Ctrl-C always save last.ckpt where training stopped)
+    every_n_train_steps: int | None = None
 
 
 @dataclass
@@ -194,6 +200,9 @@ class CallbacksConfig:
     early_stopping: EarlyStoppingConfig | None = None
     lr_monitor: bool = True
     rich_progress: bool = False
+    # more callbacks by name, each a config with _target_ (hydra.utils.instantiate), e.g.
+    # +callbacks.extra.swa._target_=pytorch_lightning.callbacks.StochasticWeightAveraging
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -297,3 +306,28 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"logger.wandb.mode={wandb_cfg.mode!r}; use auto, online, offline or disabled"
         )
+    strategy = str(cfg.trainer.get("strategy", "auto"))
+    if any(launch in strategy for launch in ("spawn", "fork", "notebook")):
+        # Their ranks run in child processes, whose module state (the predictions, the
+        # scores) never comes back: the entry point would fail once the work is done.
+        raise ConfigError(
+            f"trainer.strategy={strategy} is not supported by train.py/eval.py; use "
+            "trainer.strategy=ddp (the same data parallelism, one process per device)"
+        )
+    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path!r} does not exist; give a Lightning checkpoint, e.g. "
+            "<run folder>/checkpoints/last.ckpt"
+        )
+    callbacks = cfg.get("callbacks")
+    if callbacks is not None:
+        every = callbacks.checkpoint.every_n_train_steps
+        if every is not None and every <= 0:
+            raise ConfigError(
+                f"callbacks.checkpoint.every_n_train_steps={every} must be positive or null"
+            )
+        for name, spec in callbacks.extra.items():
+            if not isinstance(spec, Mapping) or "_target_" not in spec:
+                raise ConfigError(
+                    f"callbacks.extra.{name} needs a _target_ (the callback's class path)"
+                )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import (
     Callback,
@@ -16,11 +17,16 @@ from pytorch_lightning.callbacks import (
     ModelCheckpoint,
     RichProgressBar,
 )
+from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.loading import resolve_model_path
 from qa_lightning.models.qa_module import QAModule
+from qa_lightning.tracking.checkpoints import (
+    CheckpointOnInterrupt,
+    MidEpochCheckpoint,
+    RandomStateCheckpoint,
+)
 from qa_lightning.tracking.loggers import build_loggers, run_identity, run_tags
 from qa_lightning.tracking.run_folder import RunFolderWriter
 
@@ -38,8 +44,13 @@ def hydra_config() -> Any | None:
     return HydraConfig.get() if HydraConfig.initialized() else None
 
 
+@rank_zero_only
 def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
-    """The config with every interpolation resolved, as the run actually used it."""
+    """The config with every interpolation resolved, as the run actually used it.
+
+    Rank 0 only: Lightning's ``ddp`` launcher runs the entry point again for every other
+    rank, into the same run folder (the rank is known from the environment at import).
+    """
     path = Path(output_dir) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, path, resolve=True)
@@ -79,8 +90,14 @@ def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:
             save_last=ckpt.save_last,
             filename="epoch{epoch}-step{step}",
             auto_insert_metric_name=False,
+            # one last.ckpt, always the newest: several writers share it (the periodic and
+            # interrupt saves, a resumed run), and writes are atomic (AtomicCheckpointIO)
+            enable_version_counter=False,
         )
     )
+    if ckpt.every_n_train_steps:  # what a SIGKILL'd run resumes from
+        callbacks.append(MidEpochCheckpoint(ckpt.dirpath, ckpt.every_n_train_steps))
+    callbacks += [CheckpointOnInterrupt(ckpt.dirpath), RandomStateCheckpoint()]
     if cb.early_stopping is not None:
         es = cb.early_stopping
         callbacks.append(
@@ -92,6 +109,7 @@ def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     if cb.rich_progress:
         callbacks.append(RichProgressBar())
+    callbacks += [instantiate(spec) for spec in cb.extra.values()]
     return callbacks
 
 
@@ -139,20 +157,22 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
 
 
 def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
-    """A module from a Lightning checkpoint of either kind, with this config's eval settings."""
-    import torch
+    """A module from a Lightning checkpoint of either kind, with this config's eval settings.
 
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path} does not exist")
-    hparams = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True).get(
-        "hyper_parameters", {}
-    )
-    settings = _eval_settings(cfg)
+    Read weights-only (nothing in the file can run code), and the checkpoint's own
+    ``trust_remote_code`` is overridden by this config's: only the user can trust Hub code.
+    """
+    from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY, read_checkpoint
+
+    hparams = read_checkpoint(ckpt_path).get("hyper_parameters", {})
+    settings = {
+        **_eval_settings(cfg),
+        "trust_remote_code": cfg.model.trust_remote_code,
+        "map_location": "cpu",
+        "weights_only": WEIGHTS_ONLY,
+    }
     if hparams.get("head") is None:
-        return QAModule.load_from_checkpoint(ckpt_path, map_location="cpu", **settings)
+        return QAModule.load_from_checkpoint(ckpt_path, **settings)
     return HeadQAModule.load_from_checkpoint(
-        ckpt_path,
-        map_location="cpu",
-        encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder",
-        **settings,
+        ckpt_path, encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder", **settings
     )

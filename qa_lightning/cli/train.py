@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from qa_lightning.cli.common import (
     make_callbacks,
@@ -23,6 +26,12 @@ from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
+from qa_lightning.models.safe_checkpoint import (
+    WEIGHTS_ONLY,
+    check_checkpoint_fits,
+    read_checkpoint,
+)
+from qa_lightning.tracking.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
 from qa_lightning.tracking.loggers import finish_wandb
 from qa_lightning.tracking.prediction_table import log_prediction_table, sample_prediction_rows
 from qa_lightning.tracking.run_folder import write_evaluation
@@ -60,6 +69,20 @@ def train(cfg: DictConfig) -> float | None:
             )
 
 
+def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> None:
+    """Log the command that continues the run in its own folder (the checkpoint callback's
+    best score and files, the CSV log and metrics.json all carry on there)."""
+    saved = next((c.saved for c in trainer.callbacks if isinstance(c, CheckpointOnInterrupt)), None)
+    if saved is None:
+        return
+    log.warning(
+        "Stopped by %s. Resume with the same command plus: hydra.run.dir=%s ckpt_path=%s",
+        cause,
+        output_dir.resolve(),
+        saved.resolve(),
+    )
+
+
 def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float | None:
     output_dir = Path(cfg.paths.output_dir)
     model_cfg = cfg.model
@@ -73,20 +96,38 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
 
     throughput = TrainThroughput()
     callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+    )
     if cfg.model.compile:
         # The network only, in place: the Lightning hooks stay eager and the parameter names
         # (checkpoints, save_pretrained) stay those of the plain model.
         module.model.compile(dynamic=True)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    if cfg.ckpt_path:  # refused in one line unless it is plain data (weights-only)
+        check_checkpoint_fits(read_checkpoint(cfg.ckpt_path), module, path=cfg.ckpt_path)
+    try:
+        with warnings.catch_warnings():
+            # The datamodule restores the place in the epoch (its load_state_dict); Lightning
+            # only knows of loaders that do it themselves, and would warn.
+            warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+            trainer.fit(
+                module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=WEIGHTS_ONLY
+            )
+    except SIGTERMException:
+        _explain_interruption(trainer, "SIGTERM", output_dir)
+        raise SystemExit(128 + signal.SIGTERM) from None
     if trainer.interrupted:
+        _explain_interruption(trainer, "Ctrl-C", output_dir)
         raise KeyboardInterrupt("training was interrupted")
     if trainer.fast_dev_run:
         return None
     fit_seconds = time.perf_counter() - started
     checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
-    trainer.validate(module, datamodule=datamodule, ckpt_path=best)
+    trainer.validate(module, datamodule=datamodule, ckpt_path=best, weights_only=WEIGHTS_ONLY)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     summary = {
         "status": "completed",

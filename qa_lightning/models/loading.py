@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 from transformers import (
@@ -53,6 +54,33 @@ def _unreachable(what: str, name: str, err: Exception) -> ModelLoadError:
     return ModelLoadError(hint)
 
 
+# What a refused or unreachable model raises: missing files, bad configs, refused code or
+# pickles (transformers reads a ``.bin`` weights file with torch's weights-only unpickler).
+_LOAD_ERRORS = (OSError, ValueError, pickle.UnpicklingError)
+
+
+def _load_error(what: str, name: str, err: Exception) -> ModelLoadError:
+    """One line for a load that failed: code or a pickle refused, else the Hub unreachable.
+
+    transformers raises a multi-line ValueError (and executes nothing) when a config's
+    ``auto_map`` points to custom code and ``trust_remote_code`` is false, our default;
+    torch a multi-line UnpicklingError for a ``.bin`` file holding more than tensors.
+    """
+    if isinstance(err, pickle.UnpicklingError):
+        return ModelLoadError(
+            f"the {what} {name!r} has a pickled weights file (.bin) holding objects other "
+            "than tensors, which could run code when loaded; refused. Use a copy saved "
+            "as safetensors (save_pretrained writes model.safetensors)"
+        )
+    if "trust_remote_code" in str(err):
+        return ModelLoadError(
+            f"the {what} {name!r} needs custom code shipped with it (auto_map in its config), "
+            "which runs only with model.trust_remote_code=true; set that only if you trust "
+            "that code"
+        )
+    return _unreachable(what, name, err)
+
+
 def _is_local(path: str) -> bool:
     return os.path.isdir(path) or Path(path).expanduser().is_dir()
 
@@ -68,8 +96,8 @@ def load_tokenizer(
         tokenizer = AutoTokenizer.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError) as err:
-        raise _unreachable("tokenizer", name_or_path, err) from err
+    except _LOAD_ERRORS as err:
+        raise _load_error("tokenizer", name_or_path, err) from err
     if not tokenizer.is_fast:
         raise ModelLoadError(
             f"tokenizer of {name_or_path!r} is not a fast tokenizer; span extraction needs offset mappings"
@@ -96,8 +124,8 @@ def load_qa_model(
         return AutoModelForQuestionAnswering.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code, **kwargs
         )
-    except (OSError, ValueError) as err:
-        raise _unreachable("model", name_or_path, err) from err
+    except _LOAD_ERRORS as err:
+        raise _load_error("model", name_or_path, err) from err
 
 
 def load_encoder(
@@ -117,5 +145,5 @@ def load_encoder(
             return AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
         except TypeError:
             return AutoModel.from_pretrained(path, **kwargs)
-    except (OSError, ValueError) as err:
-        raise _unreachable("model", name_or_path, err) from err
+    except _LOAD_ERRORS as err:
+        raise _load_error("model", name_or_path, err) from err

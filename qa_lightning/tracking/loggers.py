@@ -12,7 +12,11 @@ from urllib.parse import urlparse
 
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
+from qa_lightning.errors import ConfigError
+
 log = logging.getLogger(__name__)
+
+DEFAULT_INIT_TIMEOUT = 60.0  # W&B's own default, 90 s of retries, is long for a job start
 
 
 def wandb_credentials_present() -> bool:
@@ -53,6 +57,60 @@ def run_identity(hydra_cfg: Any | None) -> tuple[str | None, str | None]:
     return None, overrides or run_dir
 
 
+class FallbackWandbLogger(WandbLogger):
+    """A WandbLogger whose run goes offline, or failing that no-op, when online init fails.
+
+    Lightning creates the W&B run lazily, on the first use of ``experiment`` (the
+    hyperparameters logged at the start of a job), so that is where an unreachable server, a
+    refused key or a missing one surfaces. Catching it here, once, lets train and eval go on
+    with one warning instead of crashing or hanging, and the offline run can still be
+    uploaded later with ``wandb sync``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Lightning always passes anonymous=None, which W&B (0.31) warns about on every run.
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
+
+    @property
+    def experiment(self) -> Any:
+        if self._experiment is not None or self._wandb_init.get("mode") != "online":
+            return super().experiment
+        try:
+            return super().experiment
+        except Exception as err:  # wandb.errors.Error, TimeoutError, a failed service ...
+            online_error = err
+        reason = _one_line(online_error)
+        self._wandb_init["mode"] = "offline"
+        try:
+            run = super().experiment
+        except Exception as err:
+            self._wandb_init["mode"] = "disabled"
+            run = super().experiment
+            log.warning(
+                "W&B is unreachable or has no valid API key (%s) and offline W&B failed too (%s); "
+                "the run continues without W&B (metrics go to the run folder and the CSV log)",
+                reason,
+                _one_line(err),
+            )
+            return run
+        folder = Path(run.dir).parent if getattr(run, "dir", None) else self.save_dir
+        log.warning(
+            "W&B is unreachable or has no valid API key (%s); "
+            "the run continues with W&B offline in %s (upload it later: wandb sync %s)",
+            reason,
+            folder,
+            folder,
+        )
+        return run
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}"[:300]
+
+
 def build_loggers(
     logger_cfg: Mapping[str, Any],
     *,
@@ -76,8 +134,12 @@ def build_loggers(
         mode = resolve_wandb_mode(wandb_cfg.get("mode", "auto"))
         if mode == "disabled":
             return loggers
+        init_timeout = wandb_cfg.get("init_timeout")
+        init_timeout = DEFAULT_INIT_TIMEOUT if init_timeout is None else init_timeout
+        if init_timeout <= 0:
+            raise ConfigError(f"logger.wandb.init_timeout={init_timeout}; use seconds > 0")
         loggers.append(
-            WandbLogger(
+            FallbackWandbLogger(
                 project=wandb_cfg.get("project", "qa-lightning"),
                 entity=wandb_cfg.get("entity"),
                 group=wandb_cfg.get("group") or group,
@@ -86,6 +148,7 @@ def build_loggers(
                 save_dir=wandb_cfg.get("save_dir") or output_dir,
                 log_model=wandb_cfg.get("log_model", False),
                 mode=mode,
+                settings={"init_timeout": float(init_timeout)},
             )
         )
         log.info("W&B logging %s (logger.wandb.mode=%s)", mode, wandb_cfg.get("mode", "auto"))
@@ -111,6 +174,9 @@ def finish_wandb(loggers: list[Logger], *, error: BaseException | None = None) -
     for logger in loggers:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
             run = logger.experiment
+            if getattr(run, "disabled", False):  # W&B could not start at all: nothing to show
+                run.finish()
+                return None
             folder = run.dir and str(Path(run.dir).parent)
             if error is not None:
                 run.summary["failure"] = f"{type(error).__name__}: {error}"[:1000]

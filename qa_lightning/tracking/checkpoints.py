@@ -1,0 +1,201 @@
+"""Checkpoints a killed run can resume from, landing where an uninterrupted run would.
+
+Three things Lightning leaves to the user (written here because no library does them for a
+plain Trainer):
+
+* :class:`AtomicCheckpointIO`: Lightning (through fsspec) writes a checkpoint to a file in
+  the system temp folder and then moves it over the old one. When the checkpoints live on
+  another filesystem (node-local /tmp, shared checkpoint disk: the usual cluster set-up) the
+  move is a copy into the final path, so a kill during it truncates ``last.ckpt``. Here the
+  bytes go to a temporary file beside the target, synced, then renamed over it.
+* :class:`CheckpointOnInterrupt`: on SIGTERM (a pre-emption, ``scancel``, ``kill``) or
+  Ctrl-C, stop where a resumed run continues exactly and save ``last.ckpt`` there;
+  :class:`MidEpochCheckpoint` saves it every n steps, for a SIGKILL.
+* :class:`RandomStateCheckpoint`: Lightning checkpoints do not hold the RNG states, so
+  a resumed run would draw other dropout masks than the uninterrupted one. They are saved
+  with every checkpoint and put back just before the first batch trained after a resume.
+
+The batch order is restored by the train loader itself (``qa_lightning.data.sampling``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from qa_lightning.atomic import atomic_file
+
+log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` into a temporary file beside the target, synced, then renamed."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):  # remote: Lightning's own path
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        with atomic_file(path) as f:
+            torch.save(checkpoint, f)
+
+
+class CheckpointOnInterrupt(Callback):
+    """On SIGTERM, stop at the next point a checkpoint resumes exactly from, and save it.
+
+    Lightning's own handler stops at once, also in the middle of the epoch-end validation,
+    and a run resumed from there never runs that validation (so the best checkpoint can
+    differ). This handler, installed once training starts, only records the request; the
+    run then stops after the current batch, or, at the last batch of an epoch, once the
+    epoch's validation is done and ``last.ckpt`` saved by the checkpoint callback. Ctrl-C
+    still stops at once and saves where it stopped. The exit is Lightning's
+    ``SIGTERMException``, so loggers are finalised as for any interruption. With several
+    processes the request is shared at every step, so all of them stop at the same one.
+    """
+
+    def __init__(self, dirpath: str | Path) -> None:
+        self.path = Path(dirpath) / LAST_CHECKPOINT
+        self.saved: Path | None = None
+        self._requested = False
+        self._previous_handler: Any = None
+
+    def _request(self, signum: int, frame: Any) -> None:
+        if not self._requested:
+            log.warning("SIGTERM received: stopping at the next checkpointable point")
+        self._requested = True
+
+    def _stop_requested(self, trainer: pl.Trainer) -> bool:
+        # every process stops together, or the others would wait in a collective forever
+        return trainer.strategy.reduce_boolean_decision(self._requested, all=False)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGTERM, self._request)
+
+    def _restore_handler(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._previous_handler = None
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        last_of_epoch = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if not last_of_epoch and self._stop_requested(trainer):
+            raise SIGTERMException  # saved in on_exception, as Ctrl-C is
+
+    # After an epoch's last batch the run goes on through the epoch's validation and the
+    # checkpoint callback's epoch-end save (the last hook of the epoch), and stops at the
+    # start of the next epoch, or at the end of training, with that save as last.ckpt.
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stop_at_epoch_boundary(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore_handler()
+        self._stop_at_epoch_boundary(trainer)
+
+    def _stop_at_epoch_boundary(self, trainer: pl.Trainer) -> None:
+        if not self._stop_requested(trainer):
+            return
+        last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
+        if last:
+            self.saved = Path(last)
+        raise SIGTERMException
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore_handler()
+        interrupted = isinstance(exception, SIGTERMException | KeyboardInterrupt)
+        if not interrupted or trainer.state.fn != "fit" or trainer.sanity_checking:
+            return
+        if self.saved is None:
+            trainer.save_checkpoint(self.path)
+            self.saved = self.path
+        log.warning(
+            "Training interrupted at epoch %d, step %d; checkpoint: %s",
+            trainer.current_epoch,
+            trainer.global_step,
+            self.saved,
+        )
+
+
+class MidEpochCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` every n training steps, except at an epoch's last batch.
+
+    A checkpoint from the end of an epoch's last batch comes before that epoch's
+    validation, which a resumed run skips; the checkpoint callback's own ``last.ckpt``,
+    written after the validation, covers that point instead.
+    """
+
+    def __init__(self, dirpath: str | Path, every_n_train_steps: int) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=every_n_train_steps,
+            enable_version_counter=False,
+        )
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_batch_end(trainer, *args, **kwargs)
+
+
+def _random_states() -> dict[str, Any]:
+    # plain Python types and tensors only: checkpoints load with weights_only=True
+    numpy_state = np.random.get_state(legacy=False)
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {**numpy_state, "state": {**numpy_state["state"]}},
+        "python": random.getstate(),
+    }
+    states["numpy"]["state"]["key"] = numpy_state["state"]["key"].tolist()
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_random_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    numpy_state = {**states["numpy"], "state": {**states["numpy"]["state"]}}
+    numpy_state["state"]["key"] = np.asarray(numpy_state["state"]["key"], dtype=np.uint32)
+    np.random.set_state(numpy_state)
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class RandomStateCheckpoint(Callback):
+    """Carry the torch, numpy and Python RNG states through checkpoints.
+
+    They are restored at the first training batch after a resume, not when the checkpoint
+    is read: between the two, Lightning builds loaders and may validate, which in the
+    original run happened before the states were saved.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return _random_states()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        if self._pending is not None:
+            _set_random_states(self._pending)
+            self._pending = None

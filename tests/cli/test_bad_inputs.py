@@ -1,0 +1,132 @@
+"""Bad inputs through the real entry point: exit 1, one ``error:`` line naming the file,
+record or key, no traceback, and nothing left that a later run would trust (no completed
+metrics.json, no feature cache entry). The readers' exact messages are checked case by case
+in tests/data/test_sources.py; this checks what a user at the command line sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.cli.test_train_eval import SMALL_DATA, run_entry
+from tests.data.test_sources import CTX1, bad_doc, squad_doc, write_squad
+
+
+def good_file(tmp_path: Path) -> Path:
+    return write_squad(tmp_path / "good.json", squad_doc())
+
+
+def bad_json(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.json"
+    path.write_text('{"version": "v2.0",\n "data": [\n  {"title": "x",, }]}', encoding="utf-8")
+    return path
+
+
+def bad_bytes(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.json"
+    text = json.dumps(squad_doc(), ensure_ascii=False).replace("412", "4\udcff12")
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    return path
+
+
+CASES = {
+    "malformed JSON": (bad_json, ["malformed JSON at line 3 column 17"]),
+    "answer_start off by one": (
+        lambda t: write_squad(
+            t / "bad.json", bad_doc(answers=[{"text": "412 kilometres", "answer_start": 65}])
+        ),
+        ["record id 'q2'", "is not at answer_start=65"],
+    ),
+    "answer_start past the end": (
+        lambda t: write_squad(
+            t / "bad.json", bad_doc(answers=[{"text": "412", "answer_start": len(CTX1)}])
+        ),
+        ["record id 'q2'", "out of range"],
+    ),
+    "duplicate ids": (
+        lambda t: write_squad(t / "bad.json", bad_doc(id="q1")),
+        ["id 'q1' is duplicated"],
+    ),
+    "empty question": (
+        lambda t: write_squad(t / "bad.json", bad_doc(question=" ")),
+        ["record id 'q2'", "empty question"],
+    ),
+    "missing field": (
+        lambda t: write_squad(t / "bad.json", bad_doc(question=None)),
+        ["record id 'q2'", "question"],
+    ),
+    "non-UTF-8 bytes": (bad_bytes, ["UTF-8"]),
+}
+
+
+def assert_one_line_error(proc, *needles: str) -> str:
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+def assert_nothing_trusted_left(run_dir: Path, cache_dir: Path) -> None:
+    metrics = run_dir / "metrics.json"
+    assert not metrics.exists() or json.loads(metrics.read_text()).get("status") != "completed"
+    features = cache_dir / "features"
+    assert not features.exists() or not [p for p in features.iterdir() if p.is_dir()]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_data_file_stops_with_one_line(case, tmp_path, tiny_bert_dir):
+    make, needles = CASES[case]
+    bad = make(tmp_path)
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_bert_dir}",
+            "data=squad_json",
+            f"data.train_file={bad}",
+            f"data.validation_file={good_file(tmp_path)}",
+            "logger=csv",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    assert_one_line_error(proc, str(bad), *needles)
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_unknown_config_key_names_it(tmp_path, tiny_bert_dir):
+    proc = run_entry(
+        "train.py",
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "data.doc_strid=64"],
+        tmp_path / "run",
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "data.doc_strid" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()  # nothing ran: Hydra refused the config
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path, tiny_bert_dir, tiny_roberta_dir):
+    from qa_lightning.models.qa_module import QAModule
+
+    bert = QAModule(str(tiny_bert_dir))
+    ckpt = tmp_path / "bert.ckpt"
+    torch.save({"state_dict": bert.state_dict(), "hyper_parameters": dict(bert.hparams)}, ckpt)
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_roberta_dir}",
+            *SMALL_DATA,
+            f"ckpt_path={ckpt}",
+            "logger=csv",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    line = assert_one_line_error(proc, f"ckpt_path={ckpt}", "another model", str(tiny_bert_dir))
+    assert str(tiny_roberta_dir) in line
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")

@@ -1,0 +1,92 @@
+"""Interrupted training resumes from its last checkpoint and ends where an uninterrupted run
+with the same seed ends (exactly, on CPU)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_train_eval import SMALL_DATA, run_entry
+
+EPOCHS = 2
+
+
+def train_args(model_dir: Path, *extra: str) -> list[str]:
+    return [
+        f"model.name_or_path={model_dir}",
+        *SMALL_DATA,
+        "data.synthetic.n_train=40",  # 15 steps per epoch
+        "trainer=cpu",
+        f"trainer.max_epochs={EPOCHS}",
+        "logger=csv",
+        "seed=7",
+        "save_best_model=false",
+        *extra,
+    ]
+
+
+def kill_at(step: int, signal_name: str) -> list[str]:
+    return [
+        "+callbacks.extra.kill._target_=tests.cli.interrupt.SignalAtStep",
+        f"+callbacks.extra.kill.step={step}",
+        f"+callbacks.extra.kill.signal_name={signal_name}",
+    ]
+
+
+def final_scores(run_dir: Path) -> tuple[dict, dict]:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    return {k: metrics[k] for k in ("exact", "f1", "total")}, predictions
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_bert_dir) -> Path:
+    run_dir = tmp_path_factory.mktemp("plain") / "run"
+    run_entry("train.py", train_args(tiny_bert_dir), run_dir)
+    return run_dir
+
+
+def test_same_seed_twice_gives_the_same_metrics(uninterrupted, tiny_bert_dir, tmp_path):
+    run_entry("train.py", train_args(tiny_bert_dir), tmp_path / "again")
+    assert final_scores(tmp_path / "again") == final_scores(uninterrupted)
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "step"),
+    [
+        ("SIGTERM", 4),
+        ("SIGKILL", 7),
+        pytest.param("SIGTERM", 15, marks=pytest.mark.slow),  # the last step of epoch 1
+        pytest.param("SIGTERM", 19, marks=pytest.mark.slow),  # inside epoch 2
+    ],
+)
+def test_killed_run_resumes_to_the_uninterrupted_result(
+    uninterrupted, tiny_bert_dir, tmp_path, signal_name, step
+):
+    """SIGTERM saves last.ckpt where training stopped; after SIGKILL the run resumes from
+    the periodic last.ckpt (every 2 steps, so step 6). The resumed run ends with the same
+    EM/F1 and the same answer for every question as the uninterrupted one."""
+    run_dir = tmp_path / "run"
+    proc = run_entry(
+        "train.py",
+        train_args(
+            tiny_bert_dir, "callbacks.checkpoint.every_n_train_steps=2", *kill_at(step, signal_name)
+        ),
+        run_dir,
+        check=False,
+    )
+    expected_code = 128 + signal.SIGTERM if signal_name == "SIGTERM" else -signal.SIGKILL
+    assert proc.returncode == expected_code, proc.stderr[-3000:]
+    assert not (run_dir / "metrics.json").exists() or (
+        json.loads((run_dir / "metrics.json").read_text())["status"] != "completed"
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if signal_name == "SIGTERM":  # the log gives the command that resumes
+        hint = f"hydra.run.dir={run_dir.resolve()} ckpt_path={last.resolve()}"
+        assert hint in proc.stderr + proc.stdout
+    # the documented resume: same command, same run folder, the last checkpoint
+    run_entry("train.py", train_args(tiny_bert_dir, f"ckpt_path={last}"), run_dir)
+    assert final_scores(run_dir) == final_scores(uninterrupted)
