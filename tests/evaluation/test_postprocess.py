@@ -285,30 +285,18 @@ def test_matches_plain_double_loop_on_random_logits(seed, n_best, max_len, versi
     ref_preds, ref_odds = _reference(
         b.examples, b, start, end, n_best, max_len, version_2, thresh=0.5
     )
-    out = postprocess(
-        b.examples,
-        b.features,
-        start,
-        end,
-        n_best_size=n_best,
-        max_answer_length=max_len,
-        version_2=version_2,
-        null_score_diff_threshold=0.5,
-    )
+    settings = {
+        "n_best_size": n_best,
+        "max_answer_length": max_len,
+        "version_2": version_2,
+        "null_score_diff_threshold": 0.5,
+    }
+    out = postprocess(b.examples, b.features, start, end, **settings)
     assert out.predictions == ref_preds
     assert out.null_odds.keys() == ref_odds.keys()
     for k, v in ref_odds.items():
         assert out.null_odds[k] == pytest.approx(v, abs=1e-5)
-    answers_only = postprocess_predictions(
-        b.examples,
-        b.features,
-        start,
-        end,
-        n_best_size=n_best,
-        max_answer_length=max_len,
-        version_2=version_2,
-        null_score_diff_threshold=0.5,
-    )
+    answers_only = postprocess_predictions(b.examples, b.features, start, end, **settings)
     assert answers_only == ref_preds
 
 
