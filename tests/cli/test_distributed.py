@@ -292,7 +292,8 @@ def _compose(config_name: str, overrides: list[str]):
 @pytest.mark.parametrize("config_name", ["train", "eval"])
 def test_child_process_strategies_are_refused_in_one_line(config_name: str, strategy: str) -> None:
     """Their ranks run in child processes whose predictions never reach the entry point
-    (eval.py used to fail after validating, train.py after training): refused up front."""
+    (eval.py failed once it had validated; train.py in its final validation, after the
+    training, on the CSV log that two spawns had written): refused before any work."""
     from qa_lightning.config import ConfigError, check_config
 
     check_config(_compose(config_name, ["trainer=ddp"]))  # ddp is the supported way
