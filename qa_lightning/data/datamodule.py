@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from qa_lightning.atomic import atomic_directory
-from qa_lightning.data.cache_integrity import entry_damage, remove_entry, write_marker
+from qa_lightning.cache_integrity import entry_damage, remove_entry, write_marker
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import load_examples
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
@@ -267,17 +266,18 @@ class SquadDataModule(pl.LightningDataModule):
             batch_size=batch_size,
             lengths=feature_lengths(self.train_features) if grouped else None,
         )
+        batch_sampler = ResumableBatchSampler(
+            sampler, batch_size, drop_last=False, skip_first=self._batches_to_skip
+        )
         if self._resume_at is not None:
             epoch, batches = self._resume_at
-            if batches >= math.ceil(len(dataset) / batch_size):  # stopped after the epoch
+            if batches >= len(batch_sampler):  # it stopped after the epoch's last batch
                 epoch, batches = epoch + 1, 0
             sampler.set_epoch(epoch)
             self._resume_at = (epoch, batches)
         return DataLoader(
             dataset,
-            batch_sampler=ResumableBatchSampler(
-                sampler, batch_size, drop_last=False, skip_first=self._batches_to_skip
-            ),
+            batch_sampler=batch_sampler,
             collate_fn=self._collate,
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,

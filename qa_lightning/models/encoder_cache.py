@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from qa_lightning.atomic import atomic_directory
-from qa_lightning.data.cache_integrity import entry_damage, write_marker
+from qa_lightning.cache_integrity import entry_damage, write_marker
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from qa_lightning.cache_integrity import entry_damage, write_marker
 from qa_lightning.data import datamodule as dm_module
-from qa_lightning.data.cache_integrity import entry_damage, write_marker
 from qa_lightning.data.datamodule import SquadDataModule
 from tests.data.test_datamodule import data_cfg
 
