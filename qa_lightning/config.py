@@ -35,6 +35,27 @@ class SyntheticConfig:
 
 
 @dataclass
+class EvalSetConfig:
+    """One more set scored after training (and by eval.py): a file or a Hub dataset.
+
+    On the command line a path or a Hub name is enough:
+    ``+data.eval_sets.new_wiki=../shared/data/squad_shifts/new_wiki_subset.json``
+    (``.json``: official SQuAD JSON; ``.jsonl``/``.csv``/``.parquet``: flat, read with
+    ``data.columns``; anything else: a Hub dataset name, ``name`` or ``name:split``).
+    """
+
+    file: str | None = None
+    hub_name: str | None = None
+    split: str = "validation"  # of a Hub dataset
+    version_2: bool | None = None  # null: data.version_2
+    columns: dict[str, str] | None = None  # flat files; null: data.columns
+    max_samples: int | None = None  # the first N examples; null: all of them
+
+
+EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
+
+
+@dataclass
 class DataConfig:
     source: DataSource = DataSource.synthetic
     version_2: bool = False
@@ -62,6 +83,11 @@ class DataConfig:
     n_best_size: int = 20
     max_answer_length: int = 30
     null_score_diff_threshold: float = 0.0
+    # more evaluation sets by name, each a path, a Hub name or an EvalSetConfig mapping;
+    # scored with the best checkpoint after training (logged as eval/<name>/...)
+    eval_sets: dict[str, Any] = field(default_factory=dict)
+    # predict.py: a SQuAD JSON (.json) or flat (.jsonl/.csv/.parquet) file; answers optional
+    predict_file: str | None = None
 
 
 HEADS = ("linear", "mlp", "bilstm", "transformer")
@@ -243,11 +269,78 @@ class EvalConfig:
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path is scored
 
 
+@dataclass
+class PredictConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "predict"
+    seed: int = 42
+    ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path answers
+
+
+def file_source(path: str) -> DataSource:
+    """How a data file is read, by its suffix: ``.json`` is nested SQuAD, others flat."""
+    return DataSource.squad_json if Path(path).suffix.lower() == ".json" else DataSource.flat
+
+
+def _looks_like_file(value: str) -> bool:
+    return (
+        Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
+        or Path(value).exists()
+    )
+
+
+def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
+    """``data.eval_sets`` as checked :class:`EvalSetConfig` objects, in the given order.
+
+    Raises :class:`ConfigError` naming ``data.eval_sets.<name>`` for a bad entry, and
+    :class:`DataFileNotFoundError` for a file that does not exist.
+    """
+    resolved: dict[str, EvalSetConfig] = {}
+    for name, spec in (data.get("eval_sets") or {}).items():
+        key = f"data.eval_sets.{name}"
+        if name in ("train", "validation", "predict") or "/" in str(name):
+            raise ConfigError(
+                f"{key}: the name {name!r} is taken or has a '/'; choose another "
+                "(e.g. new_wiki, amazon)"
+            )
+        if isinstance(spec, str):
+            if _looks_like_file(spec):
+                entry = EvalSetConfig(file=spec)
+            else:
+                hub_name, _, split = spec.partition(":")
+                entry = EvalSetConfig(hub_name=hub_name, split=split or "validation")
+        elif isinstance(spec, Mapping):
+            unknown = sorted(set(spec) - set(EVAL_SET_KEYS))
+            if unknown:
+                raise ConfigError(
+                    f"{key} has unknown key(s) {', '.join(unknown)}; allowed: "
+                    f"{', '.join(EVAL_SET_KEYS)}"
+                )
+            entry = EvalSetConfig(**{k: v for k, v in spec.items()})
+        else:
+            raise ConfigError(
+                f"{key}={spec!r}: give a file path, a Hub dataset name or a mapping with "
+                f"{', '.join(EVAL_SET_KEYS)}"
+            )
+        if (entry.file is None) == (entry.hub_name is None):
+            raise ConfigError(f"{key}: give exactly one of file and hub_name")
+        if entry.file is not None and not Path(entry.file).is_file():
+            raise DataFileNotFoundError(f"data file not found: {entry.file!r} ({key})")
+        if entry.max_samples is not None and entry.max_samples <= 0:
+            raise ConfigError(f"{key}.max_samples={entry.max_samples} must be positive or null")
+        resolved[str(name)] = entry
+    return resolved
+
+
 def register_configs() -> None:
-    """Register the schemas that conf/train.yaml and conf/eval.yaml extend."""
+    """Register the schemas that conf/train.yaml, eval.yaml and predict.yaml extend."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="predict_schema", node=PredictConfig)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -262,17 +355,29 @@ def check_config(cfg: DictConfig) -> None:
     source = DataSource(data.source)
     if source is DataSource.hub and not data.hub_name:
         raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
-    if source in (DataSource.squad_json, DataSource.flat):
-        if not data.validation_file:
-            raise ConfigError(f"data.validation_file is required with data.source={source.value}")
-        if cfg.task_name == "train" and not data.train_file:
-            raise ConfigError(f"data.train_file is required with data.source={source.value}")
-        keys = (
-            ("train_file", "validation_file") if cfg.task_name == "train" else ("validation_file",)
-        )
-        for key in keys:
-            if not Path(data[key]).is_file():
+    if source in (DataSource.squad_json, DataSource.flat) and cfg.task_name != "predict":
+        training = cfg.task_name == "train"
+        # eval.py may score only data.eval_sets; training always validates
+        required = ("train_file", "validation_file") if training else ()
+        if not training and not data.get("eval_sets"):
+            required = ("validation_file",)
+        for key in required:
+            if not data[key]:
+                raise ConfigError(f"data.{key} is required with data.source={source.value}")
+        for key in ("train_file", "validation_file") if training else ("validation_file",):
+            if data[key] and not Path(data[key]).is_file():
                 raise DataFileNotFoundError(f"data file not found: {data[key]!r} (data.{key})")
+    resolve_eval_sets(data)
+    if cfg.task_name == "predict":
+        if not data.predict_file:
+            raise ConfigError(
+                "data.predict_file is required by predict.py: a SQuAD JSON (.json) or a "
+                "jsonl/csv/parquet file with id, question and context"
+            )
+        if not Path(data.predict_file).is_file():
+            raise DataFileNotFoundError(
+                f"data file not found: {data.predict_file!r} (data.predict_file)"
+            )
     if data.on_bad_record not in ("raise", "drop"):
         raise ConfigError(f"data.on_bad_record={data.on_bad_record!r}; use raise or drop")
     for key in ("max_train_samples", "max_eval_samples"):
@@ -301,7 +406,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
     if "scheduler" in cfg and not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:
         raise ConfigError(f"scheduler.warmup_ratio={cfg.scheduler.warmup_ratio} must be in [0, 1)")
-    wandb_cfg = cfg.logger.get("wandb")
+    wandb_cfg = cfg.logger.get("wandb") if cfg.get("logger") is not None else None
     if wandb_cfg is not None and wandb_cfg.mode not in ("auto", "online", "offline", "disabled"):
         raise ConfigError(
             f"logger.wandb.mode={wandb_cfg.mode!r}; use auto, online, offline or disabled"

@@ -1,9 +1,10 @@
-"""Plumbing shared by train.py and eval.py: run folder, loggers, callbacks, tokenizer."""
+"""Plumbing shared by the entry points: run folder, loggers, callbacks, modules."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from qa_lightning.tracking.checkpoints import (
     MidEpochCheckpoint,
     RandomStateCheckpoint,
 )
+from qa_lightning.tracking.evaluation import EvaluationCallback, Receiver
 from qa_lightning.tracking.loggers import build_loggers, run_identity, run_tags
 from qa_lightning.tracking.run_folder import RunFolderWriter
 
@@ -75,8 +77,12 @@ def run_hyperparams(cfg: DictConfig) -> dict[str, Any]:
     return {**OmegaConf.to_container(cfg, resolve=True), "overrides": overrides}
 
 
-def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:
-    callbacks: list[Callback] = [RunFolderWriter(cfg.paths.output_dir)]
+def make_callbacks(
+    cfg: DictConfig, *, with_loggers: bool, receivers: Sequence[Receiver] = ()
+) -> list[Callback]:
+    """Evaluation (results to the run folder and to ``receivers``), checkpoints, the rest."""
+    evaluation = EvaluationCallback([RunFolderWriter(cfg.paths.output_dir), *receivers])
+    callbacks: list[Callback] = [evaluation]
     cb = cfg.get("callbacks")
     if cb is None:
         return callbacks
@@ -113,21 +119,10 @@ def make_callbacks(cfg: DictConfig, *, with_loggers: bool) -> list[Callback]:
     return callbacks
 
 
-def _eval_settings(cfg: DictConfig) -> dict[str, Any]:
-    return {
-        "version_2": cfg.data.version_2,
-        "max_length": cfg.data.max_length,
-        "n_best_size": cfg.data.n_best_size,
-        "max_answer_length": cfg.data.max_answer_length,
-        "null_score_diff_threshold": cfg.data.null_score_diff_threshold,
-    }
-
-
 def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
     """QAModule for ``model.head=null``, else HeadQAModule (also for a saved head directory)."""
     model = cfg.model
     kwargs: dict[str, Any] = {
-        **_eval_settings(cfg),
         "revision": model.revision,
         "attn_implementation": model.attn_implementation,
         "trust_remote_code": model.trust_remote_code,
@@ -157,7 +152,7 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
 
 
 def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
-    """A module from a Lightning checkpoint of either kind, with this config's eval settings.
+    """A module from a Lightning checkpoint of either kind.
 
     Read weights-only (nothing in the file can run code), and the checkpoint's own
     ``trust_remote_code`` is overridden by this config's: only the user can trust Hub code.
@@ -166,7 +161,6 @@ def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
 
     hparams = read_checkpoint(ckpt_path).get("hyper_parameters", {})
     settings = {
-        **_eval_settings(cfg),
         "trust_remote_code": cfg.model.trust_remote_code,
         "map_location": "cpu",
         "weights_only": WEIGHTS_ONLY,

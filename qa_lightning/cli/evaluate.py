@@ -1,4 +1,4 @@
-"""Score a Lightning checkpoint or a saved model directory on any data config."""
+"""Score a Lightning checkpoint or a saved model directory on any evaluation sets."""
 
 from __future__ import annotations
 
@@ -20,12 +20,16 @@ from qa_lightning.cli.common import (
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.loading import load_tokenizer
+from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_wandb
+from qa_lightning.tracking.prediction_table import final_evaluation_tables
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float]:
+def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
+    """Score the model on the validation set and every ``data.eval_sets`` entry; returns
+    each set's scores by name."""
     set_env_defaults()
     check_config(cfg)
     write_resolved_config(cfg, cfg.paths.output_dir)
@@ -43,27 +47,24 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, with_train=False)
     loggers = make_loggers(cfg)
+    latest = LatestResults()
+    tables = final_evaluation_tables(loggers, cfg)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
-        callbacks=make_callbacks(cfg, with_loggers=bool(loggers)),
+        callbacks=make_callbacks(cfg, with_loggers=bool(loggers), receivers=[latest, tables]),
     )
     for logger in trainer.loggers:
         logger.log_hyperparams(run_hyperparams(cfg))
     error: BaseException | None = None
     try:
         trainer.validate(module, datamodule=datamodule)
-        scores, _ = module.last_eval
-        log.info(
-            "EM %.2f  F1 %.2f  (%d examples)  run folder: %s",
-            scores["exact"],
-            scores["f1"],
-            scores["total"],
-            cfg.paths.output_dir,
-        )
+        for result in latest.results:
+            log.info("%s", result.describe())
+        log.info("run folder: %s", cfg.paths.output_dir)
     except BaseException as err:
         error = err
         raise
     finally:
         finish_wandb(loggers, error=error)
-    return scores
+    return {r.name: r.scores for r in latest.results}

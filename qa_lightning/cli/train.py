@@ -1,4 +1,4 @@
-"""Fit, validate the best checkpoint, save it with ``save_pretrained``, return the metric."""
+"""Fit, score the best checkpoint on every evaluation set, save it, return the metric."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ from qa_lightning.models.safe_checkpoint import (
     read_checkpoint,
 )
 from qa_lightning.tracking.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
+from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_wandb
-from qa_lightning.tracking.prediction_table import log_prediction_table, sample_prediction_rows
-from qa_lightning.tracking.run_folder import write_evaluation
+from qa_lightning.tracking.prediction_table import final_evaluation_tables
+from qa_lightning.tracking.run_folder import write_metrics
 from qa_lightning.tracking.throughput import TrainThroughput
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,12 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
     module = make_module(cfg, training=True)
 
     throughput = TrainThroughput()
-    callbacks = [*make_callbacks(cfg, with_loggers=bool(loggers)), throughput]
+    latest = LatestResults()
+    tables = final_evaluation_tables(loggers, cfg)
+    callbacks = [
+        *make_callbacks(cfg, with_loggers=bool(loggers), receivers=[latest, tables]),
+        throughput,
+    ]
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
@@ -127,7 +133,9 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
     fit_seconds = time.perf_counter() - started
     checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     best = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
+    # The best checkpoint, on the validation set and every data.eval_sets entry.
     trainer.validate(module, datamodule=datamodule, ckpt_path=best, weights_only=WEIGHTS_ONLY)
+    results = latest.results
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     summary = {
         "status": "completed",
@@ -138,28 +146,17 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
         "wall_seconds": round(time.perf_counter() - started, 1),
         "fit_seconds": round(fit_seconds, 1),
     }
-    scores, outputs = module.last_eval
     if trainer.is_global_zero:
-        n_rows = cfg.logger.wandb.prediction_samples if cfg.logger.get("wandb") else 0
-        if n_rows:
-            rows = sample_prediction_rows(
-                datamodule.eval_examples,
-                outputs.predictions,
-                version_2=cfg.data.version_2,
-                n=n_rows,
-            )
-            log_prediction_table(loggers, rows)
-        write_evaluation(output_dir, scores, outputs, {"split": "validation", **summary})
+        write_metrics(output_dir, results, summary)
         if cfg.save_best_model:
             best_dir = output_dir / "best_model"
             module.save_pretrained(best_dir)
             tokenizer.save_pretrained(best_dir)
             log.info("Saved the best model to %s", best_dir)
+    for result in results:
+        log.info("%s", result.describe())
     log.info(
-        "EM %.2f  F1 %.2f  (%d examples)  %.1f train features/s  wall %.0fs  run folder: %s",
-        scores.get("exact", float("nan")),
-        scores.get("f1", float("nan")),
-        int(scores.get("total", 0)),
+        "%.1f train features/s  wall %.0fs  run folder: %s",
         throughput.features_per_second,
         summary["wall_seconds"],
         output_dir,

@@ -1,13 +1,18 @@
-"""SquadDataModule: examples -> cached features -> dynamically padded batches.
+"""SquadDataModule: examples -> cached features -> dynamically padded batches + evaluators.
 
-Features are built once in ``prepare_data`` (rank 0) and saved under an explicit cache key;
-``setup`` only loads them. Every batch carries ``feature_index`` (the row of the feature in
-the eval feature table) so logits are matched to features by index, whatever the sampler
-or the number of processes.
+Data comes in named sets: ``train``, ``validation`` (it picks the best checkpoint), any
+number of ``data.eval_sets`` (scored after training and by eval.py) and, for predict.py,
+``predict``. Features of each set are built once in ``prepare_data`` (rank 0) and saved
+under an explicit cache key; ``setup`` only loads them. Every eval batch carries
+``feature_index`` (the row of the feature in its set's feature table) and ``split`` (the
+set's name), so logits are matched to features by index, whatever the sampler or the
+number of processes, and :meth:`SquadDataModule.evaluators` gives the evaluator of each
+set the loop is running, in the order of its dataloaders.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -19,21 +24,25 @@ import pyarrow.compute as pc
 import pytorch_lightning as pl
 import torch
 from datasets import Dataset, load_from_disk
+from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from qa_lightning.atomic import atomic_directory
 from qa_lightning.cache_integrity import entry_damage, remove_entry, write_marker
+from qa_lightning.config import resolve_eval_sets
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
-from qa_lightning.data.loading import load_examples
+from qa_lightning.data.loading import eval_set_data, load_examples, predict_data
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
 from qa_lightning.errors import DataFileNotFoundError
+from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
 
 log = logging.getLogger(__name__)
 
 # Bump when feature building changes in a way that invalidates cached features.
 FEATURES_VERSION = 1
 _COMPLETE = "_COMPLETE"
+TRAIN = "train"
 
 
 def _file_digest(path: str | None, key: str) -> str | None:
@@ -91,8 +100,17 @@ def feature_lengths(features: Dataset) -> list[int]:
     return pc.list_value_length(column).to_pylist()
 
 
+def _has_validation(cfg: Mapping[str, Any]) -> bool:
+    source = str(getattr(cfg["source"], "value", cfg["source"]))
+    return source in ("hub", "synthetic") or bool(cfg.get("validation_file"))
+
+
 class SquadDataModule(pl.LightningDataModule):
-    """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node."""
+    """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node.
+
+    ``with_train=False`` (eval.py) leaves the train set out; ``predict=True`` (predict.py)
+    reads ``data.predict_file`` alone, with answers optional.
+    """
 
     def __init__(
         self,
@@ -101,13 +119,25 @@ class SquadDataModule(pl.LightningDataModule):
         *,
         seed: int = 0,
         with_train: bool = True,
+        predict: bool = False,
     ):
         super().__init__()
         self.cfg = dict(data)
         self.tokenizer = tokenizer
         self.seed = seed
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches trained in it)
-        self.splits = ("train", "validation") if with_train else ("validation",)
+        # set name -> the data config that reads it (as its train or validation split)
+        self.set_data: dict[str, dict[str, Any]] = {}
+        if predict:
+            self.set_data[PREDICT] = predict_data(self.cfg)
+        else:
+            if with_train:
+                self.set_data[TRAIN] = self.cfg
+            if with_train or _has_validation(self.cfg):
+                self.set_data[VALIDATION] = self.cfg
+            for name, spec in resolve_eval_sets(self.cfg).items():
+                self.set_data[name] = eval_set_data(self.cfg, spec)
+        self.splits = tuple(self.set_data)
         # Fail now, not after the data is read, when the windows cannot honour the stride.
         check_stride(
             tokenizer,
@@ -116,9 +146,40 @@ class SquadDataModule(pl.LightningDataModule):
             max_question_tokens=self.cfg.get("max_question_tokens"),
         )
         self._cache_keys: dict[str, str] = {}
-        self.train_features: Dataset | None = None
-        self.eval_examples: Dataset | None = None
-        self.eval_features: Dataset | None = None
+        self._tables: dict[str, tuple[Dataset, Dataset]] = {}  # name -> (examples, features)
+
+    @staticmethod
+    def _kind(split: str) -> str:
+        """Train features carry labels; every other set has eval features."""
+        return "train" if split == TRAIN else "validation"
+
+    @property
+    def eval_set_names(self) -> list[str]:
+        """Every set that is scored: validation first, then ``data.eval_sets`` in order."""
+        return [n for n in self.splits if n not in (TRAIN, PREDICT)]
+
+    def examples(self, split: str) -> Dataset:
+        return self._tables[split][0]
+
+    def features(self, split: str) -> Dataset:
+        return self._tables[split][1]
+
+    def lengths(self, split: str) -> list[int]:
+        """Token count of every feature of ``split``."""
+        return feature_lengths(self.features(split))
+
+    # the names benchmarks and notebooks use
+    @property
+    def train_features(self) -> Dataset | None:
+        return self._tables[TRAIN][1] if TRAIN in self._tables else None
+
+    @property
+    def eval_examples(self) -> Dataset | None:
+        return self._tables[VALIDATION][0] if VALIDATION in self._tables else None
+
+    @property
+    def eval_features(self) -> Dataset | None:
+        return self._tables[VALIDATION][1] if VALIDATION in self._tables else None
 
     # -- caching -------------------------------------------------------------------------
     def cache_key(self, split: str) -> str:
@@ -128,39 +189,42 @@ class SquadDataModule(pl.LightningDataModule):
         return self._cache_keys[split]
 
     def _make_cache_key(self, split: str) -> str:
-        cfg = self.cfg
-        file_key = "train_file" if split == "train" else "validation_file"
-        max_samples = cfg.get("max_train_samples" if split == "train" else "max_eval_samples")
+        cfg = self.set_data[split]
+        kind = self._kind(split)
+        file_key = "train_file" if kind == "train" else "validation_file"
+        max_samples = cfg.get("max_train_samples" if kind == "train" else "max_eval_samples")
         source = str(cfg["source"].value if hasattr(cfg["source"], "value") else cfg["source"])
         spec = {
             "features_version": FEATURES_VERSION,
-            "split": split,
+            "split": kind,
             "source": source,
             "hub_name": cfg.get("hub_name") if source == "hub" else None,
-            "hub_split": cfg.get(f"{split}_split") if source == "hub" else None,
+            "hub_split": cfg.get(f"{kind}_split") if source == "hub" else None,
             "file": _file_digest(cfg.get(file_key), file_key)
             if source in ("squad_json", "flat")
             else None,
             "columns": dict(cfg["columns"]) if cfg.get("columns") else None,
             "on_bad_record": cfg.get("on_bad_record"),
+            "answers_optional": split == PREDICT,
             "synthetic": dict(cfg["synthetic"]) if source == "synthetic" else None,
             "max_samples": max_samples,
             # a capped train set is a seeded random subset (data/loading.py)
-            "subset_seed": self.seed if split == "train" and max_samples is not None else None,
+            "subset_seed": self.seed if kind == "train" and max_samples is not None else None,
             "max_length": cfg["max_length"],
             "doc_stride": cfg["doc_stride"],
             "max_question_tokens": cfg.get("max_question_tokens"),
             "tokenizer": tokenizer_fingerprint(self.tokenizer),
         }
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-        return f"{split}-{digest[:20]}"
+        return f"{kind}-{digest[:20]}"
 
     def cache_path(self, split: str) -> Path:
         return Path(self.cfg["cache_dir"]) / self.cache_key(split)
 
     def _build(self, split: str) -> tuple[Dataset, Dataset]:
-        examples = load_examples(self.cfg, split, seed=self.seed)
-        if not self.cfg.get("version_2"):
+        cfg, kind = self.set_data[split], self._kind(split)
+        examples = load_examples(cfg, kind, seed=self.seed, answers_optional=split == PREDICT)
+        if split != PREDICT and not cfg.get("version_2"):
             n_unanswerable = sum(1 for a in examples["answers"] if not a["text"])
             if n_unanswerable:
                 log.warning(
@@ -169,7 +233,7 @@ class SquadDataModule(pl.LightningDataModule):
                     n_unanswerable,
                     split,
                 )
-        prepare = prepare_train_features if split == "train" else prepare_eval_features
+        prepare = prepare_train_features if kind == "train" else prepare_eval_features
         features = prepare(
             examples,
             self.tokenizer,
@@ -232,19 +296,20 @@ class SquadDataModule(pl.LightningDataModule):
             self._ensure_cached(split)
 
     def setup(self, stage: str | None = None) -> None:
-        if "train" in self.splits and stage in (None, "fit") and self.train_features is None:
-            _, self.train_features = self._load("train")
-        if self.eval_features is None:
-            self.eval_examples, self.eval_features = self._load("validation")
+        for split in self.splits:
+            if split == TRAIN and stage not in (None, "fit"):
+                continue
+            if split not in self._tables:
+                self._tables[split] = self._load(split)
 
     @property
     def model_inputs(self) -> list[str]:
         names = ["input_ids", "attention_mask", "token_type_ids"]
-        present = self.eval_features.column_names if self.eval_features is not None else names
+        present = next(iter(self._tables.values()))[1].column_names if self._tables else names
         return [n for n in names if n in present and n in self.tokenizer.model_input_names]
 
-    def _collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        return self.tokenizer.pad(
+    def _collate(self, rows: list[dict[str, Any]], split: str | None = None) -> dict[str, Any]:
+        batch = self.tokenizer.pad(
             rows,
             padding="max_length" if self.cfg.get("pad_to_max_length") else "longest",
             max_length=self.cfg["max_length"],
@@ -252,6 +317,9 @@ class SquadDataModule(pl.LightningDataModule):
             padding_side="right",  # logits then line up with the unpadded offsets
             return_tensors="pt",
         )
+        if split is not None:  # which set an eval batch belongs to (encoder caches)
+            batch["split"] = split
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         columns = [*self.model_inputs, "start_positions", "end_positions"]
@@ -312,15 +380,51 @@ class SquadDataModule(pl.LightningDataModule):
         batches, self._resume_at = self._resume_at[1], None
         return batches
 
-    def val_dataloader(self) -> DataLoader:
-        return self.feature_loader("validation")
+    def _evaluated_sets(self) -> list[str]:
+        """The sets the running loop evaluates: while fitting, the validation set (it picks
+        the checkpoint); when predicting, the predict file; otherwise every scored set."""
+        state = self.trainer.state.fn if self.trainer is not None else None
+        if state == TrainerFn.PREDICTING or PREDICT in self.splits:
+            return [PREDICT]
+        if state == TrainerFn.FITTING:
+            return [VALIDATION]
+        return self.eval_set_names
+
+    def evaluator(self, split: str) -> Evaluator:
+        """A fresh evaluator of ``split`` with this config's decoding settings."""
+        cfg = self.set_data[split]
+        examples, features = self._tables[split]
+        return Evaluator(
+            split,
+            examples,
+            features,
+            version_2=bool(cfg.get("version_2")),
+            max_length=self.cfg["max_length"],
+            decoding=DecodingSettings(
+                n_best_size=self.cfg["n_best_size"],
+                max_answer_length=self.cfg["max_answer_length"],
+                null_score_diff_threshold=self.cfg["null_score_diff_threshold"],
+            ),
+            labelled=split != PREDICT,
+            seed=self.seed,
+        )
+
+    def evaluators(self) -> list[Evaluator]:
+        """One evaluator per set the running loop evaluates, in its dataloaders' order."""
+        return [self.evaluator(name) for name in self._evaluated_sets()]
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        loaders = [self.feature_loader(name) for name in self._evaluated_sets()]
+        return loaders[0] if len(loaders) == 1 else loaders
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.feature_loader(PREDICT)
 
     def feature_loader(self, split: str) -> DataLoader:
-        """Model inputs and ``feature_index`` of every feature of ``split``, in eval order.
-
-        Validation uses it; so does anything that must see each feature once (encoder caches).
-        """
-        features = self.train_features if split == "train" else self.eval_features
+        """Model inputs, ``feature_index`` and ``split`` of every feature of ``split``, in
+        eval order. Evaluation uses it; so does anything that must see each feature once
+        (encoder caches)."""
+        features = self.features(split)
         dataset = _IndexedFeatures(features, self.model_inputs)
         sampler = None
         if self.cfg.get("group_by_length", True):
@@ -332,13 +436,10 @@ class SquadDataModule(pl.LightningDataModule):
             batch_size=self.cfg["eval_batch_size"],
             sampler=sampler,
             shuffle=False,
-            collate_fn=self._collate,
+            collate_fn=functools.partial(self._collate, split=split),
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
             # its own generator, so that validating does not move the global RNG: a run
             # resumed after a validation must draw the dropout masks the original drew
             generator=torch.Generator().manual_seed(self.seed),
         )
-
-    def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()

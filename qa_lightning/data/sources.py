@@ -89,11 +89,14 @@ def _parse_json(text: str, path: Path, *, what: str, line: int | None = None) ->
 # --------------------------------------------------------------------------- SQuAD JSON
 
 
-def read_squad_json(path: str | os.PathLike, *, on_bad_record: str = "raise") -> datasets.Dataset:
+def read_squad_json(
+    path: str | os.PathLike, *, on_bad_record: str = "raise", answers_optional: bool = False
+) -> datasets.Dataset:
     """Read an official nested SQuAD v1.1 / v2.0 JSON file into the examples schema.
 
     Questions with ``is_impossible: true`` get empty answers (``plausible_answers`` are
-    ignored). Bad records raise :class:`DataValidationError` naming the file and the question
+    ignored). With ``answers_optional`` (files to predict on, such as a test split) a
+    question without ``answers`` gets empty ones too. Bad records raise :class:`DataValidationError` naming the file and the question
     id, or are dropped and counted with ``on_bad_record="drop"``.
     """
     check_on_bad_record(on_bad_record)
@@ -127,7 +130,9 @@ def read_squad_json(path: str | os.PathLike, *, on_bad_record: str = "raise") ->
                         f"{p}: data[{a}].paragraphs[{g}].qas[{q}] must be an object with 'id', "
                         f"'question' and 'answers'"
                     )
-                if qa.get("is_impossible") is True:
+                if qa.get("is_impossible") is True or (
+                    answers_optional and qa.get("answers") is None
+                ):
                     answers: Any = {"text": [], "answer_start": []}
                 else:
                     answers = qa.get("answers")
@@ -215,6 +220,7 @@ def read_flat_file(
     *,
     columns: Mapping[str, str] | None = None,
     on_bad_record: str = "raise",
+    answers_optional: bool = False,
 ) -> datasets.Dataset:
     """Read a flat table of QA records (``.jsonl``, ``.json`` lines, ``.csv``, ``.parquet``).
 
@@ -224,6 +230,8 @@ def read_flat_file(
     in CSV that structure as a JSON string) or from flat ``answer_text`` + ``answer_start``
     columns with one answer per row (empty/None = unanswerable). A missing ``id`` column gets
     ids from the row number (``"0"``, ``"1"``, ...); a missing ``title`` becomes ``""``.
+    With ``answers_optional`` (files to predict on) a file without answer columns is read
+    with empty answers.
     """
     check_on_bad_record(on_bad_record)
     mapping = {name: name for name in FLAT_FILE_FIELDS}
@@ -283,7 +291,7 @@ def read_flat_file(
                 raise DataValidationError(f"{p}: {hint(name)} not found; columns found: {found}")
     use_struct = has("answers")
     use_flat = has("answer_text") and has("answer_start")
-    if rows and not (use_struct or use_flat):
+    if rows and not (use_struct or use_flat or answers_optional):
         raise DataValidationError(
             f"{p}: no answers: give an 'answers' column ({{'text': [...], 'answer_start': "
             f"[...]}}) or 'answer_text' + 'answer_start' columns (empty = unanswerable); "
@@ -301,6 +309,8 @@ def read_flat_file(
         records["question"].append(row.get(mapping["question"]))
         if use_struct:
             answers = row.get(mapping["answers"])
+            if answers is None and answers_optional:
+                answers = {"text": [], "answer_start": []}
             if is_csv and isinstance(answers, str):
                 with contextlib.suppress(json.JSONDecodeError):  # else validation explains
                     answers = json.loads(answers)

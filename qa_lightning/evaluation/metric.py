@@ -26,7 +26,14 @@ from qa_lightning.evaluation.postprocessing import (
 )
 from qa_lightning.evaluation.scoring import squad_scores
 
-__all__ = ["CollectedLogits", "QALogitsCollector", "evaluate_logits", "deduplicate"]
+__all__ = [
+    "CollectedLogits",
+    "DecodedSet",
+    "QALogitsCollector",
+    "decode_complete_examples",
+    "deduplicate",
+    "evaluate_logits",
+]
 
 
 class CollectedLogits(NamedTuple):
@@ -137,7 +144,15 @@ def _as_numpy(x: Any, dtype: Any) -> np.ndarray:
     return np.asarray(x).astype(dtype, copy=False)
 
 
-def evaluate_logits(
+class DecodedSet(NamedTuple):
+    """The examples all of whose windows were seen, their window counts and answers."""
+
+    examples: Any  # a datasets.Dataset, the complete examples in their original order
+    windows: np.ndarray  # (len(examples),) windows of each example's context
+    outputs: Postprocessed
+
+
+def decode_complete_examples(
     examples: Any,
     features: Any,
     feature_index: Any,
@@ -148,16 +163,13 @@ def evaluate_logits(
     n_best_size: int = 20,
     max_answer_length: int = 30,
     null_score_diff_threshold: float = 0.0,
-) -> tuple[dict[str, float | int], Postprocessed]:
-    """Postprocess and score the examples whose windows were all seen.
+    with_nbest: bool = True,
+) -> DecodedSet:
+    """Answers of the examples whose windows were all seen; the others are left out.
 
     ``feature_index`` (M,) are rows of ``features``; row ``j`` of the (M, L) logits belongs
     to feature ``feature_index[j]``. Duplicates are dropped (first kept) and the order
-    does not matter. Examples with a missing window are left out, so ``scores["total"]`` is
-    the number of scored examples. For v2 the null odds go to :func:`squad_scores` (so the
-    ``best_*`` keys come back) with ``na_prob_thresh=null_score_diff_threshold``: the
-    official no-answer override then agrees with the predictions themselves, and
-    ``exact``/``f1`` are those of the predictions. Keys carry no prefix.
+    does not matter.
     """
     idx = _as_numpy(feature_index, np.int64).reshape(-1)
     start = _as_numpy(start_logits, np.float32)
@@ -181,8 +193,7 @@ def evaluate_logits(
     new_example = np.cumsum(complete) - 1  # old example row -> row among complete ones
     sub.example_index = new_example[sub.example_index]
 
-    complete_rows = np.flatnonzero(complete).tolist()
-    sub_examples = examples.select(complete_rows)
+    sub_examples = examples.select(np.flatnonzero(complete).tolist())
     ids, contexts = read_ids_and_contexts(sub_examples)
     outputs = postprocess_arrays(
         ids,
@@ -194,16 +205,52 @@ def evaluate_logits(
         max_answer_length=max_answer_length,
         version_2=version_2,
         null_score_diff_threshold=null_score_diff_threshold,
+        with_nbest=with_nbest,
     )
+    return DecodedSet(sub_examples, windows[complete], outputs)
+
+
+def evaluate_logits(
+    examples: Any,
+    features: Any,
+    feature_index: Any,
+    start_logits: Any,
+    end_logits: Any,
+    *,
+    version_2: bool,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    null_score_diff_threshold: float = 0.0,
+) -> tuple[dict[str, float | int], Postprocessed]:
+    """Postprocess and score the examples whose windows were all seen.
+
+    See :func:`decode_complete_examples`; ``scores["total"]`` is the number of scored
+    examples. For v2 the null odds go to :func:`squad_scores` (so the ``best_*`` keys come
+    back) with ``na_prob_thresh=null_score_diff_threshold``: the official no-answer
+    override then agrees with the predictions themselves, and ``exact``/``f1`` are those of
+    the predictions. Keys carry no prefix.
+    """
+    decoded = decode_complete_examples(
+        examples,
+        features,
+        feature_index,
+        start_logits,
+        end_logits,
+        version_2=version_2,
+        n_best_size=n_best_size,
+        max_answer_length=max_answer_length,
+        null_score_diff_threshold=null_score_diff_threshold,
+    )
+    outputs = decoded.outputs
     if version_2:
         scores = squad_scores(
-            sub_examples,
+            decoded.examples,
             outputs.predictions,
             version_2=True,
             null_odds=outputs.null_odds,
             na_prob_thresh=null_score_diff_threshold,
         )
     else:
-        scores = squad_scores(sub_examples, outputs.predictions, version_2=False)
-    scores["total"] = len(complete_rows)
+        scores = squad_scores(decoded.examples, outputs.predictions, version_2=False)
+    scores["total"] = len(decoded.examples)
     return scores, outputs

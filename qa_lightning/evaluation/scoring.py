@@ -27,6 +27,7 @@ import string
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,9 @@ __all__ = [
     "exact_match_v2",
     "f1_v2",
     "squad_scores",
+    "per_question_scores",
+    "scores_from_per_question",
+    "PerQuestion",
     "find_best_threshold",
 ]
 
@@ -167,7 +171,64 @@ def find_best_threshold(
     return 100.0 * float(best_score) / total, best_thresh
 
 
+@dataclass
+class PerQuestion:
+    """Each question's official scores as fractions (EM 0 or 1, F1 0..1), in ``ids`` order.
+
+    For v2 with null odds, ``exact``/``f1`` already carry the official no-answer override,
+    so their means are the reported ``exact``/``f1``; ``raw_exact``/``raw_f1`` are the
+    predictions' own scores, which the best-threshold walk needs.
+    """
+
+    ids: list[str]
+    exact: np.ndarray
+    f1: np.ndarray
+    raw_exact: np.ndarray
+    raw_f1: np.ndarray
+    has_answer: np.ndarray
+    pred_nonempty: np.ndarray
+
+
+def per_question_scores(
+    examples: Any,
+    predictions: Mapping[str, str],
+    *,
+    version_2: bool,
+    null_odds: Mapping[str, float] | None = None,
+    na_prob_thresh: float = 1.0,
+) -> PerQuestion:
+    """Official EM/F1 of every question (see :func:`squad_scores` for the arguments)."""
+    ids, golds = _read_examples(examples)
+    total = len(ids)
+    exact = np.zeros(total, dtype=np.float64)
+    f1 = np.zeros(total, dtype=np.float64)
+    has_answer = np.array([len(g) > 0 for g in golds], dtype=bool)
+    pred_nonempty = np.zeros(total, dtype=bool)
+    missing = 0
+    for i, (qid, gold) in enumerate(zip(ids, golds, strict=True)):
+        pred = predictions.get(qid)
+        if pred is None:
+            missing += 1
+            continue
+        pred_nonempty[i] = bool(pred)
+        exact[i], f1[i] = score_prediction(pred, gold, version_2=version_2)
+    if missing:
+        warnings.warn(
+            f"{missing} of {total} questions have no prediction; they score 0.",
+            stacklevel=3,
+        )
+    exact_thr, f1_thr = exact, f1
+    if version_2 and null_odds is not None:
+        odds = np.array([null_odds.get(q, -np.inf) for q in ids], dtype=np.float64)
+        forced_null = odds > na_prob_thresh
+        null_score = (~has_answer).astype(np.float64)
+        exact_thr = np.where(forced_null, null_score, exact)
+        f1_thr = np.where(forced_null, null_score, f1)
+    return PerQuestion(ids, exact_thr, f1_thr, exact, f1, has_answer, pred_nonempty)
+
+
 def _percent(values: np.ndarray) -> float:
+    """The official scripts' ``100.0 * sum / total``, in that order (bit for bit)."""
     return 100.0 * float(values.sum()) / len(values) if len(values) else 0.0
 
 
@@ -187,52 +248,37 @@ def squad_scores(
     threshold (``na_prob_thresh``, default 1.0 like the script) and adds ``best_exact``,
     ``best_exact_thresh``, ``best_f1``, ``best_f1_thresh``.
     """
-    ids, golds = _read_examples(examples)
-    total = len(ids)
-    exact = np.zeros(total, dtype=np.float64)
-    f1 = np.zeros(total, dtype=np.float64)
-    has_answer = np.array([len(g) > 0 for g in golds], dtype=bool)
-    pred_nonempty = np.zeros(total, dtype=bool)
-    missing = 0
-    for i, (qid, gold) in enumerate(zip(ids, golds, strict=True)):
-        pred = predictions.get(qid)
-        if pred is None:
-            missing += 1
-            continue
-        pred_nonempty[i] = bool(pred)
-        exact[i], f1[i] = score_prediction(pred, gold, version_2=version_2)
-    if missing:
-        warnings.warn(
-            f"{missing} of {total} questions have no prediction; they score 0.",
-            stacklevel=2,
-        )
+    per_question = per_question_scores(
+        examples,
+        predictions,
+        version_2=version_2,
+        null_odds=null_odds,
+        na_prob_thresh=na_prob_thresh,
+    )
+    return scores_from_per_question(per_question, version_2=version_2, null_odds=null_odds)
 
-    if not version_2:
-        return {"exact": _percent(exact), "f1": _percent(f1), "total": total}
 
-    exact_thr, f1_thr = exact, f1
-    if null_odds is not None:
-        odds = np.array([null_odds.get(q, -np.inf) for q in ids], dtype=np.float64)
-        forced_null = odds > na_prob_thresh
-        null_score = (~has_answer).astype(np.float64)
-        exact_thr = np.where(forced_null, null_score, exact)
-        f1_thr = np.where(forced_null, null_score, f1)
-
+def scores_from_per_question(
+    pq: PerQuestion, *, version_2: bool, null_odds: Mapping[str, float] | None = None
+) -> dict[str, float | int]:
+    """The official aggregate scores of :func:`per_question_scores`' output."""
+    total = len(pq.ids)
     out: dict[str, float | int] = {
-        "exact": _percent(exact_thr),
-        "f1": _percent(f1_thr),
+        "exact": _percent(pq.exact),
+        "f1": _percent(pq.f1),
         "total": total,
     }
-    for prefix, mask in (("HasAns", has_answer), ("NoAns", ~has_answer)):
+    if not version_2:
+        return out
+    for prefix, mask in (("HasAns", pq.has_answer), ("NoAns", ~pq.has_answer)):
         if mask.any():
-            out[f"{prefix}_exact"] = _percent(exact_thr[mask])
-            out[f"{prefix}_f1"] = _percent(f1_thr[mask])
+            out[f"{prefix}_exact"] = _percent(pq.exact[mask])
+            out[f"{prefix}_f1"] = _percent(pq.f1[mask])
             out[f"{prefix}_total"] = int(mask.sum())
     if null_odds is not None:
-        best_exact, best_exact_thresh = find_best_threshold(
-            ids, exact, has_answer, pred_nonempty, null_odds
-        )
-        best_f1, best_f1_thresh = find_best_threshold(ids, f1, has_answer, pred_nonempty, null_odds)
+        walk = (pq.ids, pq.has_answer, pq.pred_nonempty, null_odds)
+        best_exact, best_exact_thresh = find_best_threshold(walk[0], pq.raw_exact, *walk[1:])
+        best_f1, best_f1_thresh = find_best_threshold(walk[0], pq.raw_f1, *walk[1:])
         out["best_exact"] = best_exact
         out["best_exact_thresh"] = best_exact_thresh
         out["best_f1"] = best_f1

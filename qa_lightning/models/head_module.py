@@ -1,9 +1,9 @@
 """HeadQAModule: one of our span heads on an ``AutoModel`` encoder, with freezing policies.
 
 With the whole encoder frozen (``freeze="all"``) and ``encoder_cache=True``, the encoder's
-hidden states of the train and validation features are computed once, stored on disk in
-float16 and memory-mapped (see ``encoder_cache``); every step then runs the head alone.
-Everything else (loss, validation, scoring, logging) is the QAModule's.
+hidden states of each set's features (train, validation, every evaluation set) are computed
+once, stored on disk in float16 and memory-mapped (see ``encoder_cache``); every step then
+runs the head alone. Everything else (loss, logits, logging) is the QAModule's.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from qa_lightning.models.encoder_cache import (
 from qa_lightning.models.encoder_head import EncoderWithHead, parameter_counts
 from qa_lightning.models.heads import build_head
 from qa_lightning.models.loading import load_encoder, resolve_model_path
-from qa_lightning.models.qa_module import _NOT_MODEL_INPUTS, QAModule
+from qa_lightning.models.qa_module import _FORMER_EVAL_SETTINGS, _NOT_MODEL_INPUTS, QAModule
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class HeadQAModule(QAModule):
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, **kwargs)
-        self.save_hyperparameters(ignore=["encoder_cache_dir"])
+        self.save_hyperparameters(ignore=["encoder_cache_dir", *_FORMER_EVAL_SETTINGS])
         self.encoder_cache_dir = Path(encoder_cache_dir or ".cache/encoder")
         self._encoded: dict[str, EncodedFeatures] = {}
         self._fingerprint: str | None = None
@@ -126,10 +126,7 @@ class HeadQAModule(QAModule):
         return encoded
 
     def _build_cache(self, path: Path, split: str) -> EncodedFeatures:
-        from qa_lightning.data.datamodule import feature_lengths
-
         datamodule = self.trainer.datamodule
-        features = datamodule.train_features if split == "train" else datamodule.eval_features
 
         def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             inputs = {k: v.to(self.device) for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
@@ -144,7 +141,7 @@ class HeadQAModule(QAModule):
                 path,
                 encode,
                 datamodule.feature_loader(split),
-                feature_lengths(features),
+                datamodule.lengths(split),
                 self.model.encoder.config.hidden_size,
             )
 
@@ -163,10 +160,6 @@ class HeadQAModule(QAModule):
     def on_train_start(self) -> None:
         if self.uses_encoder_cache:
             self._encoded_features("train")
-
-    def on_validation_start(self) -> None:
-        if self.uses_encoder_cache:
-            self._encoded_features("validation")
 
     # -- steps ---------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor], split: str = "train"):

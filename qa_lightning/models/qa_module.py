@@ -1,8 +1,8 @@
 """QAModule: any ``AutoModelForQuestionAnswering`` checkpoint as a LightningModule.
 
-Training uses the model's own span loss. Validation collects start/end logits with their
-feature index in a torchmetrics state (synchronised across processes, de-duplicated), and
-at epoch end turns them into answers and official SQuAD scores.
+It computes the span loss for training and start/end logits for evaluation and prediction,
+nothing else: the evaluation sets' evaluators (built on the data side) take the logits
+from each step's output and score them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from pytorch_lightning.utilities import rank_zero_warn
 from transformers import get_scheduler
 
 from qa_lightning.errors import TrainingDivergedError
-from qa_lightning.evaluation.metric import QALogitsCollector, evaluate_logits
 from qa_lightning.models.loading import load_qa_model
 
 DEFAULT_OPTIMIZER = {
@@ -28,11 +26,20 @@ DEFAULT_OPTIMIZER = {
     "weight_decay": 0.01,
 }
 DEFAULT_SCHEDULER = {"name": "linear", "warmup_ratio": 0.1, "warmup_steps": None}
-_NOT_MODEL_INPUTS = ("feature_index",)
+_NOT_MODEL_INPUTS = ("feature_index", "split")
+# Evaluation settings that checkpoints written before evaluation moved to the data side
+# carry as hyper-parameters; accepted and dropped so those checkpoints still load.
+_FORMER_EVAL_SETTINGS = (
+    "version_2",
+    "max_length",
+    "n_best_size",
+    "max_answer_length",
+    "null_score_diff_threshold",
+)
 
 
 class QAModule(pl.LightningModule):
-    """Fine-tunes a QA model; scores validation with the official SQuAD rules.
+    """Fine-tunes a QA model; its evaluation steps return start/end logits.
 
     ``optimizer`` is a Hydra partial config (``_target_`` + kwargs), kept as a plain dict
     so checkpoints stay loadable without the config tree.
@@ -44,23 +51,20 @@ class QAModule(pl.LightningModule):
         *,
         optimizer: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
-        version_2: bool = False,
-        max_length: int = 384,
-        n_best_size: int = 20,
-        max_answer_length: int = 30,
-        null_score_diff_threshold: float = 0.0,
         revision: str | None = None,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
+        **former_eval_settings: Any,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        unknown = set(former_eval_settings) - set(_FORMER_EVAL_SETTINGS)
+        if unknown:
+            raise TypeError(f"QAModule got unexpected arguments: {', '.join(sorted(unknown))}")
+        self.save_hyperparameters(ignore=list(former_eval_settings))
         self.model = self.build_model()
         # from_pretrained returns eval mode and Lightning keeps each submodule's mode:
         # without this, fine-tuning would run with dropout off.
         self.model.train()
-        self.val_logits = QALogitsCollector(max_length=max_length)
-        self.last_eval: tuple[dict[str, float], Any] | None = None
 
     def build_model(self) -> torch.nn.Module:
         """The network; subclasses build others (an encoder with one of our heads)."""
@@ -107,53 +111,17 @@ class QAModule(pl.LightningModule):
                 f"or train in bf16/32 precision rather than 16-mixed"
             )
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        out = self(batch, "validation")
-        # The collector pads to max_length and keeps float32, whatever the autocast dtype.
-        self.val_logits.update(
-            batch["feature_index"],
-            out.start_logits,
-            out.end_logits,
-            batch.get("attention_mask"),
-        )
+    def validation_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """Start/end logits of a batch of eval features (for the set's evaluator)."""
+        out = self(batch, batch.get("split", "validation"))
+        return {"start_logits": out.start_logits, "end_logits": out.end_logits}
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self.validation_step(batch, batch_idx)
-
-    # -- evaluation ----------------------------------------------------------------------
-    def on_validation_epoch_end(self) -> None:
-        self._score("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._score("test")
-
-    def _score(self, prefix: str) -> None:
-        datamodule = self.trainer.datamodule
-        feature_index, start, end = self.val_logits.compute()
-        self.val_logits.reset()
-        scores, outputs = evaluate_logits(
-            datamodule.eval_examples,
-            datamodule.eval_features,
-            feature_index.cpu().numpy(),
-            start.cpu().numpy(),
-            end.cpu().numpy(),
-            version_2=self.hparams.version_2,
-            n_best_size=self.hparams.n_best_size,
-            max_answer_length=self.hparams.max_answer_length,
-            null_score_diff_threshold=self.hparams.null_score_diff_threshold,
-        )
-        self.last_eval = (scores, outputs)
-        if not scores.get("total") and not self.trainer.sanity_checking:
-            rank_zero_warn(
-                "No validation example had all of its windows evaluated (limit_val_batches "
-                "too small?): the scores below cover no example."
-            )
-        # Every rank computed the same scores from the same gathered logits: no reduction.
-        self.log_dict(
-            {f"{prefix}/{k}": float(v) for k, v in scores.items()},
-            sync_dist=False,
-            rank_zero_only=False,
-        )
+    def predict_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, torch.Tensor]:
+        return self.validation_step(batch, batch_idx, dataloader_idx)
 
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self):

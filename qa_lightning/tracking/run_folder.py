@@ -1,60 +1,112 @@
-"""The run folder: every evaluation's predictions and scores as plain JSON files.
+"""The run folder: every evaluation's predictions, records and scores as plain files.
 
-Files are written to a temporary name and renamed, so a reader never sees half a file.
+The validation set's files sit at the top of the run folder, every other set's under
+``eval/<name>/``; ``metrics.json`` holds every set's scores, intervals and slices by name
+(and, flat at its top, the validation set's scores, which sweeps and compare read). Files
+are written to a temporary name and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
-from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.atomic import atomic_file
+from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, EvaluationResult
 from qa_lightning.tracking.run_files import METRICS_FILE, write_json_atomic
+from qa_lightning.tracking.slice_plot import plot_slices
 
-__all__ = ["METRICS_FILE", "RunFolderWriter", "write_evaluation", "write_json_atomic"]
+__all__ = [
+    "METRICS_FILE",
+    "RunFolderWriter",
+    "set_folder",
+    "write_metrics",
+    "write_set_files",
+    "write_json_atomic",
+]
 
 
-def write_evaluation(
-    output_dir: str | Path,
-    scores: dict[str, float],
-    outputs: Any,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """predictions.json, nbest_predictions.json, null_odds.json (v2) and metrics.json."""
+def set_folder(output_dir: str | Path, name: str) -> Path:
+    """Where a set's files go: the run folder itself for validation (and predict.py's
+    file), else eval/<name>/."""
     output_dir = Path(output_dir)
-    write_json_atomic(output_dir / "predictions.json", outputs.predictions)
-    write_json_atomic(output_dir / "nbest_predictions.json", outputs.nbest)
+    return output_dir if name in (VALIDATION, PREDICT) else output_dir / "eval" / name
+
+
+def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with atomic_file(path, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_set_files(folder: str | Path, result: EvaluationResult, *, plots: bool = True) -> None:
+    """predictions.json, nbest_predictions.json, null_odds.json (v2); for a labelled set
+    also per_question.jsonl and slices.png."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = result.outputs
+    write_json_atomic(folder / "predictions.json", outputs.predictions)
+    write_json_atomic(folder / "nbest_predictions.json", outputs.nbest)
     if outputs.null_odds:
-        write_json_atomic(output_dir / "null_odds.json", outputs.null_odds)
-    write_json_atomic(output_dir / METRICS_FILE, {**(extra or {}), **scores})
+        write_json_atomic(folder / "null_odds.json", outputs.null_odds)
+    if not result.labelled:
+        return
+    write_jsonl_atomic(folder / "per_question.jsonl", result.records)
+    if plots and result.records:
+        plot_slices(
+            result.slices,
+            folder / "slices.png",
+            title=f"{result.name}: F1 by slice ({len(result.records)} questions)",
+            overall_f1=float(result.scores["f1"]),
+        )
 
 
-class RunFolderWriter(pl.Callback):
-    """Writes the module's latest evaluation to the run folder after each validation."""
+def metrics_payload(results: Sequence[EvaluationResult], extra: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json: ``extra``, the validation set's scores flat (or the first set's), and
+    every set by name under ``sets``."""
+    scored = [r for r in results if r.labelled]
+    main = next((r for r in scored if r.name == VALIDATION), scored[0] if scored else None)
+    flat: dict[str, Any] = {}
+    if main is not None:
+        flat = {"split": main.name, **main.scores}
+        for key, (low, high) in main.intervals.items():
+            flat[f"{key}_ci_low"], flat[f"{key}_ci_high"] = low, high
+    return {**extra, **flat, "sets": {r.name: r.summary() for r in scored}}
 
-    def __init__(self, output_dir: str | Path):
+
+def write_metrics(
+    output_dir: str | Path, results: Sequence[EvaluationResult], extra: dict[str, Any]
+) -> None:
+    write_json_atomic(Path(output_dir) / METRICS_FILE, metrics_payload(results, extra))
+
+
+class RunFolderWriter:
+    """A receiver of evaluation results that writes them to the run folder (rank 0 only).
+
+    Mid-training evaluations are written with ``status: training`` (progress, which the
+    compare command tells from a finished run's ``completed``).
+    """
+
+    def __init__(self, output_dir: str | Path, *, plots: bool = True):
         self.output_dir = Path(output_dir)
+        self.plots = plots
 
-    @rank_zero_only
-    def _write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, split: str) -> None:
-        if trainer.sanity_checking or getattr(pl_module, "last_eval", None) is None:
+    def __call__(self, results: list[EvaluationResult], trainer: pl.Trainer) -> None:
+        if not trainer.is_global_zero:
             return
-        scores, outputs = pl_module.last_eval
-        # Mid-training scores are progress, not a result: readers (compare) tell them apart.
+        for result in results:
+            write_set_files(set_folder(self.output_dir, result.name), result, plots=self.plots)
+        if not any(r.labelled for r in results):
+            return
         status = "training" if trainer.state.fn == TrainerFn.FITTING else "completed"
         extra = {
             "status": status,
-            "split": split,
             "epoch": trainer.current_epoch,
             "global_step": trainer.global_step,
         }
-        write_evaluation(self.output_dir, scores, outputs, extra)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._write(trainer, pl_module, "validation")
-
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._write(trainer, pl_module, "test")
+        write_metrics(self.output_dir, results, extra)

@@ -1,4 +1,4 @@
-"""Training throughput (features per second of optimisation work), logged and summarised."""
+"""Throughput: features per second of training work (logged) and of prediction."""
 
 from __future__ import annotations
 
@@ -31,3 +31,25 @@ class TrainThroughput(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         pl_module.log("train/features_per_s", self.features_per_second)
+
+
+class PredictThroughput(pl.Callback):
+    """Times the whole prediction loop (model and decoding) and counts its features."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.features = 0
+        self._start = 0.0
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self.features += int(batch["input_ids"].shape[0])
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+    @property
+    def features_per_second(self) -> float:
+        return self.features / self.seconds if self.seconds else 0.0

@@ -14,6 +14,7 @@ import torch
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models import encoder_cache as ec
 from qa_lightning.models.head_module import HeadQAModule
+from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from tests.data.test_datamodule import data_cfg
 
 OPTIMIZER = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 3e-3, "weight_decay": 0.0}
@@ -39,20 +40,29 @@ def make_datamodule(tmp_path, tokenizer, **overrides):
     return SquadDataModule(cfg, tokenizer, seed=1)
 
 
-def fit(module, datamodule, epochs=2):
-    pl.seed_everything(0, workers=True)
+def trainer_and_results(epochs: int = 1) -> tuple[pl.Trainer, LatestResults]:
+    latest = LatestResults()
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
         logger=False,
+        callbacks=[EvaluationCallback([latest])],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         deterministic=True,
     )
+    return trainer, latest
+
+
+def fit(module, datamodule, epochs=2):
+    """(scores, outputs) of the last validation."""
+    pl.seed_everything(0, workers=True)
+    trainer, latest = trainer_and_results(epochs)
     trainer.fit(module, datamodule=datamodule)
-    return module.last_eval
+    (result,) = latest.results
+    return result.scores, result.outputs
 
 
 def test_cached_and_recomputed_training_agree(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
@@ -189,3 +199,31 @@ def test_interrupted_build_leaves_no_entry(tmp_path):
             4,
         )
     assert not entry.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_every_evaluation_set_reads_its_own_cache_entry(
+    tmp_path, tiny_bert_dir, wordpiece_tokenizer
+):
+    """Eval batches say which set they are from: a cached frozen encoder must serve each set
+    its own states (feature indices of two sets overlap), as the live encoder would."""
+    from qa_lightning.data.synthetic import make_synthetic_squad
+
+    path = tmp_path / "other.jsonl"
+    with open(path, "w") as f:
+        for row in make_synthetic_squad(25, seed=5, id_prefix="other"):
+            f.write(json.dumps(row) + "\n")
+    other = {"other": str(path)}
+
+    def validate(encoder_cache: bool):
+        dm = make_datamodule(tmp_path, wordpiece_tokenizer, eval_sets=other)
+        module = make_module(tiny_bert_dir, tmp_path / "enc", encoder_cache=encoder_cache)
+        trainer, latest = trainer_and_results()
+        trainer.validate(module, datamodule=dm)
+        return {r.name: r for r in latest.results}
+
+    cached, live = validate(True), validate(False)
+    assert set(cached) == {"validation", "other"}
+    assert len(_cache_entries(tmp_path / "enc")) == 2  # one entry per set
+    for name in cached:
+        assert cached[name].outputs.predictions == live[name].outputs.predictions, name
+        assert cached[name].scores["total"] == live[name].scores["total"] > 0

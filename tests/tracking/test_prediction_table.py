@@ -1,28 +1,29 @@
-"""The W&B Table of sample predictions: official right/wrong, a sample shared by runs."""
+"""The W&B Tables of an evaluation: sample rows from per-question records, slice rows."""
 
 from __future__ import annotations
 
-from datasets import Dataset
+from qa_lightning.evaluation.evaluator import score_decoded
+from qa_lightning.evaluation.postprocessing import Postprocessed
+from qa_lightning.tracking.prediction_table import (
+    COLUMNS,
+    NO_ANSWER,
+    SLICE_COLUMNS,
+    sample_prediction_rows,
+    slice_rows,
+)
+from tests.evaluation.test_evaluator import examples_with_answers
 
-from qa_lightning.tracking.prediction_table import COLUMNS, NO_ANSWER, sample_prediction_rows
 
-
-def examples(n: int = 30) -> Dataset:
-    rows = [
-        {
-            "id": f"q{i}",
-            "question": f"Question {i}?",
-            "context": "ctx",
-            "answers": {"text": [f"the answer {i}", f"answer {i}"], "answer_start": [0, 4]},
-        }
-        for i in range(n)
-    ]
-    rows[3]["answers"] = {"text": [], "answer_start": []}  # unanswerable (v2)
-    return Dataset.from_list(rows)
+def result_for(predictions: dict[str, str], *, version_2: bool):
+    ds = examples_with_answers(len(predictions))
+    null_odds = {k: (1.0 if not v else -1.0) for k, v in predictions.items()} if version_2 else {}
+    outputs = Postprocessed(predictions=predictions, null_odds=null_odds)
+    return score_decoded(
+        "validation", ds, [1] * len(ds), outputs, version_2=version_2, null_score_diff_threshold=0
+    )
 
 
 def test_rows_follow_the_official_rules_against_the_best_gold():
-    ds = examples(6)
     predictions = {
         "q0": "Answer 0.",  # normalises to a gold answer: right
         "q1": "the answer",  # partial overlap: wrong, some F1
@@ -31,9 +32,10 @@ def test_rows_follow_the_official_rules_against_the_best_gold():
         "q4": "answer 4 here",
         "q5": "nothing",
     }
+    result = result_for(predictions, version_2=True)
     rows = {
         r[0]: dict(zip(COLUMNS, r, strict=True))
-        for r in sample_prediction_rows(ds, predictions, version_2=True, n=6)
+        for r in sample_prediction_rows(result.records, n=6)
     }
     assert rows["q0"]["correct"] and rows["q0"]["f1"] == 100.0
     assert not rows["q1"]["correct"] and 0 < rows["q1"]["f1"] < 100
@@ -43,13 +45,20 @@ def test_rows_follow_the_official_rules_against_the_best_gold():
     assert rows["q5"]["f1"] == 0.0
 
 
-def test_every_run_gets_the_same_questions_and_missing_predictions_are_left_out():
-    ds = examples(30)
-    predictions = {f"q{i}": "x" for i in range(30) if i != 7}
-    first = sample_prediction_rows(ds, predictions, version_2=False, n=29)
-    again = sample_prediction_rows(ds, {**predictions, "q1": "y"}, version_2=False, n=29)
+def test_every_run_gets_the_same_questions():
+    predictions = {f"q{i}": "x" for i in range(30)}
+    first = sample_prediction_rows(result_for(predictions, version_2=False).records, n=10)
+    other = {**predictions, "q1": "answer 1"}
+    again = sample_prediction_rows(result_for(other, version_2=False).records, n=10)
     assert [r[0] for r in first] == [r[0] for r in again]
-    assert "q7" not in [r[0] for r in first]
-    five = sample_prediction_rows(ds, predictions, version_2=False, n=5)
-    other_seed = sample_prediction_rows(ds, predictions, version_2=False, n=5, seed=1)
-    assert len(five) <= 5 and [r[0] for r in other_seed] != [r[0] for r in five]
+    records = result_for(predictions, version_2=False).records
+    other_seed = sample_prediction_rows(records, n=10, seed=1)
+    assert [r[0] for r in other_seed] != [r[0] for r in first]
+    assert len(sample_prediction_rows(records, n=100)) == 30
+
+
+def test_slice_rows_cover_every_slice_with_its_count():
+    result = result_for({f"q{i}": "x" for i in range(12)}, version_2=True)
+    rows = [dict(zip(SLICE_COLUMNS, r, strict=True)) for r in slice_rows(result.slices)]
+    for family in result.slices:
+        assert sum(r["count"] for r in rows if r["family"] == family) == 12

@@ -1,0 +1,92 @@
+"""SQuAD v2.0 as an ``evaluate`` module: the Hub ``squad_v2`` interface, our official scorer.
+
+The Hub module cannot be fetched offline; this one takes the same inputs and
+``no_answer_threshold`` and returns the same keys, and scores with
+:func:`qa_lightning.evaluation.scoring.squad_scores` so that the project keeps a single
+scorer (``no_answer_probability`` is its ``null_odds``).
+"""
+
+from __future__ import annotations
+
+import datasets
+import evaluate
+
+from qa_lightning.evaluation.scoring import squad_scores
+
+_CITATION = """\
+@inproceedings{Rajpurkar2018KnowWY,
+  title={Know What You Don't Know: Unanswerable Questions for SQuAD},
+  author={Pranav Rajpurkar and Robin Jia and Percy Liang},
+  booktitle={ACL},
+  year={2018}
+}
+"""
+
+_DESCRIPTION = """\
+Official SQuAD v2.0 exact match and token F1 with the no-answer threshold and the best
+threshold search (qa_lightning's scorer), with the inputs and outputs of the Hugging Face
+Hub "squad_v2" metric.
+"""
+
+_KWARGS_DESCRIPTION = """\
+Args:
+    predictions: list of {"id": str, "prediction_text": str, "no_answer_probability": float};
+        "" is the answer "no answer"; the probability is stored as float32, as on the Hub.
+    references: list of {"id": str, "answers": {"text": [str], "answer_start": [int]}};
+        an empty text list marks an unanswerable question.
+    no_answer_threshold: questions whose no_answer_probability exceeds it are scored as
+        answered "no answer" (default 1.0: never).
+Returns (percentages, totals as int):
+    exact, f1, total; HasAns_exact, HasAns_f1, HasAns_total and NoAns_exact, NoAns_f1,
+    NoAns_total when such questions exist; best_exact, best_exact_thresh, best_f1,
+    best_f1_thresh from the official threshold search over the no-answer probabilities.
+A question without a prediction scores 0 and is counted (with a warning).
+"""
+
+_FEATURES = datasets.Features(
+    {
+        "predictions": {
+            "id": datasets.Value("string"),
+            "prediction_text": datasets.Value("string"),
+            "no_answer_probability": datasets.Value("float32"),
+        },
+        "references": {
+            "id": datasets.Value("string"),
+            "answers": datasets.Sequence(
+                {"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}
+            ),
+        },
+    }
+)
+
+
+class SquadV2(evaluate.Metric):
+    """Hub-compatible ``squad_v2`` metric backed by ``squad_scores(version_2=True)``."""
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=_FEATURES,
+            codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+        )
+
+    def _compute(self, predictions, references, no_answer_threshold: float = 1.0) -> dict:
+        by_id = {p["id"]: p["prediction_text"] for p in predictions}
+        # Prediction order is kept: the threshold search breaks ties in this order, as the
+        # official script does. A null probability (missing value) means "no odds", which
+        # the scorer leaves out of the threshold rules.
+        null_odds = {
+            p["id"]: p["no_answer_probability"]
+            for p in predictions
+            if p["no_answer_probability"] is not None
+        }
+        return squad_scores(
+            references,
+            by_id,
+            version_2=True,
+            null_odds=null_odds,
+            na_prob_thresh=no_answer_threshold,
+        )

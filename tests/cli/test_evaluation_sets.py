@@ -1,0 +1,218 @@
+"""Several evaluation sets per run, eval.py on sets alone, predict.py on unlabelled files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from qa_lightning.data.synthetic import make_synthetic_squad
+from tests.cli.test_train_eval import SMALL_DATA, run_entry, wandb_summary
+
+
+def write_squad_json(path: Path, examples, *, with_answers: bool = True) -> Path:
+    """Examples as an official nested SQuAD file (one paragraph per context)."""
+    paragraphs: dict[str, list] = {}
+    for row in examples:
+        qa = {"id": row["id"], "question": row["question"]}
+        if with_answers:
+            answers = row["answers"]
+            qa["answers"] = [
+                {"text": t, "answer_start": s}
+                for t, s in zip(answers["text"], answers["answer_start"], strict=True)
+            ]
+        paragraphs.setdefault(row["context"], []).append(qa)
+    doc = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "shifted",
+                "paragraphs": [{"context": c, "qas": q} for c, q in paragraphs.items()],
+            }
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def write_jsonl(path: Path, examples, *, with_answers: bool = True) -> Path:
+    with open(path, "w") as f:
+        for row in examples:
+            record = {"id": row["id"], "question": row["question"], "context": row["context"]}
+            if with_answers:
+                record["answers"] = row["answers"]
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sets")
+    shifted = make_synthetic_squad(30, seed=71, id_prefix="shift")
+    flat = make_synthetic_squad(24, seed=72, id_prefix="flat", unanswerable_fraction=0.25)
+    return {
+        "shifted": write_squad_json(root / "shifted.json", shifted),
+        "flat_v2": write_jsonl(root / "flat.jsonl", flat),
+        "unlabelled_json": write_squad_json(root / "test.json", shifted, with_answers=False),
+        "unlabelled_jsonl": write_jsonl(root / "test.jsonl", flat, with_answers=False),
+    }
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, tiny_bert_dir, files) -> tuple[Path, str]:
+    run_dir = tmp_path_factory.mktemp("train") / "run"
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_bert_dir}",
+            *SMALL_DATA,
+            "trainer=cpu",
+            "trainer.max_epochs=1",
+            "logger=wandb",
+            f"+data.eval_sets.shifted={files['shifted']}",
+            f"+data.eval_sets.flat={{file:{files['flat_v2']},version_2:true}}",
+        ],
+        run_dir,
+    )
+    return run_dir, proc.stdout + proc.stderr
+
+
+def test_training_scores_every_set_with_intervals_in_every_output(run) -> None:
+    run_dir, console = run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    sets = metrics["sets"]
+    assert list(sets) == ["validation", "shifted", "flat"]
+    assert metrics["f1"] == sets["validation"]["scores"]["f1"]  # flat keys: the validation set
+    assert sets["shifted"]["scores"]["total"] == 30 and sets["flat"]["scores"]["total"] == 24
+    assert not sets["shifted"]["version_2"] and sets["flat"]["version_2"]
+    assert "HasAns_f1" in sets["flat"]["intervals"] and "NoAns_f1" in sets["flat"]["scores"]
+    for name, entry in sets.items():
+        low, high = entry["intervals"]["f1"]
+        assert low <= entry["scores"]["f1"] <= high, name
+        for family, labels in entry["slices"].items():
+            assert sum(s["count"] for s in labels.values()) == entry["scores"]["total"], family
+        folder = run_dir if name == "validation" else run_dir / "eval" / name
+        records = [
+            json.loads(line) for line in (folder / "per_question.jsonl").read_text().splitlines()
+        ]
+        assert len(records) == entry["scores"]["total"]
+        mean_f1 = sum(r["f1"] for r in records) / len(records)
+        assert mean_f1 == pytest.approx(entry["scores"]["f1"])
+        predictions = json.loads((folder / "predictions.json").read_text())
+        assert predictions == {r["id"]: r["prediction"] for r in records}
+        assert (folder / "slices.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"{name}: EM {entry['scores']['exact']:.2f} [" in console
+    assert (run_dir / "eval" / "flat" / "null_odds.json").is_file()
+    assert not (run_dir / "eval" / "shifted" / "null_odds.json").exists()
+
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    last = {k: v for row in rows for k, v in row.items() if v}
+    for key in ("eval/shifted/f1", "eval/shifted/f1_ci_low", "eval/flat/HasAns_f1_ci_high"):
+        assert key in last, key
+    assert float(last["eval/shifted/f1"]) == pytest.approx(sets["shifted"]["scores"]["f1"])
+    # extra sets are scored once, with the best checkpoint, not every epoch
+    assert sum(1 for row in rows if row.get("eval/shifted/f1")) == 1
+
+    summary = wandb_summary(run_dir)["summary"]
+    assert summary["eval/shifted/f1"] == pytest.approx(sets["shifted"]["scores"]["f1"])
+    assert summary["eval/flat/f1_ci_high"] == pytest.approx(sets["flat"]["intervals"]["f1"][1])
+    assert summary["val/f1_ci_low"] == pytest.approx(sets["validation"]["intervals"]["f1"][0])
+
+
+def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
+    run_dir, _ = run
+    out = tmp_path / "eval"
+    run_entry(
+        "eval.py",
+        [
+            f"model.name_or_path={run_dir / 'best_model'}",
+            "data=squad_json",
+            *SMALL_DATA[3:5],
+            f"+data.eval_sets.shifted={files['shifted']}",
+        ],
+        out,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["sets"]) == ["shifted"]
+    trained = json.loads((run_dir / "metrics.json").read_text())["sets"]["shifted"]
+    assert metrics["sets"]["shifted"]["scores"] == trained["scores"]
+    assert metrics["sets"]["shifted"]["intervals"] == trained["intervals"]
+    assert json.loads((out / "eval" / "shifted" / "predictions.json").read_text()) == json.loads(
+        (run_dir / "eval" / "shifted" / "predictions.json").read_text()
+    )
+
+
+@pytest.mark.parametrize("which", ["unlabelled_json", "unlabelled_jsonl"])
+def test_predict_answers_an_unlabelled_file(run, files, tmp_path, which) -> None:
+    run_dir, _ = run
+    out = tmp_path / "predict"
+    proc = run_entry(
+        "predict.py",
+        [
+            f"model.name_or_path={run_dir / 'best_model'}",
+            f"data.predict_file={files[which]}",
+            *SMALL_DATA[3:5],
+        ],
+        out,
+    )
+    predictions = json.loads((out / "predictions.json").read_text())
+    source = files["shifted" if which == "unlabelled_json" else "flat_v2"]
+    if which == "unlabelled_json":
+        ids = [
+            qa["id"]
+            for p in json.loads(source.read_text())["data"][0]["paragraphs"]
+            for qa in p["qas"]
+        ]
+    else:
+        ids = [json.loads(line)["id"] for line in source.read_text().splitlines()]
+    assert sorted(predictions) == sorted(ids)
+    assert all(isinstance(text, str) for text in predictions.values())
+    nbest = json.loads((out / "nbest_predictions.json").read_text())
+    assert all(nbest[k][0]["text"] == predictions[k] for k in predictions if predictions[k])
+    assert not (out / "metrics.json").exists() and not (out / "per_question.jsonl").exists()
+    console = proc.stdout + proc.stderr
+    assert str(out / "predictions.json") in console
+    last = [line for line in console.splitlines() if "features/s" in line][-1]
+    assert " features in " in last
+
+
+def test_predict_checks_records_and_names_the_file(run, tmp_path) -> None:
+    run_dir, _ = run
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"id": "a", "question": "Who?", "context": "Ann."})
+        + "\n"
+        + json.dumps({"id": "a", "question": "Where?", "context": "Here."})
+        + "\n"
+    )
+    proc = run_entry(
+        "predict.py",
+        [f"model.name_or_path={run_dir / 'best_model'}", f"data.predict_file={bad}"],
+        tmp_path / "out",
+        check=False,
+    )
+    assert proc.returncode == 1
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert "bad.jsonl" in line and "duplicated" in line
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_eval_set_fails_before_training(tiny_bert_dir, tmp_path) -> None:
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_bert_dir}",
+            *SMALL_DATA,
+            "logger=none",
+            f"+data.eval_sets.missing={tmp_path / 'nowhere.json'}",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    assert proc.returncode == 1
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert "data.eval_sets.missing" in line and "nowhere.json" in line
+    assert not (tmp_path / "run" / "checkpoints").exists()
