@@ -170,3 +170,22 @@ def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
     return HeadQAModule.load_from_checkpoint(
         ckpt_path, encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder", **settings
     )
+
+
+def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
+    """eval.py's and predict.py's model: ``ckpt_path`` if given, else ``model.name_or_path``
+    (a saved model directory or a Hub name), with its tokenizer."""
+    from qa_lightning.models.loading import load_tokenizer
+
+    if cfg.ckpt_path:
+        module = load_module(cfg, cfg.ckpt_path)
+        model_name = module.hparams.model_name_or_path
+    else:
+        model_name = cfg.model.name_or_path
+        module = make_module(cfg, training=False)
+    tokenizer = load_tokenizer(
+        cfg.model.tokenizer or model_name,
+        revision=cfg.model.revision,
+        trust_remote_code=cfg.model.trust_remote_code,
+    )
+    return module, tokenizer

@@ -9,17 +9,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
-    load_module,
     make_callbacks,
     make_loggers,
-    make_module,
     run_hyperparams,
     set_env_defaults,
+    trained_module_and_tokenizer,
     write_resolved_config,
 )
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
-from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_wandb
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
@@ -34,17 +32,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     check_config(cfg)
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
-    if cfg.ckpt_path:
-        module = load_module(cfg, cfg.ckpt_path)
-        model_name = module.hparams.model_name_or_path
-    else:
-        model_name = cfg.model.name_or_path
-        module = make_module(cfg, training=False)
-    tokenizer = load_tokenizer(
-        cfg.model.tokenizer or model_name,
-        revision=cfg.model.revision,
-        trust_remote_code=cfg.model.trust_remote_code,
-    )
+    module, tokenizer = trained_module_and_tokenizer(cfg)
     datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, with_train=False)
     loggers = make_loggers(cfg)
     latest = LatestResults()

@@ -216,7 +216,7 @@ class SquadDataModule(pl.LightningDataModule):
             "tokenizer": tokenizer_fingerprint(self.tokenizer),
         }
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-        return f"{kind}-{digest[:20]}"
+        return f"{split}-{digest[:20]}"  # named after the set, for a reader of the cache
 
     def cache_path(self, split: str) -> Path:
         return Path(self.cfg["cache_dir"]) / self.cache_key(split)

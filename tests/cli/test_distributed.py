@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TIMEOUT_S = 240  # a hung collective (one rank waiting forever) fails instead of blocking
 N_EVAL = 31  # 253 (v1) / 345 (v2) validation features: odd, so the DistributedSampler pads
+N_EXTRA = 26  # an extra evaluation set, also of an odd number of features
 V1_DATA = [
     "data=synthetic",
     "data.synthetic.n_train=120",
@@ -39,6 +40,7 @@ QUESTION_IDS = sorted(f"syn-validation-{i}" for i in range(N_EVAL))
 DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
 ONE = ["trainer.accelerator=cpu", "trainer.devices=1"]
 EVAL_FILES = ("predictions.json", "nbest_predictions.json", "metrics.json")
+EXTRA_FILES = ("predictions.json", "per_question.jsonl")
 # metrics.json fields that describe the run, not the scores
 RUN_FIELDS = {"status", "split", "epoch", "global_step", "best_checkpoint", "train_features"}
 
@@ -158,11 +160,21 @@ def run_audited(script: str, overrides: list[str], run_dir: Path, cache: Path) -
     return Run(run_dir, proc.pid, output, audit)
 
 
-def validation_feature_count(cache: Path) -> int:
+def validation_feature_count(cache: Path, split: str = "validation") -> int:
     from datasets import load_from_disk
 
-    (entry,) = (cache / "features").glob("validation-*")
+    (entry,) = (cache / "features").glob(f"{split}-*")
     return load_from_disk(str(entry / "features")).num_rows
+
+
+def write_extra_set(path: Path, n: int) -> Path:
+    """A flat evaluation set of ``n`` synthetic questions (other contexts than validation)."""
+    from qa_lightning.data.synthetic import make_synthetic_squad
+
+    with open(path, "w") as f:
+        for row in make_synthetic_squad(n, seed=99, id_prefix="extra"):
+            f.write(json.dumps(row) + "\n")
+    return path
 
 
 def assert_written_by_rank_zero_only(run: Run, *, distributed: bool) -> None:
@@ -194,9 +206,15 @@ def assert_nbest_equal(a: dict, b: dict, *, float_tol: float) -> None:
 
 
 def test_two_process_eval_gives_the_one_process_files(tmp_path: Path, tiny_bert_dir: Path) -> None:
-    """eval.py of one saved model, 1 process then 2, batches of 4 (v1)."""
+    """eval.py of one saved model on two sets, 1 process then 2, batches of 4 (v1)."""
     cache = tmp_path / "cache"
-    overrides = [f"model.name_or_path={tiny_bert_dir}", *V1_DATA, "data.eval_batch_size=4"]
+    extra = write_extra_set(tmp_path / "extra.jsonl", N_EXTRA)
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *V1_DATA,
+        "data.eval_batch_size=4",
+        f"+data.eval_sets.extra={extra}",
+    ]
     one = run_audited("eval.py", [*overrides, *ONE], tmp_path / "one", cache)
     # the second run reads the first's cached features: the same table, row for row
     two = run_audited("eval.py", [*overrides, *DDP], tmp_path / "two", cache)
@@ -204,11 +222,16 @@ def test_two_process_eval_gives_the_one_process_files(tmp_path: Path, tiny_bert_
     n_features = validation_feature_count(cache)
     assert n_features % 2 == 1, n_features  # the last rank's share is padded with a repeat
     assert n_features > 4 * N_EVAL  # several windows per example, gathered from both ranks
+    assert validation_feature_count(cache, "extra") % 2 == 1
 
     for run in (one, two):
         assert_written_by_rank_zero_only(run, distributed=run is two)
-        for name in (*EVAL_FILES, "config.yaml"):
+        for name in (*EVAL_FILES, "config.yaml", *(f"eval/extra/{f}" for f in EXTRA_FILES)):
             assert run.landings(name) == 1, (name, run.landings(name))
+    for name in EXTRA_FILES:  # every set: the same answers, records, slices, intervals
+        if name.endswith(".json"):
+            assert two.json(f"eval/extra/{name}") == one.json(f"eval/extra/{name}"), name
+    assert two.json("metrics.json")["sets"]["extra"]["scores"]["total"] == N_EXTRA
     metrics = two.json("metrics.json")
     assert metrics == one.json("metrics.json")  # exact, f1, total (and the run's fields)
     assert metrics["total"] == N_EVAL

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from qa_lightning.models.loading import ModelLoadError, resolve_model_path
@@ -139,3 +140,24 @@ def test_attention_kernels_are_selectable_and_agree(tiny_bert_dir):
     valid = batch["attention_mask"].bool()
     assert torch.allclose(a.start_logits[valid], b.start_logits[valid], atol=1e-5)
     assert torch.allclose(a.end_logits[valid], b.end_logits[valid], atol=1e-5)
+
+
+def test_checkpoints_with_the_former_evaluation_settings_still_load(tiny_bert_dir, tmp_path):
+    """Checkpoints written before evaluation moved to the data side carry version_2,
+    max_length, n_best_size ... as hyper-parameters; they load, and the settings are dropped."""
+    former = {"version_2": True, "max_length": 64, "n_best_size": 5}
+    module = QAModule(str(tiny_bert_dir), **former)
+    assert not set(former) & set(module.hparams)
+    path = tmp_path / "former.ckpt"
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": {**dict(module.hparams), **former},
+            "pytorch-lightning_version": pl.__version__,
+        },
+        path,
+    )
+    loaded = QAModule.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    assert loaded.hparams.model_name_or_path == str(tiny_bert_dir)
+    with pytest.raises(TypeError, match="not_a_setting"):
+        QAModule(str(tiny_bert_dir), not_a_setting=1)
