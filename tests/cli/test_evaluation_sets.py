@@ -145,8 +145,12 @@ def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
     )
 
 
-@pytest.mark.parametrize("which", ["unlabelled_json", "unlabelled_jsonl"])
-def test_predict_answers_an_unlabelled_file(run, files, tmp_path, which) -> None:
+@pytest.mark.parametrize(
+    ("which", "scored_as", "v2"),
+    [("unlabelled_json", "shifted", False), ("unlabelled_jsonl", "flat", True)],
+)
+def test_predict_answers_an_unlabelled_file(run, files, tmp_path, which, scored_as, v2) -> None:
+    """The same questions without answers get the answers training gave them when scored."""
     run_dir, _ = run
     out = tmp_path / "predict"
     proc = run_entry(
@@ -154,24 +158,17 @@ def test_predict_answers_an_unlabelled_file(run, files, tmp_path, which) -> None
         [
             f"model.name_or_path={run_dir / 'best_model'}",
             f"data.predict_file={files[which]}",
+            f"data.version_2={str(v2).lower()}",
             *SMALL_DATA[3:5],
         ],
         out,
     )
     predictions = json.loads((out / "predictions.json").read_text())
-    source = files["shifted" if which == "unlabelled_json" else "flat_v2"]
-    if which == "unlabelled_json":
-        ids = [
-            qa["id"]
-            for p in json.loads(source.read_text())["data"][0]["paragraphs"]
-            for qa in p["qas"]
-        ]
-    else:
-        ids = [json.loads(line)["id"] for line in source.read_text().splitlines()]
-    assert sorted(predictions) == sorted(ids)
-    assert all(isinstance(text, str) for text in predictions.values())
+    scored = json.loads((run_dir / "eval" / scored_as / "predictions.json").read_text())
+    assert predictions == scored and len(predictions) > 0
     nbest = json.loads((out / "nbest_predictions.json").read_text())
     assert all(nbest[k][0]["text"] == predictions[k] for k in predictions if predictions[k])
+    assert (out / "null_odds.json").is_file() == v2
     assert not (out / "metrics.json").exists() and not (out / "per_question.jsonl").exists()
     console = proc.stdout + proc.stderr
     assert str(out / "predictions.json") in console
