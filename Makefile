@@ -36,6 +36,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	.venv/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

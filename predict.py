@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
+from qa_lightning.cli.task import report_user_errors
 from qa_lightning.config import register_configs
-from qa_lightning.errors import report_user_errors
 
 register_configs()
 
