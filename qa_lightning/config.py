@@ -239,6 +239,11 @@ class PathsConfig:
 
 
 @dataclass
+class ExtrasConfig:
+    print_config: bool = True  # the resolved config as a tree on the console at start
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -248,6 +253,7 @@ class TrainConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "train"
     seed: int = 42
     tags: list[str] = field(default_factory=list)
@@ -263,6 +269,7 @@ class EvalConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "eval"
     seed: int = 42
     tags: list[str] = field(default_factory=list)
@@ -275,6 +282,7 @@ class PredictConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "predict"
     seed: int = 42
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path answers

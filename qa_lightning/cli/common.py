@@ -56,6 +56,29 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
     path = Path(output_dir) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, path, resolve=True)
+    if cfg.get("extras") is None or cfg.extras.print_config:
+        print_config_tree(cfg)
+
+
+# The groups a reader looks for first; the rest follow in the config's own order.
+_TREE_ORDER = ("data", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks")
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    """The resolved config as a rich tree, one branch per group (``extras.print_config``)."""
+    from rich import print as rich_print
+    from rich.syntax import Syntax
+    from rich.tree import Tree
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    order = [k for k in _TREE_ORDER if k in resolved]
+    order += [k for k in resolved if k not in order]
+    tree = Tree("config", style="bold")
+    for key in order:
+        value = resolved[key]
+        text = OmegaConf.to_yaml(value) if isinstance(value, dict | list) else str(value)
+        tree.add(key, style="bold").add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
+    rich_print(tree)
 
 
 def make_loggers(cfg: DictConfig):

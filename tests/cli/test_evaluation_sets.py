@@ -104,6 +104,7 @@ def test_training_scores_every_set_with_intervals_in_every_output(run) -> None:
         assert predictions == {r["id"]: r["prediction"] for r in records}
         assert (folder / "slices.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"{name}: EM {entry['scores']['exact']:.2f} [" in console
+    assert "├── data" in console and "doc_stride: 32" in console  # the config tree at start
     assert (run_dir / "eval" / "flat" / "null_odds.json").is_file()
     assert not (run_dir / "eval" / "shifted" / "null_odds.json").exists()
 
@@ -125,16 +126,18 @@ def test_training_scores_every_set_with_intervals_in_every_output(run) -> None:
 def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
     run_dir, _ = run
     out = tmp_path / "eval"
-    run_entry(
+    proc = run_entry(
         "eval.py",
         [
             f"model.name_or_path={run_dir / 'best_model'}",
             "data=squad_json",
             *SMALL_DATA[3:5],
             f"+data.eval_sets.shifted={files['shifted']}",
+            "extras.print_config=false",
         ],
         out,
     )
+    assert "├── data" not in proc.stdout + proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["sets"]) == ["shifted"]
     trained = json.loads((run_dir / "metrics.json").read_text())["sets"]["shifted"]
