@@ -1,5 +1,11 @@
-"""Postprocessing of QA logits and official SQuAD v1.1/v2.0 scoring."""
+"""Postprocessing of QA logits, official SQuAD v1.1/v2.0 scoring, and per-set evaluation
+(intervals, slices, per-question records)."""
 
+from qa_lightning.evaluation.evaluator import (
+    DecodingSettings,
+    EvaluationResult,
+    Evaluator,
+)
 from qa_lightning.evaluation.metric import (
     CollectedLogits,
     QALogitsCollector,
@@ -15,6 +21,9 @@ from qa_lightning.evaluation.scoring import normalize_answer, squad_scores
 
 __all__ = [
     "CollectedLogits",
+    "DecodingSettings",
+    "EvaluationResult",
+    "Evaluator",
     "Postprocessed",
     "QALogitsCollector",
     "deduplicate",

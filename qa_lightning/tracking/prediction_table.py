@@ -16,7 +16,6 @@ from pytorch_lightning.trainer.states import TrainerFn
 COLUMNS = ["id", "question", "gold", "predicted", "correct", "f1"]
 SLICE_COLUMNS = ["family", "slice", "count", "exact", "f1", "f1_ci_low", "f1_ci_high"]
 NO_ANSWER = "(no answer)"
-TABLE_KEY = "val/predictions"
 
 
 def sample_prediction_rows(
