@@ -14,18 +14,25 @@ from transformers import (
 
 
 def save_tiny_qa_model(
-    path: str | Path, tokenizer: PreTrainedTokenizerBase, *, arch: str = "bert", seed: int = 0
+    path: str | Path,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    arch: str = "bert",
+    seed: int = 0,
+    hidden_size: int = 32,
+    num_attention_heads: int = 2,
 ) -> Path:
-    """A 2-layer, 32-wide model of ``arch`` (bert | roberta) plus its tokenizer in ``path``."""
+    """A 2-layer model of ``arch`` (bert | roberta), 32 wide unless told, plus its tokenizer
+    in ``path``."""
     import torch
 
     torch.manual_seed(seed)
     common = dict(
         vocab_size=len(tokenizer),
-        hidden_size=32,
+        hidden_size=hidden_size,
         num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        num_attention_heads=num_attention_heads,
+        intermediate_size=2 * hidden_size,
         pad_token_id=tokenizer.pad_token_id,
     )
     if arch == "bert":

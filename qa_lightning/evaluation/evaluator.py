@@ -10,6 +10,7 @@ writes it; nothing here logs, and nothing is left behind for another layer to re
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,9 +235,7 @@ class Evaluator:
             start.numpy(),
             end.numpy(),
             version_2=self.version_2,
-            n_best_size=self.decoding.n_best_size,
-            max_answer_length=self.decoding.max_answer_length,
-            null_score_diff_threshold=self.decoding.null_score_diff_threshold,
+            **dataclasses.asdict(self.decoding),
         )
         if not self.labelled:
             return EvaluationResult(

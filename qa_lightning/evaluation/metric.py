@@ -242,15 +242,11 @@ def evaluate_logits(
         null_score_diff_threshold=null_score_diff_threshold,
     )
     outputs = decoded.outputs
-    if version_2:
-        scores = squad_scores(
-            decoded.examples,
-            outputs.predictions,
-            version_2=True,
-            null_odds=outputs.null_odds,
-            na_prob_thresh=null_score_diff_threshold,
-        )
-    else:
-        scores = squad_scores(decoded.examples, outputs.predictions, version_2=False)
-    scores["total"] = len(decoded.examples)
+    scores = squad_scores(
+        decoded.examples,
+        outputs.predictions,
+        version_2=version_2,
+        null_odds=outputs.null_odds if version_2 else None,
+        na_prob_thresh=null_score_diff_threshold,
+    )
     return scores, outputs

@@ -10,13 +10,11 @@ import random
 from collections import Counter
 from pathlib import Path
 
-import torch
-from transformers import BertConfig, BertForQuestionAnswering
-
 from qa_lightning.data.synthetic import make_synthetic_squad
 from qa_lightning.evaluation.scoring import squad_scores
 from tests.cli.test_train_eval import run_entry
 from tests.fixtures import make_wordpiece_tokenizer
+from tests.tiny_model import save_tiny_qa_model
 
 N_TRAIN, N_EVAL = 1500, 200
 
@@ -27,19 +25,7 @@ def tiny_model_for_synthetic_data(path: Path) -> Path:
     tokenizer = make_wordpiece_tokenizer(
         list(examples["context"]) + list(examples["question"]), vocab_size=3000
     )
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    BertForQuestionAnswering(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_qa_model(path, tokenizer, hidden_size=64, num_attention_heads=4)
 
 
 def trivial_baseline_f1() -> float:

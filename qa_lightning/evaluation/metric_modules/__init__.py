@@ -21,12 +21,38 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SQUAD", "SQUAD_V2", "metric_inputs"]
+__all__ = ["SQUAD", "SQUAD_V2", "metric_info", "metric_inputs"]
 
 _HERE = Path(__file__).resolve().parent
 
 SQUAD: str = str(_HERE / "squad")
 SQUAD_V2: str = str(_HERE / "squad_v2")
+
+
+def metric_info(*, description: str, citation: str, inputs_description: str, version_2: bool):
+    """The ``evaluate.MetricInfo`` of both modules: the Hub modules' input features
+    (``no_answer_probability`` only for v2)."""
+    import datasets
+    import evaluate
+
+    prediction = {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")}
+    if version_2:
+        prediction["no_answer_probability"] = datasets.Value("float32")
+    answer = {"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}
+    features = datasets.Features(
+        {
+            "predictions": prediction,
+            "references": {"id": datasets.Value("string"), "answers": datasets.Sequence(answer)},
+        }
+    )
+    return evaluate.MetricInfo(
+        description=description,
+        citation=citation,
+        inputs_description=inputs_description,
+        features=features,
+        codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+        reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+    )
 
 
 def _example_rows(examples: Any) -> list[tuple[str, dict[str, list]]]:

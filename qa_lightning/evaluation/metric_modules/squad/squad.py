@@ -7,9 +7,9 @@ project keeps a single scorer.
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 
+from qa_lightning.evaluation.metric_modules import metric_info
 from qa_lightning.evaluation.scoring import squad_scores
 
 _CITATION = """\
@@ -37,33 +37,16 @@ Returns:
 A question without a prediction scores 0 and is counted (with a warning).
 """
 
-_FEATURES = datasets.Features(
-    {
-        "predictions": {
-            "id": datasets.Value("string"),
-            "prediction_text": datasets.Value("string"),
-        },
-        "references": {
-            "id": datasets.Value("string"),
-            "answers": datasets.Sequence(
-                {"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}
-            ),
-        },
-    }
-)
-
 
 class Squad(evaluate.Metric):
     """Hub-compatible ``squad`` metric backed by ``squad_scores(version_2=False)``."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
+        return metric_info(
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=_FEATURES,
-            codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+            version_2=False,
         )
 
     def _compute(self, predictions, references) -> dict[str, float]:

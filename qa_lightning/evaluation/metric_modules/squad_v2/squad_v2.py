@@ -8,9 +8,9 @@ scorer (``no_answer_probability`` is its ``null_odds``).
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 
+from qa_lightning.evaluation.metric_modules import metric_info
 from qa_lightning.evaluation.scoring import squad_scores
 
 _CITATION = """\
@@ -43,34 +43,16 @@ Returns (percentages, totals as int):
 A question without a prediction scores 0 and is counted (with a warning).
 """
 
-_FEATURES = datasets.Features(
-    {
-        "predictions": {
-            "id": datasets.Value("string"),
-            "prediction_text": datasets.Value("string"),
-            "no_answer_probability": datasets.Value("float32"),
-        },
-        "references": {
-            "id": datasets.Value("string"),
-            "answers": datasets.Sequence(
-                {"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}
-            ),
-        },
-    }
-)
-
 
 class SquadV2(evaluate.Metric):
     """Hub-compatible ``squad_v2`` metric backed by ``squad_scores(version_2=True)``."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
+        return metric_info(
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=_FEATURES,
-            codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
+            version_2=True,
         )
 
     def _compute(self, predictions, references, no_answer_threshold: float = 1.0) -> dict:
