@@ -22,12 +22,17 @@ from qa_lightning.evaluation.intervals import score_intervals
 from qa_lightning.evaluation.metric import QALogitsCollector, decode_complete_examples
 from qa_lightning.evaluation.postprocessing import Postprocessed
 from qa_lightning.evaluation.scoring import per_question_scores, scores_from_per_question
+from qa_lightning.evaluation.sets import PREDICT, VALIDATION, metric_prefix
 from qa_lightning.evaluation.slices import slice_labels, slice_scores
 
-__all__ = ["DecodingSettings", "EvaluationResult", "Evaluator", "score_decoded"]
-
-VALIDATION = "validation"  # the set that picks the best checkpoint (logged as val/...)
-PREDICT = "predict"  # predict.py's unlabelled file
+__all__ = [
+    "PREDICT",
+    "VALIDATION",
+    "DecodingSettings",
+    "EvaluationResult",
+    "Evaluator",
+    "score_decoded",
+]
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,6 @@ class DecodingSettings:
     n_best_size: int = 20
     max_answer_length: int = 30
     null_score_diff_threshold: float = 0.0
-
-
-def metric_prefix(name: str) -> str:
-    """``val`` for the validation set (the names sweeps and checkpoints use), else
-    ``eval/<name>``."""
-    return "val" if name == VALIDATION else f"eval/{name}"
 
 
 @dataclass

@@ -17,8 +17,13 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
 from qa_lightning.atomic import atomic_file
-from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, EvaluationResult
-from qa_lightning.tracking.run_files import METRICS_FILE, write_json_atomic
+from qa_lightning.evaluation.evaluator import VALIDATION, EvaluationResult
+from qa_lightning.tracking.run_files import (
+    METRICS_FILE,
+    RECORDS_FILE,
+    set_folder,
+    write_json_atomic,
+)
 from qa_lightning.tracking.slice_plot import plot_slices
 
 __all__ = [
@@ -29,13 +34,6 @@ __all__ = [
     "write_set_files",
     "write_json_atomic",
 ]
-
-
-def set_folder(output_dir: str | Path, name: str) -> Path:
-    """Where a set's files go: the run folder itself for validation (and predict.py's
-    file), else eval/<name>/."""
-    output_dir = Path(output_dir)
-    return output_dir if name in (VALIDATION, PREDICT) else output_dir / "eval" / name
 
 
 def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -56,7 +54,7 @@ def write_set_files(folder: str | Path, result: EvaluationResult, *, plots: bool
         write_json_atomic(folder / "null_odds.json", outputs.null_odds)
     if not result.labelled:
         return
-    write_jsonl_atomic(folder / "per_question.jsonl", result.records)
+    write_jsonl_atomic(folder / RECORDS_FILE, result.records)
     if plots and result.records:
         plot_slices(
             result.slices,
