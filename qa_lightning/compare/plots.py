@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 from itertools import groupby
 from pathlib import Path
@@ -13,7 +14,10 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from qa_lightning.compare.runs import COMPLETED, RunRecord  # noqa: E402
-from qa_lightning.compare.table import NOT_SET, Comparison, format_value, metric_value  # noqa: E402
+from qa_lightning.compare.settings import Setting, setting_params  # noqa: E402
+from qa_lightning.compare.slice_table import SliceTable  # noqa: E402
+from qa_lightning.compare.table import NOT_SET, Comparison, format_value  # noqa: E402
+from qa_lightning.evaluation.sets import VALIDATION  # noqa: E402
 
 
 def _file_name(text: str) -> str:
@@ -34,26 +38,34 @@ def _numeric(values: list) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
-    """One PNG per varied parameter: the metric against it, one line per other setting."""
-    done = [r for r in comparison.runs if r.status == COMPLETED]
+def plot_metric_vs_params(
+    comparison: Comparison, settings: list[Setting], out_dir: Path
+) -> list[Path]:
+    """One PNG per varied parameter (the seed aside): the metric against it, one line per
+    value of the other parameters. Points are means over seeds, error bars one standard
+    deviation (where a setting has two seeds or more)."""
+    params = setting_params(comparison)
+    metric, set_name = comparison.metric, comparison.set_name
     written = []
-    for param in comparison.varied:
-        others = [p for p in comparison.varied if p != param]
+    for param in params:
+        others = [p for p in params if p != param]
 
-        def setting(run: RunRecord, others: list[str] = others) -> str:
-            return ", ".join(format_value(run.params.get(p, NOT_SET)) for p in others)
+        def line(setting: Setting, others: list[str] = others) -> str:
+            return ", ".join(format_value(setting.params.get(p, NOT_SET)) for p in others)
 
-        def setting_order(run: RunRecord, others: list[str] = others) -> tuple:
-            return tuple(_value_order(run.params.get(p, NOT_SET)) for p in others)
+        def line_order(setting: Setting, others: list[str] = others) -> tuple:
+            return tuple(_value_order(setting.params.get(p, NOT_SET)) for p in others)
 
-        xs_all = [r.params.get(param, NOT_SET) for r in done]
+        xs_all = [s.params.get(param, NOT_SET) for s in settings]
         numeric = _numeric(xs_all)
         categories = sorted({format_value(x) for x in xs_all}) if not numeric else []
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        for label, group in groupby(sorted(done, key=setting_order), key=setting):
+        for label, group in groupby(sorted(settings, key=line_order), key=line):
             points = sorted(
-                ((r.params.get(param, NOT_SET), metric_value(r, comparison.metric)) for r in group),
+                (
+                    (s.params.get(param, NOT_SET), s.mean(metric, set_name), s.sd(metric, set_name))
+                    for s in group
+                ),
                 key=lambda p: _value_order(p[0]),
             )
             xs = (
@@ -61,7 +73,15 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
                 if numeric
                 else [categories.index(format_value(p[0])) for p in points]
             )
-            ax.plot(xs, [p[1] for p in points], marker="o", label=label or None)
+            errors = [0.0 if math.isnan(p[2]) else p[2] for p in points]
+            ax.errorbar(
+                xs,
+                [p[1] for p in points],
+                yerr=errors if any(errors) else None,
+                marker="o",
+                capsize=3,
+                label=label or None,
+            )
         positive = numeric and xs_all and min(xs_all) > 0
         if positive and max(xs_all) / min(xs_all) >= 4:  # learning rates, batch sizes ...
             ax.set_xscale("log")
@@ -71,18 +91,56 @@ def plot_metric_vs_params(comparison: Comparison, out_dir: Path) -> list[Path]:
             ax.minorticks_off()
         else:
             ax.set_xticks(range(len(categories)), categories)
+        seeds = max((s.n for s in settings), default=1)
+        ylabel = metric if set_name == VALIDATION else f"{metric} ({set_name})"
         ax.set_xlabel(param)
-        ax.set_ylabel(comparison.metric)
-        ax.set_title(f"{comparison.metric} against {param}")
+        ax.set_ylabel(ylabel + (" (mean ± sd over seeds)" if seeds > 1 else ""))
+        ax.set_title(f"{ylabel} against {param}")
         ax.grid(alpha=0.3)
         if others:
             ax.legend(fontsize="small", title=", ".join(others), title_fontsize="small")
         fig.tight_layout()
-        path = out_dir / _file_name(f"{comparison.metric}_vs_{param}.png")
+        suffix = "" if set_name == VALIDATION else f"_{set_name}"
+        path = out_dir / _file_name(f"{metric}{suffix}_vs_{param}.png")
         fig.savefig(path, dpi=120)
         plt.close(fig)
         written.append(path)
     return written
+
+
+def plot_slice_bars(table: SliceTable, path: Path) -> Path | None:
+    """Grouped bars: each slice's F1 for the top settings, one panel per slice family."""
+    if not table.rows or not table.settings:
+        return None
+    families = list(dict.fromkeys(row.family for row in table.rows))
+    widths = [sum(r.family == f for r in table.rows) for f in families]
+    fig, axes = plt.subplots(
+        1,
+        len(families),
+        figsize=(2.2 + 1.1 * sum(widths), 4.4),
+        gridspec_kw={"width_ratios": widths},
+        sharey=True,
+        squeeze=False,
+    )
+    k = len(table.settings)
+    bar = 0.8 / k
+    for ax, family in zip(axes[0], families, strict=True):
+        rows = [r for r in table.rows if r.family == family]
+        for i, setting in enumerate(table.settings):
+            xs = [j + (i - (k - 1) / 2) * bar for j in range(len(rows))]
+            ax.bar(xs, [r.f1[i] for r in rows], width=bar, label=setting.label)
+        ax.set_xticks(range(len(rows)), [f"{r.label}\n({r.count})" for r in rows], fontsize=8)
+        ax.tick_params(axis="x", rotation=0)
+        ax.set_title(family, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(f"F1 on {table.set_name} (mean over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize="small")
+    fig.suptitle(f"F1 by slice, top {k} settings ({table.set_name}; questions per slice below)")
+    fig.tight_layout(rect=(0, 0.06 * (k + 1), 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def read_curves(run: RunRecord, metric: str) -> dict[str, tuple[list[int], list[float]]]:

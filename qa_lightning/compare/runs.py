@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE
+from qa_lightning.evaluation.sets import VALIDATION
+from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_FILE, set_folder
 
 COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
 # Overrides that say where a run writes, not what it is: never a compared parameter.
@@ -40,6 +41,30 @@ class RunRecord:
     @property
     def curves_file(self) -> Path:
         return self.path / "csv" / "metrics.csv"
+
+    def set_names(self) -> list[str]:
+        """The evaluation sets this run scored (metrics.json ``sets``; older runs: validation)."""
+        sets = self.metrics.get("sets")
+        if isinstance(sets, dict) and sets:
+            return list(sets)
+        return [VALIDATION] if "f1" in self.metrics else []
+
+    def set_scores(self, name: str = VALIDATION) -> dict[str, Any]:
+        """The official scores of one set; the flat ones for validation in older folders."""
+        sets = self.metrics.get("sets")
+        if isinstance(sets, dict) and name in sets:
+            return sets[name].get("scores") or {}
+        return self.metrics if name == VALIDATION else {}
+
+    def set_slices(self, name: str = VALIDATION) -> dict[str, dict[str, dict[str, Any]]]:
+        """family -> label -> {count, exact, f1, f1_ci} of one set; empty for older runs."""
+        sets = self.metrics.get("sets")
+        if isinstance(sets, dict) and name in sets:
+            return sets[name].get("slices") or {}
+        return {}
+
+    def records_file(self, name: str = VALIDATION) -> Path:
+        return set_folder(self.path, name) / RECORDS_FILE
 
 
 def is_run_folder(path: Path) -> bool:
@@ -126,6 +151,21 @@ def read_run(run: Path, root: Path) -> RunRecord:
                 failure = (summary.get("summary") or {}).get("failure")
                 record.error = failure or f"W&B run {summary.get('state')}"
     return record
+
+
+def read_records(run: RunRecord, name: str = VALIDATION) -> dict[str, dict[str, Any]] | None:
+    """{question id: record} of one set's per_question.jsonl; None where the run has none
+    (a folder written before per-question records existed, or a set it did not score)."""
+    path = run.records_file(name)
+    if not path.is_file():
+        return None
+    records = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                record = json.loads(line)
+                records[record["id"]] = record
+    return records
 
 
 def collect_runs(paths: list[str | Path]) -> list[RunRecord]:

@@ -1,4 +1,5 @@
-"""The comparison table: runs sorted by a metric, one column per varied parameter."""
+"""The runs table: runs sorted by a metric on one evaluation set, one column per varied
+parameter, one F1 column per further set."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_lightning.compare.runs import COMPLETED, FAILED, RunRecord
+from qa_lightning.evaluation.sets import VALIDATION
 
 # Scores shown when any run has them (v2 runs add HasAns/NoAns and the best thresholds).
 SCORE_COLUMNS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_exact", "best_f1")
@@ -23,6 +25,8 @@ class Comparison:
     fixed: dict[str, Any]  # overrides every run shares
     runs: list[RunRecord]  # completed best first, then incomplete, then failed
     scores: list[str]
+    set_name: str = VALIDATION  # the evaluation set whose scores are compared
+    other_sets: tuple[str, ...] = ()  # further sets the runs scored: an F1 column each
 
     @property
     def best(self) -> RunRecord | None:
@@ -40,12 +44,13 @@ def metric_key(metric: str) -> str:
     return metric.split("/", 1)[1] if "/" in metric else metric
 
 
-def metric_value(run: RunRecord, metric: str) -> float:
-    value = run.metrics.get(metric_key(metric))
+def metric_value(run: RunRecord, metric: str, set_name: str = VALIDATION) -> float:
+    value = run.set_scores(set_name).get(metric_key(metric))
     return float(value) if isinstance(value, int | float) else math.nan
 
 
-def compare(records: list[RunRecord], metric: str = "f1") -> Comparison:
+def compare(records: list[RunRecord], metric: str = "f1", set_name: str = VALIDATION) -> Comparison:
+    """Runs sorted by ``metric`` on ``set_name``; raises if no run scored that set."""
     keys: list[str] = []
     for run in records:
         keys += [k for k in run.params if k not in keys]
@@ -60,12 +65,32 @@ def compare(records: list[RunRecord], metric: str = "f1") -> Comparison:
     status_order = {COMPLETED: 0, FAILED: 2}
 
     def order(run: RunRecord) -> tuple:
-        value = metric_value(run, metric)
+        value = metric_value(run, metric, set_name)
         missing = math.isnan(value)
         return (status_order.get(run.status, 1), missing, 0.0 if missing else -value)
 
-    scores = [s for s in SCORE_COLUMNS if any(s in r.metrics for r in records)]
-    return Comparison(metric_key(metric), varied, fixed, sorted(records, key=order), scores)
+    all_sets: list[str] = []
+    for run in records:
+        all_sets += [name for name in run.set_names() if name not in all_sets]
+    if set_name != VALIDATION and set_name not in all_sets:
+        scored = ", ".join(all_sets) or "none"
+        raise ValueError(f"no run scored the evaluation set {set_name!r} (sets scored: {scored})")
+    scores = [s for s in SCORE_COLUMNS if any(s in r.set_scores(set_name) for r in records)]
+    others = tuple(name for name in all_sets if name != set_name)
+    return Comparison(
+        metric_key(metric),
+        varied,
+        fixed,
+        sorted(records, key=order),
+        scores,
+        set_name=set_name,
+        other_sets=others,
+    )
+
+
+def set_column(name: str) -> str:
+    """The column of another evaluation set's F1: ``new_wiki f1``."""
+    return f"{name} f1"
 
 
 def format_value(value: Any) -> str:
@@ -84,16 +109,16 @@ def table_rows(comparison: Comparison, *, digits: int = 2) -> tuple[list[str], l
         "status",
         *comparison.varied,
         *comparison.scores,
+        *map(set_column, comparison.other_sets),
         *RUN_COLUMNS.values(),
     ]
     rows = []
     rank = 0
     for run in comparison.runs:
         rank += run.status == COMPLETED
-        scores = [
-            f"{run.metrics[s]:.{digits}f}" if isinstance(run.metrics.get(s), int | float) else ""
-            for s in comparison.scores
-        ]
+        values = [metric_value(run, s, comparison.set_name) for s in comparison.scores]
+        values += [metric_value(run, "f1", name) for name in comparison.other_sets]
+        scores = ["" if math.isnan(v) else f"{v:.{digits}f}" for v in values]
         extra = [format_value(run.metrics.get(k, "")) for k in RUN_COLUMNS]
         rows.append(
             [
@@ -117,35 +142,8 @@ def write_csv(comparison: Comparison, path: Path) -> None:
             writer.writerow([*row, run.error or "", str(run.path)])
 
 
-def markdown(comparison: Comparison, *, title: str, plots: list[Path] = ()) -> str:
-    header, rows = table_rows(comparison)
-    counts = ", ".join(f"{n} {status}" for status, n in comparison.counts().items())
-    lines = [
-        f"# {title}",
-        "",
-        f"Sorted by **{comparison.metric}** (higher is better); {len(comparison.runs)} runs: "
-        f"{counts}.",
-    ]
-    if comparison.fixed:
-        fixed = ", ".join(f"`{k}={format_value(v)}`" for k, v in comparison.fixed.items())
-        lines += ["", f"Shared overrides: {fixed}."]
-    lines += [
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
-    failed = [r for r in comparison.runs if r.status == FAILED]
-    if failed:
-        lines += ["", "## Failed jobs", ""]
-        lines += [f"- job {r.job}: {r.error}" for r in failed]
-    if plots:
-        lines += ["", "## Plots", ""]
-        lines += [f"![{p.stem}]({p.name})" for p in plots]
-    return "\n".join(lines) + "\n"
-
-
-def print_table(comparison: Comparison, *, title: str) -> None:
+def print_table(comparison: Comparison, *, title: str, console: Any = None) -> None:
+    """The runs table on the terminal (a rich ``Console``; a wide one when not given)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -156,9 +154,10 @@ def print_table(comparison: Comparison, *, title: str) -> None:
     for row, run in zip(rows, comparison.runs, strict=True):
         style = "red" if run.status == FAILED else ("dim" if run.status != COMPLETED else None)
         table.add_row(*row, style=style)
-    console = Console()
-    if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
-        console = Console(width=max(console.width, 200))
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
+            console = Console(width=max(console.width, 200))
     console.print(table)
     for run in comparison.runs:
         if run.status == FAILED:

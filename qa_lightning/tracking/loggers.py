@@ -40,6 +40,12 @@ def resolve_wandb_mode(mode: str) -> str:
     return "online" if wandb_credentials_present() else "offline"
 
 
+def sweep_group(sweep_dir: str | Path) -> str:
+    """The W&B group of a sweep's jobs (and of its summary run): ``<task>-<time>``."""
+    sweep = Path(sweep_dir)
+    return f"{sweep.parent.name}-{sweep.name}"
+
+
 def run_identity(hydra_cfg: Any | None) -> tuple[str | None, str | None]:
     """(group, name) for a Hydra job: the sweep folder groups jobs, overrides name them."""
     if hydra_cfg is None:
@@ -49,8 +55,7 @@ def run_identity(hydra_cfg: Any | None) -> tuple[str | None, str | None]:
     job = hydra_cfg.job
     overrides = job.override_dirname or ""
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        sweep = Path(hydra_cfg.sweep.dir)
-        group = f"{sweep.parent.name}-{sweep.name}"
+        group = sweep_group(hydra_cfg.sweep.dir)
         name = overrides or f"job{job.num}"
         return group, f"{job.num}:{name}"
     run_dir = Path(hydra_cfg.run.dir).name

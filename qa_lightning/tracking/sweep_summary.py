@@ -13,15 +13,18 @@ log = logging.getLogger(__name__)
 
 
 class SweepSummary(Callback):
-    """Writes ``comparison.md``/``.csv`` (and plots) into the sweep folder when it ends.
+    """Writes the comparison (settings with seeds aggregated, paired tests against the
+    best, slices, plots) into the sweep folder when it ends, and logs it as the sweep's W&B
+    summary run when the sweep logs to W&B (``wandb: false`` turns that off).
 
     Runs in the launching process after every job returned, whichever launcher ran them
     (in process, submitit local or SLURM). A summary that cannot be written is logged;
     it never turns a finished sweep into a failed command.
     """
 
-    def __init__(self, plots: bool = True) -> None:
+    def __init__(self, plots: bool = True, wandb: bool = True) -> None:
         self.plots = plots
+        self.wandb = wandb
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from qa_lightning.compare import compare_runs
@@ -29,7 +32,7 @@ class SweepSummary(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            comparison = compare_runs(
+            report = compare_runs(
                 [sweep_dir],
                 metric=config.get("optimized_metric") or "f1",
                 plots=self.plots,
@@ -38,21 +41,41 @@ class SweepSummary(Callback):
         except Exception:
             log.exception("Could not summarise the sweep in %s", sweep_dir)
             return
+        comparison = report.comparison
+        wandb_cfg = (config.get("logger") or {}).get("wandb")
+        if self.wandb and wandb_cfg is not None:
+            self._log_to_wandb(report, wandb_cfg, sweep_dir)
         counts = comparison.counts()
         log.info(
             "Sweep done: %s. Table: %s",
             ", ".join(f"{n} {status}" for status, n in counts.items()),
             sweep_dir / "comparison.md",
         )
-        best = comparison.best
-        if best is not None:
+        if report.settings:
+            best = report.settings[0]
+            metric, set_name = comparison.metric, comparison.set_name
             log.info(
-                "Best: job %s (%s) %s=%.2f",
-                best.job,
-                ", ".join(f"{k}={v}" for k, v in best.params.items() if k in comparison.varied),
-                comparison.metric,
-                best.metrics.get(comparison.metric, float("nan")),
+                "Best: %s, %s=%.2f over %d run(s)",
+                best.label,
+                metric,
+                best.mean(metric, set_name),
+                best.n,
             )
         for run in comparison.runs:
             if run.status == FAILED:
                 log.error("Failed: job %s: %s", run.job, run.error)
+
+    @staticmethod
+    def _log_to_wandb(report: Any, wandb_cfg: Any, sweep_dir: Path) -> None:
+        from qa_lightning.tracking.loggers import sweep_group
+        from qa_lightning.tracking.wandb_summary import log_summary_run
+
+        try:
+            folder = log_summary_run(
+                report, wandb_cfg, group=sweep_group(sweep_dir), save_dir=sweep_dir
+            )
+        except Exception:
+            log.exception("Could not log the sweep's W&B summary run")
+            return
+        if folder is not None:
+            log.info("W&B summary run of the sweep: %s", folder)

@@ -106,6 +106,15 @@ def test_grid_sweep_is_compared_and_logged_as_one_wandb_group(tmp_path: Path, ti
     assert "optimizer.lr=0.0001" in names[0] and "data.doc_stride=16" in names[0]
     assert len(set(names)) == 4
 
+    # The sweep's summary run: in the same group, with the settings table of settings.csv.
+    summary_run = wandb_run_record(sweep)
+    assert summary_run["job_type"] == "summary" and summary_run["run_group"] in groups
+    settings = wandb_summary(sweep)
+    assert settings["state"] == "finished"
+    assert settings["summary"]["summary/settings"]["_type"] == "table-file"
+    with open(sweep / "settings.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 4  # one seed each: four settings
+
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_bert_dir):
     sweep = tmp_path / "failing"

@@ -1,0 +1,128 @@
+"""Each setting against the best one, question by question, with Holm's correction.
+
+A setting's per-question scores are its runs' scores averaged over seeds, so the test over
+questions compares the settings' expected answers. It does not see training noise: the
+Welch test over seed-level scores (when both settings have two seeds or more) does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qa_lightning.compare.runs import read_records
+from qa_lightning.compare.settings import Setting
+from qa_lightning.compare.stats import PairedTest, holm, paired_test, seeds_p_value
+
+TESTED = ("f1", "exact")  # per-question scores every record carries
+ALPHA = 0.05
+
+
+@dataclass
+class SettingScores:
+    """A setting's per-question scores on one set, averaged over its runs (seeds)."""
+
+    ids: list[str]
+    scores: dict[str, np.ndarray]  # metric -> one value per id (percent)
+    records: dict[str, dict]  # id -> the first run's record (question, gold, slice labels)
+    predictions: dict[str, list[str]]  # id -> each run's prediction
+
+
+def setting_scores(setting: Setting, set_name: str) -> SettingScores | str:
+    """The averaged scores, or why there are none (a run without per-question records)."""
+    per_run = []
+    for run in setting.runs:
+        records = read_records(run, set_name)
+        if records is None:
+            return (
+                f"job {run.job} has no per-question records for {set_name} "
+                f"({run.records_file(set_name).relative_to(run.path)} is missing: "
+                "the folder predates them or the run did not score this set)"
+            )
+        per_run.append(records)
+    ids = [qid for qid in per_run[0] if all(qid in records for records in per_run[1:])]
+    if not ids:
+        return "its runs scored no question in common"
+    scores = {
+        metric: np.mean(
+            [[float(records[qid][metric]) for qid in ids] for records in per_run], axis=0
+        )
+        for metric in TESTED
+    }
+    predictions = {qid: [str(records[qid]["prediction"]) for records in per_run] for qid in ids}
+    return SettingScores(ids, scores, {qid: per_run[0][qid] for qid in ids}, predictions)
+
+
+def align(a: SettingScores, b: SettingScores, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both settings' scores on the questions both scored, in ``a``'s order."""
+    index_b = {qid: i for i, qid in enumerate(b.ids)}
+    rows = [(i, index_b[qid]) for i, qid in enumerate(a.ids) if qid in index_b]
+    ia = np.array([r[0] for r in rows], dtype=np.int64)
+    ib = np.array([r[1] for r in rows], dtype=np.int64)
+    return a.scores[metric][ia], b.scores[metric][ib]
+
+
+@dataclass
+class PairedRow:
+    """One setting against the best: the tests by metric, Holm-adjusted, and over seeds."""
+
+    setting: Setting
+    tests: dict[str, PairedTest] = field(default_factory=dict)
+    holm: dict[str, float] = field(default_factory=dict)
+    seeds_p: dict[str, float] = field(default_factory=dict)
+    note: str | None = None  # why there is no test
+
+    def significant(self, metric: str) -> bool | None:
+        p = self.holm.get(metric, math.nan)
+        return None if math.isnan(p) else p < ALPHA
+
+
+@dataclass
+class PairedComparison:
+    set_name: str
+    best: Setting | None
+    rows: list[PairedRow]  # one per setting after the best, in the settings' order
+    note: str | None = None  # why nothing was tested
+
+
+def compare_to_best(settings: list[Setting], set_name: str, *, seed: int = 0) -> PairedComparison:
+    """Paired tests of every setting against the first (best) one on ``set_name``.
+
+    Holm's correction runs over the settings compared, separately for each metric (the
+    family is "is this setting worse than the best?", asked once per row).
+    """
+    if not settings:
+        return PairedComparison(set_name, None, [], "no completed run")
+    best, others = settings[0], settings[1:]
+    best_scores = setting_scores(best, set_name)
+    rows = [PairedRow(setting) for setting in others]
+    if isinstance(best_scores, str):
+        return PairedComparison(set_name, best, rows, f"the best setting: {best_scores}")
+    for row in rows:
+        scores = setting_scores(row.setting, set_name)
+        if isinstance(scores, str):
+            row.note = scores
+            continue
+        for metric in TESTED:
+            a, b = align(scores, best_scores, metric)
+            if a.size == 0:
+                row.note = "no question scored by both this setting and the best"
+                break
+            row.tests[metric] = paired_test(a, b, seed=seed)
+            row.seeds_p[metric] = seeds_p_value(
+                row.setting.values(metric, set_name), best.values(metric, set_name)
+            )
+    for metric in TESTED:
+        adjusted = holm([_p(row.tests, metric) for row in rows])
+        for row, p in zip(rows, adjusted, strict=True):
+            if not math.isnan(p):
+                row.holm[metric] = p
+    return PairedComparison(set_name, best, rows)
+
+
+def _p(tests: Mapping[str, PairedTest], metric: str) -> float:
+    test = tests.get(metric)
+    return test.p_value if test is not None else math.nan
