@@ -1,8 +1,10 @@
 """Read run folders (a sweep's jobs, or single runs) into :class:`RunRecord` rows.
 
 A run folder holds ``.hydra/overrides.yaml`` (what the job changed), ``metrics.json``
-(scores; ``status: completed`` once the run finished), ``failure.json`` (a sweep job that
-raised), ``csv/metrics.csv`` (curves) and an offline W&B run. A folder with neither a
+(scores of every evaluation set; ``status: completed`` once the run finished),
+``per_question.jsonl`` (one record per question, ``eval/<set>/`` for further sets),
+``failure.json`` (a sweep job that raised), ``csv/metrics.csv`` (curves) and an offline
+W&B run. A folder with neither a
 finished ``metrics.json`` nor ``failure.json`` was killed or is still running: it is
 ``incomplete``, and its last known scores come from mid-training evaluation or from W&B.
 """
@@ -26,6 +28,8 @@ from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_
 COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
 # Overrides that say where a run writes, not what it is: never a compared parameter.
 _IGNORED_PREFIXES = ("hydra.", "paths.", "logger", "trainer.enable_progress_bar")
+# A sweep preset only sets the sweeper's parameters; each job's own overrides carry them.
+_IGNORED_KEYS = {"sweep"}
 _NOT_RUNS = {"wandb", "checkpoints", "best_model", "csv", ".hydra", "cache", ".cache"}
 
 
@@ -98,7 +102,7 @@ def read_overrides(run: Path) -> dict[str, Any]:
     params = {}
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.key_or_group
-        if key.startswith(_IGNORED_PREFIXES) or override.is_delete():
+        if key.startswith(_IGNORED_PREFIXES) or key in _IGNORED_KEYS or override.is_delete():
             continue
         params[key] = override.value()
     return params

@@ -227,3 +227,15 @@ def test_metrics_json_of_a_set_written_by_the_builder_matches_its_records(tmp_pa
     metrics = json.loads((run / "metrics.json").read_text())
     records = [json.loads(x) for x in (run / "per_question.jsonl").read_text().splitlines()]
     assert metrics["f1"] == pytest.approx(np.mean([r["f1"] for r in records]))
+
+
+def test_a_sweep_preset_is_not_a_parameter(tmp_path):
+    """``sweep=seeds`` only sets the sweeper's values; a job rerun without it (each job's
+    overrides carry its seed) is the same setting."""
+    scored_run(
+        tmp_path / "s" / "0", ["sweep=seeds", "seed=1", "optimizer.lr=0.001"], base_scores(1)
+    )
+    scored_run(tmp_path / "s" / "1", ["seed=2", "optimizer.lr=0.001"], base_scores(2))
+    comparison = compare(collect_runs([tmp_path / "s"]))
+    assert comparison.varied == ["seed"]
+    assert [s.n for s in group_settings(comparison)] == [2]
