@@ -262,12 +262,17 @@ def summary_lines(diff: QuestionDiff) -> list[str]:
     ]
     helped, hurt = diff.helped_most(), diff.hurt_most()
     if helped is not None and hurt is not None:
-        lines.append(
-            f"Helped most: {helped.family}={helped.label} ({_signed(helped.f1_change)} F1 over "
-            f"{helped.questions} questions); hurt most: {hurt.family}={hurt.label} "
-            f"({_signed(hurt.f1_change)} F1 over {hurt.questions} questions)"
-            f" (slices of {MIN_SLICE}+ questions)."
-        )
+
+        def named(s: SliceChange) -> str:
+            return f"{s.family}={s.label} ({_signed(s.f1_change)} F1 over {s.questions} questions)"
+
+        first = f"helped most: {named(helped)}" if helped.f1_change > 0 else "no slice gained"
+        second = f"hurt most: {named(hurt)}" if hurt.f1_change < 0 else "no slice lost"
+        if helped.f1_change > 0 and hurt.f1_change >= 0:
+            second += f" (least gain: {named(hurt)})"
+        if hurt.f1_change < 0 and helped.f1_change <= 0:
+            first += f" (least loss: {named(helped)})"
+        lines.append(f"{first[0].upper()}{first[1:]}; {second} (slices of {MIN_SLICE}+ questions).")
     return lines
 
 
