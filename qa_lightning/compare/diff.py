@@ -286,6 +286,9 @@ def markdown(diff: QuestionDiff) -> str:
         "",
         "## F1 change by slice (B - A, 95% paired interval)",
         "",
+        f"The {len(diff.slices)} intervals are not corrected for their number: about "
+        f"{0.05 * len(diff.slices):.1g} of them would exclude 0 by chance alone.",
+        "",
         "| slice | questions | F1 change | 95% interval |",
         "|---|---|---|---|",
     ]

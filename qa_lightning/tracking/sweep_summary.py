@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ class SweepSummary(Callback):
         comparison = report.comparison
         wandb_cfg = (config.get("logger") or {}).get("wandb")
         if self.wandb and wandb_cfg is not None:
-            self._log_to_wandb(report, wandb_cfg, sweep_dir)
+            # plain values: fixed choices (the mode) are Enums in the config
+            plain = OmegaConf.to_container(wandb_cfg, resolve=False, enum_to_str=True)
+            self._log_to_wandb(report, plain, sweep_dir)
         counts = comparison.counts()
         log.info(
             "Sweep done: %s. Table: %s",
