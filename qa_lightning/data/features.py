@@ -26,11 +26,13 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
-from qa_lightning.errors import ConfigError
+from qa_lightning.config import (
+    DEFAULT_MAX_QUESTION_TOKENS,
+    check_window,
+    resolve_max_question_tokens,
+)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_QUESTION_TOKENS = 64
 
 __all__ = [
     "DEFAULT_MAX_QUESTION_TOKENS",
@@ -41,47 +43,21 @@ __all__ = [
 ]
 
 
-def resolve_max_question_tokens(max_length: int, max_question_tokens: int | None) -> int:
-    """The question cap in tokens: ``max_question_tokens`` or ``min(64, max_length // 2)``."""
-    if max_question_tokens is None:
-        return max(1, min(DEFAULT_MAX_QUESTION_TOKENS, max_length // 2))
-    if max_question_tokens < 1:
-        raise ConfigError(f"data.max_question_tokens={max_question_tokens} must be >= 1 (or null)")
-    return int(max_question_tokens)
-
-
-def _context_room(tokenizer: Any, max_length: int, question_cap: int) -> int:
-    """Tokens left for the context when the question has ``question_cap`` tokens."""
-    return max_length - question_cap - tokenizer.num_special_tokens_to_add(pair=True)
-
-
 def check_stride(
     tokenizer: Any, *, max_length: int, doc_stride: int, max_question_tokens: int | None
 ) -> None:
-    """Reject a ``doc_stride`` that the tokenizer cannot honour, with a one-line message.
+    """Reject a ``doc_stride`` that the tokenizer cannot honour, with a one-line ConfigError.
 
     The window keeps ``room = max_length - question_cap - special_tokens`` context tokens;
-    HF tokenizers fail (or loop) when ``doc_stride >= room``.
+    HF tokenizers fail (or loop) when ``doc_stride >= room`` (the rule is
+    ``qa_lightning.config.check_window``'s, with this tokenizer's special tokens).
     """
-    cap = resolve_max_question_tokens(max_length, max_question_tokens)
-    n_special = tokenizer.num_special_tokens_to_add(pair=True)
-    room = _context_room(tokenizer, max_length, cap)
-    if room < 1:
-        raise ConfigError(
-            f"data.max_length={max_length} leaves no room for the context: questions capped at "
-            f"{cap} tokens plus {n_special} special tokens fill it; raise data.max_length or "
-            f"lower data.max_question_tokens"
-        )
-    if doc_stride < 0:
-        raise ConfigError(
-            f"data.doc_stride={doc_stride} must be >= 0; use 0 <= doc_stride < {room}"
-        )
-    if doc_stride >= max_length or doc_stride >= room:
-        raise ConfigError(
-            f"data.doc_stride={doc_stride} leaves no room: with max_length={max_length} and "
-            f"questions capped at {cap} tokens the context window is {room} tokens; "
-            f"use doc_stride < {room}"
-        )
+    check_window(
+        max_length=max_length,
+        doc_stride=doc_stride,
+        max_question_tokens=max_question_tokens,
+        n_special=tokenizer.num_special_tokens_to_add(pair=True),
+    )
 
 
 @dataclass(frozen=True)

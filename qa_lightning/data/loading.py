@@ -7,15 +7,14 @@ from typing import Any
 
 from datasets import Dataset
 
-from qa_lightning.config import EvalSetConfig, file_source
+from qa_lightning.config import DataSource, EvalSetConfig, choice, file_source
 from qa_lightning.data.sources import load_hub_squad, read_flat_file, read_squad_json
 from qa_lightning.data.synthetic import make_synthetic_squad
 from qa_lightning.data.validation import validate_examples
 
 
 def _source(cfg: Mapping[str, Any]) -> str:
-    source = cfg["source"]
-    return str(getattr(source, "value", source))
+    return choice(DataSource, cfg["source"], "data.source").value
 
 
 def eval_set_data(cfg: Mapping[str, Any], spec: EvalSetConfig) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def load_examples(
             on_bad_record=on_bad,
             answers_optional=answers_optional,
         )
-    elif source == "synthetic":
+    else:  # synthetic
         syn = cfg["synthetic"]
         examples = make_synthetic_squad(
             syn["n_train"] if split == "train" else syn["n_eval"],
@@ -75,8 +74,6 @@ def load_examples(
             unanswerable_fraction=syn["unanswerable_fraction"],
             id_prefix=f"syn-{split}",
         )
-    else:
-        raise ValueError(f"data.source={source!r}; use hub, squad_json, flat or synthetic")
 
     limit = cfg.get("max_train_samples" if split == "train" else "max_eval_samples")
     if limit is not None and limit < len(examples):

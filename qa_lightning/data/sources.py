@@ -99,7 +99,7 @@ def read_squad_json(
     question without ``answers`` gets empty ones too. Bad records raise :class:`DataValidationError` naming the file and the question
     id, or are dropped and counted with ``on_bad_record="drop"``.
     """
-    check_on_bad_record(on_bad_record)
+    on_bad_record = check_on_bad_record(on_bad_record)
     p = _existing_file(path)
     doc = _parse_json(_read_text(p), p, what="valid JSON in the official SQuAD format")
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
@@ -233,7 +233,7 @@ def read_flat_file(
     With ``answers_optional`` (files to predict on) a file without answer columns is read
     with empty answers.
     """
-    check_on_bad_record(on_bad_record)
+    on_bad_record = check_on_bad_record(on_bad_record)
     mapping = {name: name for name in FLAT_FILE_FIELDS}
     if columns:
         unknown = sorted(set(columns) - set(FLAT_FILE_FIELDS))

@@ -24,6 +24,7 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from qa_lightning.config import OnBadRecord, choice
 from qa_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ SQUAD_FEATURES = datasets.Features(
     }
 )
 COLUMNS: tuple[str, ...] = ("id", "title", "context", "question", "answers")
-ON_BAD_RECORD_CHOICES: tuple[str, ...] = ("raise", "drop")
+ON_BAD_RECORD_CHOICES: tuple[str, ...] = OnBadRecord.values()  # ("raise", "drop")
 
 _STRING_FIELDS = ("id", "title", "context", "question")
 _INT32_MAX = 2**31 - 1
@@ -86,13 +87,9 @@ class _BadRecord(Exception):
 
 
 def check_on_bad_record(on_bad_record: str) -> str:
-    """Return ``on_bad_record`` if it is allowed, else raise ``ValueError`` naming the choices."""
-    if on_bad_record not in ON_BAD_RECORD_CHOICES:
-        raise ValueError(
-            f"on_bad_record must be one of {', '.join(map(repr, ON_BAD_RECORD_CHOICES))}, "
-            f"got {on_bad_record!r}"
-        )
-    return on_bad_record
+    """``on_bad_record`` as a string if it is allowed, else a one-line ``ConfigError`` (a
+    ``ValueError``) naming the choices: the config's own check (``data.on_bad_record``)."""
+    return choice(OnBadRecord, on_bad_record, "on_bad_record").value
 
 
 def _short(text: str) -> str:
@@ -282,7 +279,7 @@ def validate_records(
     ``locations`` (optional, one per record) says where a record sits in the file, for the
     messages. The returned columns fit :data:`SQUAD_FEATURES`.
     """
-    check_on_bad_record(on_bad_record)
+    on_bad_record = check_on_bad_record(on_bad_record)
     missing = [c for c in COLUMNS if c not in records]
     if missing:
         raise DataValidationError(
@@ -358,7 +355,7 @@ def validate_examples(
     Raises :class:`DataValidationError` for the first bad record (``on_bad_record="raise"``) or
     logs a warning with the count dropped and the count per reason (``"drop"``).
     """
-    check_on_bad_record(on_bad_record)
+    on_bad_record = check_on_bad_record(on_bad_record)
     missing = [c for c in COLUMNS if c not in ds.column_names]
     if missing:
         raise DataValidationError(

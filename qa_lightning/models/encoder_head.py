@@ -10,14 +10,20 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
-from qa_lightning.config import FREEZE_POLICIES
+from qa_lightning.config import (
+    Freeze,
+    check_freeze_layers,
+    check_hidden_layer,
+    choice,
+    layer_count,
+)
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.heads import SpanHead
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
     """The encoder's stack of transformer layers (BERT, RoBERTa, DistilBERT, DeBERTa ...)."""
-    n = getattr(encoder.config, "num_hidden_layers", None) or getattr(encoder.config, "n_layers", 0)
+    n = layer_count(encoder.config) or 0
     for _, module in encoder.named_modules():
         if isinstance(module, nn.ModuleList) and len(module) == n:
             return module
@@ -33,21 +39,16 @@ def frozen_modules(encoder: nn.Module, policy: str, num_layers: int = 0) -> list
     ``embeddings``: the embedding block; ``layers``: the embeddings and the bottom
     ``num_layers`` transformer layers; ``all``: the whole encoder; ``none``: nothing.
     """
-    if policy not in FREEZE_POLICIES:
-        raise ConfigError(f"model.freeze={policy!r}; use one of {', '.join(FREEZE_POLICIES)}")
-    if policy == "none":
+    policy = choice(Freeze, policy, "model.freeze")
+    if policy is Freeze.none:
         return []
-    if policy == "all":
+    if policy is Freeze.all:
         return [encoder]
     embeddings = getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
-    if policy == "embeddings":
+    if policy is Freeze.embeddings:
         return [embeddings]
     layers = encoder_layers(encoder)
-    if not 0 <= num_layers <= len(layers):
-        raise ConfigError(
-            f"model.freeze_layers={num_layers}; the encoder has {len(layers)} layers "
-            f"(use 0..{len(layers)})"
-        )
+    check_freeze_layers(num_layers, len(layers))
     return [embeddings, *layers[:num_layers]]
 
 
@@ -70,11 +71,14 @@ class EncoderWithHead(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        n_layers = layer_count(encoder.config)
+        if n_layers is not None:
+            check_hidden_layer(hidden_layer, n_layers)
         self.hidden_layer = hidden_layer
         self.frozen = frozen_modules(encoder, freeze, freeze_layers)
         for module in self.frozen:
             module.requires_grad_(False)
-        self.encoder_frozen = freeze == "all"
+        self.encoder_frozen = freeze == Freeze.all
         self.train()
 
     def train(self, mode: bool = True) -> EncoderWithHead:

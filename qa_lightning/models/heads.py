@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qa_lightning.config import HEADS, HeadArgs
+from qa_lightning.config import Head, HeadArgs, choice
 
 PAD_LOGIT = -1e4
 
@@ -109,7 +109,7 @@ class TransformerHead(SpanHead):
         return self.out(self.layers(hidden, src_key_padding_mask=~attention_mask.bool()))
 
 
-_HEADS: dict[str, type[SpanHead]] = {
+_HEADS: dict[str, type[SpanHead]] = {  # by config.Head
     "linear": LinearHead,
     "mlp": MLPHead,
     "bilstm": BiLSTMHead,
@@ -119,8 +119,7 @@ _HEADS: dict[str, type[SpanHead]] = {
 
 def build_head(name: str, hidden: int, args: HeadArgs | dict | None = None) -> SpanHead:
     """The head called ``name`` for ``hidden``-wide states."""
-    if name not in _HEADS:
-        raise ValueError(f"model.head={name!r}; use one of {', '.join(HEADS)}")
+    head = choice(Head, name, "model.head").value  # one line naming the heads (a ValueError)
     if not isinstance(args, HeadArgs):
         args = HeadArgs(**(args or {}))
-    return _HEADS[name](hidden, args)
+    return _HEADS[head](hidden, args)

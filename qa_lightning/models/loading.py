@@ -11,6 +11,7 @@ import pickle
 from pathlib import Path
 
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForQuestionAnswering,
     AutoTokenizer,
@@ -103,6 +104,22 @@ def load_tokenizer(
             f"tokenizer of {name_or_path!r} is not a fast tokenizer; span extraction needs offset mappings"
         )
     return tokenizer
+
+
+def load_model_config(
+    name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
+):
+    """The model's own config (``AutoConfig``: sizes, position limit), without its weights:
+    what the config values that depend on the model are checked against before it loads."""
+    path = resolve_model_path(name_or_path)
+    if path.startswith((".", "/", "~")) and not _is_local(path):
+        raise ModelLoadError(f"model directory {path!r} does not exist")
+    try:
+        return AutoConfig.from_pretrained(
+            path, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except _LOAD_ERRORS as err:
+        raise _load_error("model", name_or_path, err) from err
 
 
 def load_qa_model(

@@ -1,17 +1,35 @@
-"""Logger set-up: W&B (offline unless credentials are configured) and CSV, named from Hydra."""
+"""Loggers from config: every ``logger.<name>`` entry is built by ``hydra.utils.instantiate``.
+
+An entry's ``_target_`` is a Lightning logger class or one of the small factories below,
+which resolve what only the running job knows (the W&B mode, the MLflow store). The run
+folder and the job's identity are handed to every target that takes them, unless the entry
+sets them: ``save_dir`` (the run folder), ``job_group`` and ``job_name`` (from the Hydra
+job: one group per sweep, a name from the overrides) and ``job_tags`` (``tags`` plus the
+config groups chosen). W&B runs offline unless credentials are configured.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import netrc
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers import Logger, WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.config import (
+    LOGGER_SCHEMAS,
+    WandbMode,
+    check_init_timeout,
+    choice,
+    import_target,
+)
 from qa_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,6 +51,7 @@ def wandb_credentials_present() -> bool:
 
 def resolve_wandb_mode(mode: str) -> str:
     """auto -> WANDB_MODE if the user set it, else online with credentials, else offline."""
+    mode = choice(WandbMode, mode, "logger.wandb.mode").value
     if mode != "auto":
         return mode
     if os.environ.get("WANDB_MODE"):
@@ -116,48 +135,171 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"[:300]
 
 
+# What every target may take from the running job (when its entry leaves it null).
+RUN_CONTEXT = ("save_dir", "job_group", "job_name", "job_tags")
+# Entry keys read by other code, not passed to the logger (prediction_table.py).
+NOT_LOGGER_ARGUMENTS = ("prediction_samples",)
+
+
 def build_loggers(
     logger_cfg: Mapping[str, Any],
     *,
     output_dir: str,
     group: str | None = None,
     name: str | None = None,
-    tags: list[str] | None = None,
+    tags: Sequence[str] | None = None,
 ) -> list[Logger]:
-    loggers: list[Logger] = []
-    csv_cfg = logger_cfg.get("csv")
-    if csv_cfg is not None:
-        loggers.append(
-            CSVLogger(
-                save_dir=csv_cfg.get("save_dir") or output_dir,
-                name=csv_cfg.get("name", "csv"),
-                version="",
-            )
-        )
-    wandb_cfg = logger_cfg.get("wandb")
-    if wandb_cfg is not None:
-        mode = resolve_wandb_mode(wandb_cfg.get("mode", "auto"))
-        if mode == "disabled":
-            return loggers
-        init_timeout = wandb_cfg.get("init_timeout")
-        init_timeout = DEFAULT_INIT_TIMEOUT if init_timeout is None else init_timeout
-        if init_timeout <= 0:
-            raise ConfigError(f"logger.wandb.init_timeout={init_timeout}; use seconds > 0")
-        loggers.append(
-            FallbackWandbLogger(
-                project=wandb_cfg.get("project", "qa-lightning"),
-                entity=wandb_cfg.get("entity"),
-                group=wandb_cfg.get("group") or group,
-                name=wandb_cfg.get("name") or name,
-                tags=[*(tags or []), *(wandb_cfg.get("tags") or [])] or None,
-                save_dir=wandb_cfg.get("save_dir") or output_dir,
-                log_model=wandb_cfg.get("log_model", False),
-                mode=mode,
-                settings={"init_timeout": float(init_timeout)},
-            )
-        )
-        log.info("W&B logging %s (logger.wandb.mode=%s)", mode, wandb_cfg.get("mode", "auto"))
+    """One logger per entry of ``logger_cfg`` (``logger.extra``'s last), in config order.
+
+    ``output_dir``, ``group``, ``name`` and ``tags`` are the run folder and the job's
+    identity (see the module's notes). A ``csv``, ``wandb``, ``tensorboard`` or ``mlflow``
+    entry gets its schema's defaults (``_target_`` too) for the keys it leaves out. A target
+    that returns None (W&B ``mode: disabled``, MLflow on a DDP rank other than 0) adds no
+    logger.
+    """
+    context = dict(zip(RUN_CONTEXT, (output_dir, group, name, list(tags or [])), strict=True))
+    loggers = []
+    for key, spec in logger_entries(logger_cfg):
+        logger = _instantiate_logger(key, spec, context)
+        if logger is not None:
+            loggers.append(logger)
     return loggers
+
+
+def logger_entries(logger_cfg: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(key under ``logger.``, entry) of every logger chosen."""
+    entries = [(k, v) for k, v in logger_cfg.items() if k != "extra" and v is not None]
+    extra = logger_cfg.get("extra") or {}
+    return entries + [(f"extra.{k}", v) for k, v in extra.items() if v is not None]
+
+
+def _instantiate_logger(key: str, spec: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    schema = LOGGER_SCHEMAS.get(key)
+    defaults = _schema_defaults(schema) if schema is not None else {}
+    spec = {k: v for k, v in {**defaults, **spec}.items() if k not in NOT_LOGGER_ARGUMENTS}
+    target = import_target(f"logger.{key}", spec, "logger")  # check_config's own check
+    takes = _keyword_parameters(target)
+    run_kwargs = {k: v for k, v in context.items() if k in takes and spec.get(k) is None}
+    spec = {k: v for k, v in spec.items() if k not in run_kwargs}
+    try:
+        return instantiate(spec, _convert_="all", **run_kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, ConfigError):
+            raise err.__cause__ from None
+        raise
+
+
+def _schema_defaults(schema: type) -> dict[str, Any]:
+    """A typed entry's defaults, for an entry given as a plain mapping (in code, or a config
+    written before a key existed); interpolations (the run folder) come from the job."""
+    values = {}
+    for f in dataclasses.fields(schema):
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            continue
+        if not (isinstance(value, str) and "${" in value):
+            values[f.name] = value
+    return values
+
+
+def _keyword_parameters(target: Any) -> set[str]:
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in parameters if p.kind in named}
+
+
+def wandb_logger(
+    *,
+    project: str = "qa-lightning",
+    entity: str | None = None,
+    mode: str = "auto",
+    init_timeout: float | None = DEFAULT_INIT_TIMEOUT,
+    group: str | None = None,
+    name: str | None = None,
+    tags: Sequence[str] | None = None,
+    log_model: bool | str = False,
+    save_dir: str = ".",
+    job_group: str | None = None,
+    job_name: str | None = None,
+    job_tags: Sequence[str] = (),
+) -> FallbackWandbLogger | None:
+    """``logger.wandb``: ``mode`` resolved (auto: online with credentials, else offline;
+    disabled: no logger), the job's group, name and tags unless given."""
+    resolved = resolve_wandb_mode(mode)
+    if resolved == "disabled":
+        return None
+    check_init_timeout(init_timeout)
+    init_timeout = DEFAULT_INIT_TIMEOUT if init_timeout is None else init_timeout
+    logger = FallbackWandbLogger(
+        project=project,
+        entity=entity,
+        group=group or job_group,
+        name=name or job_name,
+        tags=[*job_tags, *(tags or [])] or None,
+        save_dir=save_dir,
+        log_model=log_model,
+        mode=resolved,
+        settings={"init_timeout": float(init_timeout)},
+    )
+    log.info("W&B logging %s (logger.wandb.mode=%s)", resolved, mode)
+    return logger
+
+
+def mlflow_logger(
+    *,
+    experiment_name: str = "qa-lightning",
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    save_dir: str = ".",
+    name: str = "mlflow",
+    log_model: bool | str = False,
+    job_group: str | None = None,
+    job_name: str | None = None,
+    job_tags: Sequence[str] = (),
+) -> Logger | None:
+    """``logger.mlflow``: Lightning's MLFlowLogger, run named after the job, the job's group
+    and tags as MLflow tags. Without ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) the store
+    is local, in ``<save_dir>/<name>/``: an SQLite database (MLflow 3 refuses its old file
+    store unless MLFLOW_ALLOW_FILE_STORE is set) and the artifacts beside it.
+
+    Only rank 0 logs, as with every Lightning logger; the other DDP ranks do not open the
+    store either (two processes would create the same database at once).
+    """
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    if rank_zero_only.rank != 0:
+        return None
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    artifact_location = None
+    store = Path(save_dir, name).resolve()
+    if not tracking_uri:
+        store.mkdir(parents=True, exist_ok=True)
+        tracking_uri = f"sqlite:///{store / 'mlflow.db'}"
+        artifact_location = (store / "artifacts").as_uri()
+    run_tags = dict(tags or {})
+    if job_group:
+        run_tags.setdefault("group", job_group)
+    if job_tags:
+        run_tags.setdefault("tags", ", ".join(job_tags))
+    return MLFlowLogger(
+        experiment_name=experiment_name,
+        run_name=run_name or job_name,
+        tracking_uri=tracking_uri,
+        tags=run_tags or None,
+        save_dir=str(store),
+        log_model=log_model,
+        artifact_location=artifact_location,
+    )
 
 
 def run_tags(hydra_cfg: Any | None, tags: list[str]) -> list[str]:
@@ -188,3 +330,17 @@ def finish_wandb(loggers: list[Logger], *, error: BaseException | None = None) -
             run.finish(exit_code=0 if error is None else 1)
             return folder
     return None
+
+
+def finish_loggers(loggers: list[Logger], *, error: BaseException | None = None) -> str | None:
+    """End the job's logging: every logger finalised as ``success`` or ``failed`` (an MLflow
+    run is marked FAILED, the TensorBoard and CSV files flushed), the W&B run finished by
+    :func:`finish_wandb`, whose local folder is returned."""
+    status = "success" if error is None else "failed"
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger):
+            try:
+                logger.finalize(status)
+            except Exception as err:  # a logger that cannot close must not hide the job's error
+                log.warning("Could not close the %s: %s", type(logger).__name__, _one_line(err))
+    return finish_wandb(loggers, error=error)

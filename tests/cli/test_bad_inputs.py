@@ -130,3 +130,62 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, tiny_bert_dir, tiny_ro
     line = assert_one_line_error(proc, f"ckpt_path={ckpt}", "another model", str(tiny_bert_dir))
     assert str(tiny_roberta_dir) in line
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(tmp_path, tiny_bert_dir):
+    proc = run_entry(
+        "train.py",
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "model.head=bogus"],
+        tmp_path / "run",
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    # Hydra's own message: the override, the values allowed and the key
+    assert "Invalid value 'bogus', expected one of [linear, mlp, bilstm, transformer]" in (
+        proc.stderr
+    )
+    assert "full_key: model.head" in proc.stderr
+    assert not (tmp_path / "run").exists()  # nothing ran: Hydra refused the config
+
+
+def test_an_optimized_metric_typo_stops_before_training(tmp_path, tiny_bert_dir):
+    proc = run_entry(
+        "train.py",
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "optimized_metric=val/F1"],
+        tmp_path / "run",
+        check=False,
+    )
+    line = assert_one_line_error(
+        proc, "optimized_metric='val/F1' is not a metric this run logs", "did you mean val/f1?"
+    )
+    assert "use one of val/exact, val/f1," in line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+@pytest.mark.parametrize("script", ["train.py", "eval.py"])
+def test_max_length_beyond_the_models_positions_stops_before_the_weights_load(
+    script, tmp_path, wordpiece_tokenizer
+):
+    from tests.tiny_model import save_tiny_qa_model
+
+    model_dir = save_tiny_qa_model(
+        tmp_path / "short-model", wordpiece_tokenizer, max_position_embeddings=64
+    )
+    # no weights at all: had they been read first, the error would be about them
+    (model_dir / "model.safetensors").unlink()
+    data = SMALL_DATA if script == "train.py" else SMALL_DATA[:5]  # eval.py: no optimizer
+    proc = run_entry(
+        script,
+        [f"model.name_or_path={model_dir}", *data, "logger=csv"],  # max_length=96
+        tmp_path / "run",
+        check=False,
+    )
+    assert_one_line_error(
+        proc,
+        "data.max_length=96 is longer than the model",
+        "its position limit is 64 tokens (max_position_embeddings=64)",
+        "use data.max_length <= 64",
+    )
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,14 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from qa_lightning.config import ConfigError, check_config, register_configs
+from qa_lightning.config import (
+    Choice,
+    ConfigError,
+    SchedulerName,
+    check_against_model,
+    check_config,
+    register_configs,
+)
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = [
@@ -92,10 +100,114 @@ def test_bad_type_fails_naming_the_key() -> None:
     assert "data.max_length" in str(err.value.__cause__)
 
 
-def test_bad_enum_lists_the_accepted_values() -> None:
+# Every fixed-choice key of the schema, with the values it accepts (written out here, not read
+# from the Enums, so that a value dropped from the schema fails this test).
+FIXED_CHOICES = {
+    "data.source": ["hub", "squad_json", "flat", "synthetic"],
+    "data.on_bad_record": ["raise", "drop"],
+    "model.head": ["linear", "mlp", "bilstm", "transformer"],
+    "model.freeze": ["none", "embeddings", "layers", "all"],
+    "model.attn_implementation": ["eager", "sdpa", "flash_attention_2", "flex_attention"],
+    "scheduler.name": [
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "polynomial",
+        "constant",
+        "constant_with_warmup",
+        "inverse_sqrt",
+    ],
+    "logger.wandb.mode": ["auto", "online", "offline", "disabled"],
+    "callbacks.checkpoint.mode": ["min", "max"],
+    "callbacks.early_stopping.mode": ["min", "max"],
+    "callbacks.lr_monitor.logging_interval": ["step", "epoch"],
+}
+
+
+def _group_for(key: str) -> list[str]:
+    """Overrides that put ``key`` in the config (early stopping is off by default)."""
+    return ["callbacks=early_stopping"] if key.startswith("callbacks.early_stopping") else []
+
+
+@pytest.mark.parametrize("key", list(FIXED_CHOICES))
+def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(key: str) -> None:
     with pytest.raises(ConfigCompositionException) as err:
-        _compose("train", ["data.source=s3"])
-    assert "synthetic" in str(err.value.__cause__)
+        _compose("train", [*_group_for(key), f"{key}=bogus"])
+    cause = err.value.__cause__
+    assert isinstance(cause, ValidationError)
+    assert f"full_key: {key}\n" in str(cause)
+    assert f"Invalid value 'bogus', expected one of [{', '.join(FIXED_CHOICES[key])}]" in str(cause)
+
+
+@pytest.mark.parametrize("key", list(FIXED_CHOICES))
+def test_every_allowed_value_composes_and_leaves_as_a_plain_string(key: str) -> None:
+    from qa_lightning.config import to_plain
+
+    for value in FIXED_CHOICES[key]:
+        cfg = _compose("train", [*_group_for(key), f"{key}={value}"])
+        node = OmegaConf.select(cfg, key)
+        assert node == value  # code compares to strings
+        assert f"{node}" == value and str(node) == value  # and formats them into messages
+        group, _, leaf = key.rpartition(".")
+        plain = to_plain(OmegaConf.select(cfg, group))[leaf]
+        assert type(plain) is str and plain == value
+
+
+def test_choice_members_are_named_by_their_values() -> None:
+    """YAML and the command line give a member's name; code and files see its value."""
+    import qa_lightning.config as config
+
+    kinds = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Choice)]
+    assert len(kinds) >= 9
+    for kind in kinds:
+        for member in kind:
+            assert member.name == member.value, (kind, member)
+
+
+def test_every_scheduler_choice_builds_with_warmup_and_total_steps() -> None:
+    import torch
+    from transformers import get_scheduler
+
+    for name in SchedulerName:
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+        scheduler = get_scheduler(name.value, optimizer, num_warmup_steps=2, num_training_steps=10)
+        optimizer.step()
+        scheduler.step()
+
+
+def test_the_config_leaves_the_process_as_plain_values(tmp_path: Path) -> None:
+    """config.yaml, the loggers' hyper-parameters (W&B config) and the module's settings hold
+    strings where the schema holds Enum members."""
+    from enum import Enum
+
+    import yaml
+
+    from qa_lightning.cli.common import run_hyperparams, write_resolved_config
+
+    overrides = ["model.head=bilstm", "model.freeze=all", "data.on_bad_record=drop"]
+    cfg = _compose("train", [*overrides, "extras.print_config=false"])
+    assert isinstance(cfg.model.head, Enum)  # what the schema holds
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from leaves(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from leaves(v)
+        else:
+            yield value
+
+    hyperparams = run_hyperparams(cfg)
+    assert not [v for v in leaves(hyperparams) if isinstance(v, Enum)]
+    write_resolved_config(cfg, tmp_path)
+    text = (tmp_path / "config.yaml").read_text()
+    assert "!!python" not in text
+    saved = yaml.safe_load(text)
+    assert not [v for v in leaves(saved) if isinstance(v, Enum)]
+    assert (saved["model"]["head"], saved["model"]["freeze"]) == ("bilstm", "all")
+    assert (saved["data"]["on_bad_record"], saved["scheduler"]["name"]) == ("drop", "linear")
+    assert saved["logger"]["wandb"]["mode"] == "auto"
 
 
 @pytest.mark.parametrize(
@@ -105,15 +217,169 @@ def test_bad_enum_lists_the_accepted_values() -> None:
         (["data=squad_json", "data.validation_file=dev.json"], "data.train_file"),
         (["data.max_train_samples=0"], "data.max_train_samples"),
         (["optimizer.lr=-1"], "optimizer.lr"),
-        (["data.on_bad_record=skip"], "data.on_bad_record"),
-        (["logger.wandb.mode=sometimes"], "logger.wandb.mode"),
-        (["model.attn_implementation=flash"], "model.attn_implementation"),
+        (["scheduler.warmup_steps=-1"], "scheduler.warmup_steps"),
+        (["data.max_question_tokens=0"], "data.max_question_tokens"),
+        (["data.max_question_tokens=384"], "data.max_length=384 leaves no room"),
+        (["model.head=linear", "model.freeze_layers=-1"], "model.freeze_layers"),
+        (["model.freeze=all"], "model.freeze=all needs one of our heads"),
+        (["logger.wandb.init_timeout=0"], "logger.wandb.init_timeout"),
+        (["+logger.extra.comet.project=qa"], "logger.extra.comet needs a _target_"),
+        (
+            ["+logger.extra.comet._target_=no_such_package.Logger"],
+            "logger.extra.comet._target_='no_such_package.Logger' cannot be imported",
+        ),
+        (
+            ["+callbacks.extra.swa._target_=pytorch_lightning.callbacks.NoSuchCallback"],
+            "callbacks.extra.swa._target_='pytorch_lightning.callbacks.NoSuchCallback' cannot",
+        ),
     ],
 )
 def test_cross_field_rules_name_the_key(overrides: list[str], key: str) -> None:
     cfg = _compose("train", overrides)
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(key)) as err:
         check_config(cfg)
+    assert "\n" not in str(err.value)
+
+
+def test_optimized_metric_must_be_a_metric_the_run_logs(tmp_path: Path) -> None:
+    cfg = _compose("train", ["optimized_metric=val/f2"])
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    message = str(err.value)
+    assert message.startswith("optimized_metric='val/f2' is not a metric this run logs")
+    assert "(did you mean val/f1?)" in message and "\n" not in message
+    assert "val/exact, val/f1, val/total, val/exact_ci_low" in message
+    assert "HasAns" not in message  # SQuAD 1.1 logs no v2 scores
+    # v2's scores with data.version_2; an eval set's under eval/<name>/ (after training only)
+    check_config(_compose("train", ["data=squad_v2", "optimized_metric=val/HasAns_f1"]))
+    with pytest.raises(ConfigError, match="optimized_metric='val/HasAns_f1'"):
+        check_config(_compose("train", ["optimized_metric=val/HasAns_f1"]))
+    (tmp_path / "new_wiki.json").write_text("{}")
+    eval_set = f"+data.eval_sets.new_wiki={tmp_path / 'new_wiki.json'}"
+    check_config(_compose("train", [eval_set, "optimized_metric=eval/new_wiki/f1_ci_low"]))
+    with pytest.raises(ConfigError, match="optimized_metric='eval/amazon/f1'"):
+        check_config(_compose("train", [eval_set, "optimized_metric=eval/amazon/f1"]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["callbacks.checkpoint.monitor=val/F1"], "callbacks.checkpoint.monitor"),
+        (
+            ["callbacks=early_stopping", "callbacks.early_stopping.monitor=val/loss"],
+            "callbacks.early_stopping.monitor",
+        ),
+        (
+            [
+                "+callbacks.extra.stop._target_=pytorch_lightning.callbacks.EarlyStopping",
+                "+callbacks.extra.stop.monitor=val/f1_ci",
+            ],
+            "callbacks.extra.stop.monitor",
+        ),
+    ],
+)
+def test_monitors_must_be_metrics_logged_while_fitting(overrides, key, tmp_path) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}='[^']+' is not a metric") as err:
+        check_config(_compose("train", overrides))
+    assert "val/f1" in str(err.value) and "\n" not in str(err.value)
+    check_config(_compose("train", ["callbacks.checkpoint.monitor=train/loss_epoch"]))
+    # an eval set is scored after training only: nothing a checkpoint could monitor
+    (tmp_path / "new_wiki.json").write_text("{}")
+    eval_set = f"+data.eval_sets.new_wiki={tmp_path / 'new_wiki.json'}"
+    with pytest.raises(ConfigError, match="callbacks.checkpoint.monitor='eval/new_wiki/f1'"):
+        check_config(_compose("train", [eval_set, "callbacks.checkpoint.monitor=eval/new_wiki/f1"]))
+
+
+def _bert(**kwargs):
+    from transformers import BertConfig
+
+    return BertConfig(num_hidden_layers=2, **kwargs)
+
+
+def test_max_length_is_checked_against_the_models_position_limit() -> None:
+    from transformers import DebertaV2Config, RobertaConfig
+
+    cfg = _compose("train", ["data.max_length=96"])
+    check_against_model(cfg, _bert(max_position_embeddings=96), name="tiny")
+    with pytest.raises(ConfigError) as err:
+        check_against_model(cfg, _bert(max_position_embeddings=64), name="tiny")
+    assert str(err.value) == (
+        "data.max_length=96 is longer than the model 'tiny' takes: its position limit is 64 "
+        "tokens (max_position_embeddings=64); use data.max_length <= 64"
+    )
+    # RoBERTa's position ids start after its padding index: 514 embeddings, 512 tokens
+    roberta = RobertaConfig(max_position_embeddings=514, pad_token_id=1)
+    check_against_model(_compose("train", ["data.max_length=512"]), roberta, name="r")
+    with pytest.raises(
+        ConfigError, match=r"limit is 512 tokens \(max_position_embeddings=514 less the 2"
+    ):
+        check_against_model(_compose("train", ["data.max_length=513"]), roberta, name="r")
+    # DeBERTa-v3 has relative positions only: no limit to check
+    deberta = DebertaV2Config(max_position_embeddings=512, position_biased_input=False)
+    check_against_model(_compose("train", ["data.max_length=1024"]), deberta, name="d")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (
+            ["model.freeze=layers", "model.freeze_layers=3"],
+            r"model.freeze_layers=3; .* 2 layers \(use 0\.\.2\)",
+        ),
+        (["model.hidden_layer=3"], r"model.hidden_layer=3; .* use -3\.\.2"),
+        (["model.hidden_layer=-4"], r"model.hidden_layer=-4"),
+    ],
+)
+def test_head_settings_are_checked_against_the_models_layers(overrides, match) -> None:
+    model = _bert(max_position_embeddings=512)
+    with pytest.raises(ConfigError, match=match):
+        check_against_model(_compose("train", ["model.head=linear", *overrides]), model, name="m")
+    # the same settings without one of our heads (or read from a checkpoint) are not used
+    check_against_model(_compose("train", overrides), model, name="m")
+    cfg = _compose("train", ["model.head=linear", *overrides])
+    check_against_model(cfg, model, name="m", head_settings=False)
+    check_against_model(
+        _compose("train", ["model.head=linear", "model.freeze=layers", "model.freeze_layers=2"]),
+        model,
+        name="m",
+    )
+
+
+@pytest.mark.parametrize(
+    ("logger", "package"), [("tensorboard", "tensorboard"), ("mlflow", "mlflow")]
+)
+def test_a_logger_whose_package_is_missing_fails_naming_it(logger, package, monkeypatch) -> None:
+    import qa_lightning.config
+
+    cfg = _compose("train", [f"logger={logger}"])
+    check_config(cfg)  # installed here (the loggers extra)
+    monkeypatch.setattr(qa_lightning.config, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=rf"logger\.{logger} needs the {package} package"):
+        check_config(cfg)
+
+
+def test_callbacks_are_built_from_their_targets() -> None:
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, RichProgressBar
+
+    from qa_lightning.cli.common import make_callbacks
+
+    cfg = _compose(
+        "train",
+        [
+            "callbacks=early_stopping",
+            "callbacks.early_stopping.patience=5",
+            "+callbacks.extra.rich._target_=pytorch_lightning.callbacks.RichProgressBar",
+        ],
+    )
+    built = {type(c): c for c in make_callbacks(cfg, with_loggers=True)}
+    stopping = built[EarlyStopping]
+    assert (stopping.monitor, stopping.mode, stopping.patience) == ("val/f1", "max", 5)
+    assert built[LearningRateMonitor].logging_interval == "step"
+    assert RichProgressBar in built
+    # no logger (logger=none): Lightning refuses an LR monitor, so there is none
+    assert LearningRateMonitor not in {type(c) for c in make_callbacks(cfg, with_loggers=False)}
+    plain = make_callbacks(_compose("train", ["callbacks.lr_monitor=null"]), with_loggers=True)
+    assert not any(isinstance(c, EarlyStopping | LearningRateMonitor) for c in plain)
 
 
 def test_missing_data_file_fails_before_anything_loads_naming_the_key(tmp_path: Path) -> None:

@@ -283,6 +283,19 @@ def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 < metrics["trainable_parameters"] < metrics["frozen_parameters"]
+    # the schema's Enum values leave the run as plain strings: config.yaml reads back with a
+    # safe loader, the checkpoint's hyper-parameters with weights_only (no Enum class in it)
+    import torch
+    import yaml
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert (config["model"]["head"], config["model"]["freeze"]) == ("bilstm", "all")
+    assert (config["scheduler"]["name"], config["data"]["on_bad_record"]) == ("linear", "raise")
+    ckpt = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
+    hparams = ckpt["hyper_parameters"]
+    settings = (hparams["head"], hparams["freeze"], hparams["scheduler"]["name"])
+    assert settings == ("bilstm", "all", "linear") and {type(v) for v in settings} == {str}
+    assert json.loads((run_dir / "best_model" / "qa_head.json").read_text())["head"] == "bilstm"
     assert list((tmp_path / "cache" / "encoder").iterdir())  # the encoder cache was used
     assert (run_dir / "best_model" / "qa_head.safetensors").is_file()
     trained = json.loads((run_dir / "predictions.json").read_text())

@@ -99,6 +99,26 @@ def test_the_validation_set_is_logged_under_val_and_described_in_one_line():
     assert "(10 of 10 questions)" in line
 
 
+@pytest.mark.parametrize("version_2", [False, True])
+@pytest.mark.parametrize(("name", "prefix"), [("validation", "val"), ("new_wiki", "eval/new_wiki")])
+def test_the_config_knows_every_metric_a_set_logs(name, prefix, version_2):
+    """qa_lightning.config lists these names for optimized_metric and the monitors (the config
+    cannot import evaluation): they must be what a result logs, no more and no fewer."""
+    from qa_lightning.config import set_metrics
+
+    n = 12  # q3 is unanswerable: v2 has HasAns and NoAns questions
+    predictions = random_predictions(n, seed=2)
+    null_odds = {k: float(i) for i, k in enumerate(predictions)} if version_2 else {}
+    result = score_decoded(
+        name,
+        examples_with_answers(n),
+        [1] * n,
+        Postprocessed(predictions=predictions, null_odds=null_odds),
+        version_2=version_2,
+    )
+    assert sorted(result.metrics()) == sorted(set_metrics(prefix, version_2=version_2))
+
+
 CONTEXTS = [
     "w0 w1 w2 alpha beta gamma w6 w7 w8 w9",  # 3 windows
     "short context here",  # 1 window

@@ -1,13 +1,27 @@
-"""W&B mode resolution (offline unless configured) and run folder writes."""
+"""Loggers built from their config entries, W&B mode resolution (offline unless configured)
+and run folder writes."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.loggers.logger import DummyLogger
 
-from qa_lightning.tracking.loggers import resolve_wandb_mode, wandb_credentials_present
+from qa_lightning.errors import ConfigError
+from qa_lightning.tracking.loggers import (
+    FallbackWandbLogger,
+    build_loggers,
+    finish_loggers,
+    resolve_wandb_mode,
+    wandb_credentials_present,
+)
 from qa_lightning.tracking.run_folder import write_json_atomic
+from tests.cli.test_config import CONF
 
 
 @pytest.fixture
@@ -59,3 +73,69 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
         write_json_atomic(path, {"f1": object()})
     assert json.loads(path.read_text()) == {"f1": 1.0}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def _preset_loggers(tmp_path, *overrides: str, **identity):
+    """The loggers of a composed config (conf/logger/...), built as the entry points do."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", [*overrides, f"paths.output_dir={tmp_path}"])
+    return build_loggers(
+        OmegaConf.to_container(cfg.logger, resolve=True), output_dir=str(tmp_path), **identity
+    )
+
+
+def test_many_builds_csv_wandb_and_tensorboard_into_the_run_folder(clean_env, tmp_path):
+    identity = {"group": "train-sweep", "name": "0:lr=0.1", "tags": ["e2e", "model:tiny"]}
+    csv_log, wandb_log, tb_log = _preset_loggers(
+        tmp_path, "logger=many", "logger.wandb.tags=[mine]", **identity
+    )
+    assert type(csv_log) is CSVLogger and Path(csv_log.log_dir) == tmp_path / "csv"
+    assert type(tb_log) is TensorBoardLogger and Path(tb_log.log_dir) == tmp_path / "tensorboard"
+    assert isinstance(wandb_log, FallbackWandbLogger) and wandb_log.save_dir == str(tmp_path)
+    init = wandb_log._wandb_init
+    assert init["mode"] == "offline" and init["project"] == "qa-lightning"  # auto, no key
+    assert (init["group"], init["name"]) == ("train-sweep", "0:lr=0.1")
+    assert init["tags"] == ["e2e", "model:tiny", "mine"]
+
+
+def test_presets_without_a_logger(clean_env, tmp_path):
+    assert _preset_loggers(tmp_path, "logger=none") == []
+    (only_csv,) = _preset_loggers(tmp_path, "logger=wandb", "logger.wandb.mode=disabled")
+    assert type(only_csv) is CSVLogger
+
+
+def test_extra_loggers_get_the_run_folder_where_they_take_one(tmp_path):
+    loggers = build_loggers(
+        {
+            "extra": {
+                "tb": {"_target_": "pytorch_lightning.loggers.TensorBoardLogger", "name": "tb"},
+                # takes no save_dir (no arguments at all): nothing is passed to it
+                "dummy": {"_target_": "pytorch_lightning.loggers.logger.DummyLogger"},
+            }
+        },
+        output_dir=str(tmp_path),
+    )
+    tb, dummy = loggers
+    assert type(tb) is TensorBoardLogger and tb.root_dir == str(tmp_path / "tb")
+    assert type(dummy) is DummyLogger
+    with pytest.raises(ConfigError, match=r"logger\.extra\.x\._target_='no\.such\.Logger'"):
+        build_loggers({"extra": {"x": {"_target_": "no.such.Logger"}}}, output_dir=".")
+
+
+def test_mlflow_run_of_a_failed_job_is_marked_failed(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    (mlflow_log,) = build_loggers(
+        {"mlflow": {}}, output_dir=str(tmp_path), group="g", name="job-name", tags=["t1", "t2"]
+    )
+    mlflow_log.log_hyperparams({"data": {"doc_stride": 32}})
+    mlflow_log.log_metrics({"val/f1": 12.5}, step=1)
+    finish_loggers([mlflow_log], error=RuntimeError("diverged"))
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+    run = client.get_run(mlflow_log.run_id)
+    assert run.info.status == "FAILED" and run.info.run_name == "job-name"
+    assert run.data.tags["group"] == "g" and run.data.tags["tags"] == "t1, t2"
+    assert run.data.params == {"data/doc_stride": "32"}
+    assert run.data.metrics == {"val/f1": 12.5}
