@@ -57,14 +57,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class CheckpointOnInterrupt(Callback):
     """On SIGTERM, stop at the next point a checkpoint resumes exactly from, and save it.
 
-    Lightning's own handler stops at once, also in the middle of the epoch-end validation,
-    and a run resumed from there never runs that validation (so the best checkpoint can
-    differ). This handler, installed once training starts, only records the request; the
-    run then stops after the current batch, or, at the last batch of an epoch, once the
-    epoch's validation is done and ``last.ckpt`` saved by the checkpoint callback. Ctrl-C
-    still stops at once and saves where it stopped. The exit is Lightning's
-    ``SIGTERMException``, so loggers are finalised as for any interruption. With several
-    processes the request is shared at every step, so all of them stop at the same one.
+    This handler, installed once training starts, only records the request; the run then
+    stops after the current batch, or, at the last batch of an epoch, once the epoch's
+    validation is done and ``last.ckpt`` saved by the checkpoint callback. Ctrl-C still
+    stops at once and saves where it stopped. The exit is Lightning's ``SIGTERMException``,
+    so loggers are finalised as for any interruption. With several processes the request is
+    shared at every step, so all of them stop at the same one.
+
+    Why not Lightning's own (re-checked against 2.6, whose SIGTERM handler this replaces
+    while training runs; its SLURM requeue on SIGUSR1 is untouched): it raises after any
+    batch, also in the middle of the epoch-end validation (the evaluation loop stops before
+    its last batch), and a run resumed from there never runs that validation, so the best
+    checkpoint can differ; it shares the request only from rank 0, so a signal that reaches
+    another rank alone is lost; and it saves no checkpoint.
     """
 
     def __init__(self, dirpath: str | Path) -> None:

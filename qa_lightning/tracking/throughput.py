@@ -1,10 +1,30 @@
-"""Throughput: features per second of training work (logged) and of prediction."""
+"""Throughput: features per second of training work (logged) and of prediction.
+
+Lightning's ``ThroughputMonitor`` (``callbacks=throughput``, with :func:`batch_features`
+and :func:`batch_tokens` below) reports windowed rates while a run trains: samples and
+non-padding tokens per second, FLOPs and MFU where known, wall time including data loading.
+:class:`TrainThroughput` stays for the one number a run reports (``metrics.json``'s
+``train_features_per_second``, the compare tables, the benchmarks): features per second of
+the training steps themselves, cumulated over the whole run, which no Lightning callback
+gives.
+"""
 
 from __future__ import annotations
 
 import time
 
 import pytorch_lightning as pl
+
+
+def batch_features(batch: dict) -> int:
+    """Windows (features) in a batch: ThroughputMonitor's ``batch_size_fn``."""
+    return int(batch["input_ids"].shape[0])
+
+
+def batch_tokens(batch: dict) -> int:
+    """Non-padding tokens in a batch: ThroughputMonitor's ``length_fn`` (its items/s)."""
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
 
 
 class TrainThroughput(pl.Callback):

@@ -81,3 +81,35 @@ def test_mlflow_local_store_in_the_run_folder(tmp_path: Path, tiny_bert_dir) -> 
     assert run.info.run_name and "logger=mlflow" not in run.info.run_name
     assert "lg" in run.data.tags["tags"] and "data:synthetic" in run.data.tags["tags"]
     assert _csv_f1(run_dir)[-1] == pytest.approx(metrics["f1"], abs=1e-4)
+
+
+def test_throughput_preset_logs_lightnings_windowed_rates(tmp_path: Path, tiny_bert_dir) -> None:
+    """callbacks=throughput adds Lightning's ThroughputMonitor with our batch functions:
+    features/s and non-padding tokens/s reach the log (tokens/s above features/s, as every
+    window holds many tokens), beside the run's own cumulative train_features_per_second."""
+    run_dir = tmp_path / "run"
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *FAST,
+        "trainer.limit_train_batches=6",
+        "trainer.log_every_n_steps=1",
+        "callbacks=throughput",
+        "callbacks.extra.throughput.window_size=2",
+        "logger=csv",
+        "save_best_model=false",
+    ]
+    run_entry("train.py", overrides, run_dir)
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    samples = [
+        float(r["train/device/samples_per_sec"])
+        for r in rows
+        if r.get("train/device/samples_per_sec")
+    ]
+    tokens = [
+        float(r["train/device/items_per_sec"]) for r in rows if r.get("train/device/items_per_sec")
+    ]
+    assert samples and len(samples) == len(tokens)
+    assert all(t > s > 0 for s, t in zip(samples, tokens, strict=True))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train_features_per_second"] > 0
