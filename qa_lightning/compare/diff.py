@@ -20,15 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from qa_lightning.compare.paired import SettingScores, align, setting_scores
+from qa_lightning.compare.paired import SettingScores, common_questions, setting_scores
 from qa_lightning.compare.runs import COMPLETED, collect_runs
 from qa_lightning.compare.settings import SEED_KEY, Setting
 from qa_lightning.compare.stats import PairedTest, paired_test
-from qa_lightning.compare.table import format_value
+from qa_lightning.compare.table import format_value, markdown_table
 from qa_lightning.evaluation.intervals import bootstrap_interval
 from qa_lightning.evaluation.sets import VALIDATION
 from qa_lightning.evaluation.slices import SLICE_ORDER
 
+NO_ANSWER = "(no answer)"
 MIN_SLICE = 20  # slices named as "helped most" / "hurt most" need this many questions
 
 
@@ -92,16 +93,16 @@ def question_diff(
     a: SettingScores, b: SettingScores, *, a_label: str, b_label: str, set_name: str
 ) -> QuestionDiff:
     """Flipped questions, slice changes and the paired tests of B against A."""
-    tests = {metric: paired_test(*align(b, a, metric)) for metric in ("f1", "exact")}
-    b_index = {qid: i for i, qid in enumerate(b.ids)}
+    ia, ib = common_questions(a, b)
+    scores_a = {metric: a.scores[metric][ia] for metric in ("f1", "exact")}
+    scores_b = {metric: b.scores[metric][ib] for metric in ("f1", "exact")}
+    tests = {metric: paired_test(scores_b[metric], scores_a[metric]) for metric in scores_a}
     flips: list[Flip] = []
     by_slice: dict[tuple[str, str], list[float]] = {}
-    for i, qid in enumerate(a.ids):
-        j = b_index.get(qid)
-        if j is None:
-            continue
-        exact_a, exact_b = float(a.scores["exact"][i]), float(b.scores["exact"][j])
-        f1_a, f1_b = float(a.scores["f1"][i]), float(b.scores["f1"][j])
+    for k, i in enumerate(ia):
+        qid = a.ids[i]
+        exact_a, exact_b = float(scores_a["exact"][k]), float(scores_b["exact"][k])
+        f1_a, f1_b = float(scores_a["f1"][k]), float(scores_b["f1"][k])
         record = a.records[qid]
         for family in SLICE_ORDER:
             if record.get(family) is not None:
@@ -239,10 +240,6 @@ def write_csv(diff: QuestionDiff, path: Path) -> None:
             writer.writerow(row)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _signed(value: float) -> str:
     return f"{value:+.2f}"
 
@@ -289,29 +286,36 @@ def markdown(diff: QuestionDiff) -> str:
         f"The {len(diff.slices)} intervals are not corrected for their number: about "
         f"{0.05 * len(diff.slices):.1g} of them would exclude 0 by chance alone.",
         "",
-        "| slice | questions | F1 change | 95% interval |",
-        "|---|---|---|---|",
     ]
-    for s in diff.slices:
-        lines.append(
-            f"| {s.family}={s.label} | {s.questions} | {_signed(s.f1_change)} | "
-            f"[{s.ci_low:+.2f}, {s.ci_high:+.2f}] |"
-        )
+    lines += markdown_table(
+        ["slice", "questions", "F1 change", "95% interval"],
+        [
+            [
+                f"{s.family}={s.label}",
+                s.questions,
+                _signed(s.f1_change),
+                f"[{s.ci_low:+.2f}, {s.ci_high:+.2f}]",
+            ]
+            for s in diff.slices
+        ],
+    )
     for change, flips in (("Fixed by B", diff.fixed), ("Broken by B", diff.broken)):
-        lines += [
-            "",
-            f"## {change} ({len(flips)})",
-            "",
-            "| id | question | gold answers | A | B | F1 A | F1 B |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for f in flips:
-            gold = " / ".join(dict.fromkeys(f.gold_answers)) or "(no answer)"
-            lines.append(
-                f"| {f.id} | {_cell(f.question)} | {_cell(gold)} | "
-                f"{_cell(f.prediction_a) or '(no answer)'} | {_cell(f.prediction_b) or '(no answer)'} | "
-                f"{f.f1_a:.1f} | {f.f1_b:.1f} |"
-            )
+        lines += ["", f"## {change} ({len(flips)})", ""]
+        lines += markdown_table(
+            ["id", "question", "gold answers", "A", "B", "F1 A", "F1 B"],
+            [
+                [
+                    f.id,
+                    f.question,
+                    " / ".join(dict.fromkeys(f.gold_answers)) or NO_ANSWER,
+                    f.prediction_a or NO_ANSWER,
+                    f.prediction_b or NO_ANSWER,
+                    f"{f.f1_a:.1f}",
+                    f"{f.f1_b:.1f}",
+                ]
+                for f in flips
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -56,13 +56,12 @@ def setting_scores(setting: Setting, set_name: str) -> SettingScores | str:
     return SettingScores(ids, scores, {qid: per_run[0][qid] for qid in ids}, predictions)
 
 
-def align(a: SettingScores, b: SettingScores, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Both settings' scores on the questions both scored, in ``a``'s order."""
+def common_questions(a: SettingScores, b: SettingScores) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``a`` and in ``b`` of the questions both scored, in ``a``'s order."""
     index_b = {qid: i for i, qid in enumerate(b.ids)}
     rows = [(i, index_b[qid]) for i, qid in enumerate(a.ids) if qid in index_b]
-    ia = np.array([r[0] for r in rows], dtype=np.int64)
-    ib = np.array([r[1] for r in rows], dtype=np.int64)
-    return a.scores[metric][ia], b.scores[metric][ib]
+    positions = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    return positions[:, 0], positions[:, 1]
 
 
 @dataclass
@@ -106,11 +105,12 @@ def compare_to_best(settings: list[Setting], set_name: str, *, seed: int = 0) ->
         if isinstance(scores, str):
             row.note = scores
             continue
+        ia, ib = common_questions(scores, best_scores)
+        if ia.size == 0:
+            row.note = "no question scored by both this setting and the best"
+            continue
         for metric in TESTED:
-            a, b = align(scores, best_scores, metric)
-            if a.size == 0:
-                row.note = "no question scored by both this setting and the best"
-                break
+            a, b = scores.scores[metric][ia], best_scores.scores[metric][ib]
             row.tests[metric] = paired_test(a, b, seed=seed)
             row.seeds_p[metric] = seeds_p_value(
                 row.setting.values(metric, set_name), best.values(metric, set_name)

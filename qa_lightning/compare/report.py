@@ -27,6 +27,7 @@ from qa_lightning.compare.table import (
     Comparison,
     compare,
     format_value,
+    markdown_table,
     print_table,
     table_rows,
     write_csv,
@@ -76,17 +77,6 @@ def slice_records(table: SliceTable) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def _markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|")
-
-    return [
-        "| " + " | ".join(map(cell, header)) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(map(cell, row)) + " |" for row in rows),
-    ]
-
-
 def how_to_read(report: ComparisonReport) -> list[str]:
     metric = setting_table.LABELS.get(setting_table.tested_metric(report.comparison.metric), "F1")
     seeds = max((s.n for s in report.settings), default=1)
@@ -121,7 +111,7 @@ def markdown(report: ComparisonReport) -> str:
         fixed = ", ".join(f"`{k}={format_value(v)}`" for k, v in comparison.fixed.items())
         lines += ["", f"Shared overrides: {fixed}."]
     lines += ["", "## Settings", ""]
-    lines += _markdown_table(*setting_table.markdown_rows(comparison, report.setting_records))
+    lines += markdown_table(*setting_table.markdown_rows(comparison, report.setting_records))
     lines += ["", *how_to_read(report)]
     notes = report.notes()
     if notes:
@@ -131,10 +121,10 @@ def markdown(report: ComparisonReport) -> str:
             "",
             f"## F1 by slice, top {len(report.slices.settings)} settings",
             "",
-            *_markdown_table(*slice_records(report.slices)),
+            *markdown_table(*slice_records(report.slices)),
         ]
     header, rows = table_rows(comparison)
-    lines += ["", "## All runs", "", *_markdown_table(header, rows)]
+    lines += ["", "## All runs", "", *markdown_table(header, rows)]
     failed = [r for r in comparison.runs if r.status == FAILED]
     if failed:
         lines += ["", "## Failed jobs", ""]

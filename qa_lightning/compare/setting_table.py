@@ -131,10 +131,16 @@ def markdown_rows(
     return header, rows
 
 
-def write_csv(records: list[dict[str, Any]], path: Path) -> None:
+def record_columns(records: list[dict[str, Any]]) -> list[str]:
+    """Every key of the records, in first-seen order (settings.csv's and W&B's columns)."""
     columns: list[str] = []
     for record in records:
         columns += [k for k in record if k not in columns]
+    return columns
+
+
+def write_csv(records: list[dict[str, Any]], path: Path) -> None:
+    columns = record_columns(records)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()

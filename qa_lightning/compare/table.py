@@ -142,6 +142,19 @@ def write_csv(comparison: Comparison, path: Path) -> None:
             writer.writerow([*row, run.error or "", str(run.path)])
 
 
+def markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table's lines (``|`` escaped, line breaks flattened in cells)."""
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    return [
+        "| " + " | ".join(map(cell, header)) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(map(cell, row)) + " |" for row in rows),
+    ]
+
+
 def print_table(comparison: Comparison, *, title: str, console: Any = None) -> None:
     """The runs table on the terminal (a rich ``Console``; a wide one when not given)."""
     from rich.console import Console

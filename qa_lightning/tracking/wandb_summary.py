@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_lightning.compare.report import ComparisonReport, slice_records
+from qa_lightning.compare.setting_table import record_columns
 from qa_lightning.compare.table import table_rows
 from qa_lightning.tracking.loggers import DEFAULT_INIT_TIMEOUT, resolve_wandb_mode
 
@@ -22,18 +23,12 @@ log = logging.getLogger(__name__)
 JOB_TYPE = "summary"
 
 
-def _table_of_records(records: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    columns: list[str] = []
-    for record in records:
-        columns += [k for k in record if k not in columns]
-    return columns, [[record.get(c) for c in columns] for record in records]
-
-
 def summary_payload(report: ComparisonReport) -> dict[str, Any]:
     """What the summary run logs: W&B tables and images by key."""
     import wandb
 
-    columns, rows = _table_of_records(report.setting_records)
+    columns = record_columns(report.setting_records)
+    rows = [[record.get(c) for c in columns] for record in report.setting_records]
     payload: dict[str, Any] = {"summary/settings": wandb.Table(columns=columns, data=rows)}
     header, run_rows = table_rows(report.comparison, digits=4)
     payload["summary/runs"] = wandb.Table(columns=header, data=run_rows)
