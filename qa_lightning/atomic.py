@@ -1,8 +1,10 @@
 """Files and directories that appear whole or not at all: what later runs trust (cache
-entries, checkpoints, metrics), even when a process is killed while writing them."""
+entries, checkpoints, metrics), even when a process is killed while writing them; and
+cache entries that many processes need, built by one of them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -10,6 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from filelock import FileLock, Timeout
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -51,3 +57,27 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def entry_lock(path: str | Path) -> Iterator[None]:
+    """Held while the cache entry ``path`` is checked and, if missing or damaged, built.
+
+    Processes that need one entry at once (DDP ranks, parallel sweep jobs) take turns:
+    the first builds it, the others wait, then find it complete and read it. An OS lock
+    (``flock`` through ``filelock``) on ``.<name>.lock`` beside the entry: released when its
+    holder dies, so a killed build blocks nobody. Where a file system does not honour locks
+    between machines, entries stay whole (``atomic_directory``), they may be built twice.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.parent / f".{path.name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("Waiting for another process to finish building %s", path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

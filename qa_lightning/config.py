@@ -142,6 +142,8 @@ class DataConfig:
     num_workers: int = 0
     preprocessing_num_proc: int | None = None
     cache_dir: str = "${paths.cache_dir}/features"
+    # a frozen encoder's cached outputs (model.freeze=all, model.encoder_cache=true)
+    encoder_cache_dir: str = "${paths.cache_dir}/encoder"
     n_best_size: int = 20
     max_answer_length: int = 30
     null_score_diff_threshold: float = 0.0

@@ -30,3 +30,17 @@ def test_the_compare_command_loads_no_torch() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_models_never_reach_into_the_datamodule() -> None:
+    """An import contract cannot see ``self.trainer.datamodule``: the model would read the
+    data side at run time (as the encoder cache once did). Models get what they need in the
+    batch; this walks their source for any ``.datamodule`` attribute."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "qa_lightning" / "models").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "datamodule":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelChec
 from pytorch_lightning.utilities import rank_zero_only
 
 from qa_lightning.config import check_against_model, to_plain
+from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.qa_module import QAModule
@@ -184,8 +185,17 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
         freeze=model["freeze"] if model["head"] is not None else "all",
         freeze_layers=model["freeze_layers"],
         encoder_cache=model["encoder_cache"],
-        encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder",
         **kwargs,
+    )
+
+
+def make_datamodule(
+    cfg: DictConfig, tokenizer: Any, module: QAModule, **kwargs: Any
+) -> SquadDataModule:
+    """``cfg.data`` for ``module``: handed its frozen encoder, if it has one whose outputs
+    are cached (``model.encoder_cache``), so that batches carry them."""
+    return SquadDataModule(
+        cfg.data, tokenizer, seed=cfg.seed, encoder=module.encoder_states(), **kwargs
     )
 
 
@@ -207,9 +217,7 @@ def load_module(cfg: DictConfig, ckpt_path: str, hparams: dict[str, Any] | None 
     }
     if hparams.get("head") is None:
         return QAModule.load_from_checkpoint(ckpt_path, **settings)
-    return HeadQAModule.load_from_checkpoint(
-        ckpt_path, encoder_cache_dir=f"{cfg.paths.cache_dir}/encoder", **settings
-    )
+    return HeadQAModule.load_from_checkpoint(ckpt_path, **settings)
 
 
 def checkpoint_hparams(ckpt_path: str) -> dict[str, Any]:

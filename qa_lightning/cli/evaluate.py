@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
     make_callbacks,
+    make_datamodule,
     make_loggers,
     run_hyperparams,
     set_env_defaults,
@@ -17,7 +18,6 @@ from qa_lightning.cli.common import (
     write_resolved_config,
 )
 from qa_lightning.config import check_config
-from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
@@ -33,7 +33,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
-    datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, with_train=False)
+    datamodule = make_datamodule(cfg, tokenizer, module, with_train=False)
     loggers = make_loggers(cfg)
     latest = LatestResults()
     tables = final_evaluation_tables(loggers, cfg)

@@ -10,12 +10,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
+    make_datamodule,
     set_env_defaults,
     trained_module_and_tokenizer,
     write_resolved_config,
 )
 from qa_lightning.config import check_config
-from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.tracking.run_folder import RunFolderWriter
 from qa_lightning.tracking.throughput import PredictThroughput
@@ -32,7 +32,7 @@ def predict(cfg: DictConfig) -> str:
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
-    datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, predict=True)
+    datamodule = make_datamodule(cfg, tokenizer, module, predict=True)
     latest = LatestResults()
     throughput = PredictThroughput()
     trainer: pl.Trainer = instantiate(

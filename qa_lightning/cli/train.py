@@ -17,6 +17,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from qa_lightning.cli.common import (
     check_model_fits,
     make_callbacks,
+    make_datamodule,
     make_loggers,
     make_module,
     run_hyperparams,
@@ -24,7 +25,6 @@ from qa_lightning.cli.common import (
     write_resolved_config,
 )
 from qa_lightning.config import check_config
-from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -94,8 +94,8 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
         revision=model_cfg.revision,
         trust_remote_code=model_cfg.trust_remote_code,
     )
-    datamodule = SquadDataModule(cfg.data, tokenizer, seed=cfg.seed)
     module = make_module(cfg, training=True)
+    datamodule = make_datamodule(cfg, tokenizer, module)
 
     throughput = TrainThroughput()
     latest = LatestResults()

@@ -27,7 +27,14 @@ from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_
 
 COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
 # Overrides that say where a run writes, not what it is: never a compared parameter.
-_IGNORED_PREFIXES = ("hydra.", "paths.", "logger", "trainer.enable_progress_bar")
+_IGNORED_PREFIXES = (
+    "hydra.",
+    "paths.",
+    "logger",
+    "trainer.enable_progress_bar",
+    "data.cache_dir",
+    "data.encoder_cache_dir",
+)
 # A sweep preset only sets the sweeper's parameters; each job's own overrides carry them.
 _IGNORED_KEYS = {"sweep"}
 _NOT_RUNS = {"wandb", "checkpoints", "best_model", "csv", ".hydra", "cache", ".cache"}

@@ -2,12 +2,16 @@
 
 Data comes in named sets: ``train``, ``validation`` (it picks the best checkpoint), any
 number of ``data.eval_sets`` (scored after training and by eval.py) and, for predict.py,
-``predict``. Features of each set are built once in ``prepare_data`` (rank 0) and saved
-under an explicit cache key; ``setup`` only loads them. Every eval batch carries
-``feature_index`` (the row of the feature in its set's feature table) and ``split`` (the
-set's name), so logits are matched to features by index, whatever the sampler or the
-number of processes, and :meth:`SquadDataModule.evaluators` gives the evaluator of each
-set the loop is running, in the order of its dataloaders.
+``predict``. Features of each set are built once in ``prepare_data`` (rank 0; one process
+at a time per entry) and saved under an explicit cache key; ``setup`` only loads them.
+Every eval batch carries ``feature_index`` (the row of the feature in its set's feature
+table), so logits are matched to features by index, whatever the sampler or the number of
+processes, and :meth:`SquadDataModule.evaluators` gives the evaluator of each set the loop
+is running, in the order of its dataloaders.
+
+Given a frozen encoder (``encoder``: a model's ``encoder_states()``), the datamodule also
+caches that encoder's outputs for every set (``encoder_states.py``) and puts each batch's
+in the batch as ``hidden_states``, so the model runs its head alone.
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from qa_lightning.atomic import atomic_directory
+from qa_lightning.atomic import atomic_directory, entry_lock
 from qa_lightning.cache_integrity import entry_damage, remove_entry, write_marker
 from qa_lightning.config import resolve_eval_sets
+from qa_lightning.data.encoder_states import (
+    EncodedFeatures,
+    StateEncoder,
+    encoded_features,
+    encoder_cache_key,
+)
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
 from qa_lightning.data.loading import eval_set_data, load_examples, predict_data
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
@@ -109,7 +119,8 @@ class SquadDataModule(pl.LightningDataModule):
     """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node.
 
     ``with_train=False`` (eval.py) leaves the train set out; ``predict=True`` (predict.py)
-    reads ``data.predict_file`` alone, with answers optional.
+    reads ``data.predict_file`` alone, with answers optional. ``encoder``: a frozen encoder
+    whose outputs batches carry (cached under ``data.encoder_cache_dir``).
     """
 
     def __init__(
@@ -120,11 +131,14 @@ class SquadDataModule(pl.LightningDataModule):
         seed: int = 0,
         with_train: bool = True,
         predict: bool = False,
+        encoder: StateEncoder | None = None,
     ):
         super().__init__()
         self.cfg = dict(data)
         self.tokenizer = tokenizer
         self.seed = seed
+        self.encoder = encoder
+        self._encoded: dict[str, EncodedFeatures] = {}  # by set name
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches trained in it)
         # set name -> the data config that reads it (as its train or validation split)
         self.set_data: dict[str, dict[str, Any]] = {}
@@ -256,25 +270,28 @@ class SquadDataModule(pl.LightningDataModule):
         remove_entry(path)
         return False
 
-    def _ensure_cached(self, split: str) -> None:
+    def _ensure_cached(self, split: str, *, rebuild: bool = False) -> None:
+        """Build the features of ``split`` unless an intact entry exists (``rebuild``: one
+        that could not be loaded is replaced). One process at a time: parallel sweep jobs
+        that need the same entry build it once."""
         path = self.cache_path(split)
-        if self._intact_entry(split, path):
-            log.info("Using cached %s features: %s", split, path)
-            return
-        examples, features = self._build(split)
-        with atomic_directory(path) as tmp:
-            examples.save_to_disk(str(tmp / "examples"))
-            features.save_to_disk(str(tmp / "features"))
-            # last: lists every file above with its size and hash (cache_integrity.py)
-            write_marker(tmp, _COMPLETE, {"examples": len(examples), "features": len(features)})
+        with entry_lock(path):
+            if not rebuild and self._intact_entry(split, path):
+                log.info("Using cached %s features: %s", split, path)
+                return
+            examples, features = self._build(split)
+            with atomic_directory(path) as tmp:
+                examples.save_to_disk(str(tmp / "examples"))
+                features.save_to_disk(str(tmp / "features"))
+                # last: lists every file above with its size and hash (cache_integrity.py)
+                write_marker(tmp, _COMPLETE, {"examples": len(examples), "features": len(features)})
         log.info(
             "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path
         )
 
     def _load(self, split: str) -> tuple[Dataset, Dataset]:
         path = self.cache_path(split)
-        if not self._intact_entry(split, path):
-            self._ensure_cached(split)
+        self._ensure_cached(split)
         try:
             return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
         except Exception as err:  # files as written, yet unreadable (e.g. another datasets)
@@ -286,9 +303,26 @@ class SquadDataModule(pl.LightningDataModule):
                 type(err).__name__,
                 first_line,
             )
-        remove_entry(path)
-        self._ensure_cached(split)
+        self._ensure_cached(split, rebuild=True)
         return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
+
+    def encoder_states(self, split: str) -> EncodedFeatures:
+        """The frozen encoder's cached outputs for every feature of ``split``, built on first
+        use: when Lightning first asks for a loader, the model already is on its device."""
+        if split not in self._encoded:
+            key = encoder_cache_key(self.encoder.key, self.cache_key(split))
+            path = Path(self.cfg.get("encoder_cache_dir") or self._default_encoder_dir) / key
+            self._encoded[split] = encoded_features(
+                path,
+                self.encoder,
+                self.feature_loader(split, with_states=False),
+                self.lengths(split),
+            )
+        return self._encoded[split]
+
+    @property
+    def _default_encoder_dir(self) -> Path:
+        return Path(self.cfg["cache_dir"]).parent / "encoder"
 
     # -- Lightning hooks -----------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -308,7 +342,9 @@ class SquadDataModule(pl.LightningDataModule):
         present = next(iter(self._tables.values()))[1].column_names if self._tables else names
         return [n for n in names if n in present and n in self.tokenizer.model_input_names]
 
-    def _collate(self, rows: list[dict[str, Any]], split: str | None = None) -> dict[str, Any]:
+    def _collate(
+        self, rows: list[dict[str, Any]], states: EncodedFeatures | None = None
+    ) -> dict[str, Any]:
         batch = self.tokenizer.pad(
             rows,
             padding="max_length" if self.cfg.get("pad_to_max_length") else "longest",
@@ -317,8 +353,10 @@ class SquadDataModule(pl.LightningDataModule):
             padding_side="right",  # logits then line up with the unpadded offsets
             return_tensors="pt",
         )
-        if split is not None:  # which set an eval batch belongs to (encoder caches)
-            batch["split"] = split
+        if states is not None:  # the frozen encoder's outputs, float16, padded alike
+            batch["hidden_states"] = states.batch(
+                batch["feature_index"], batch["input_ids"].shape[1]
+            )
         return batch
 
     def train_dataloader(self) -> DataLoader:
@@ -343,10 +381,11 @@ class SquadDataModule(pl.LightningDataModule):
                 epoch, batches = epoch + 1, 0
             sampler.set_epoch(epoch)
             self._resume_at = (epoch, batches)
+        states = self.encoder_states(TRAIN) if self.encoder is not None else None
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
-            collate_fn=self._collate,
+            collate_fn=functools.partial(self._collate, states=states),
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
             # the loader's own generator: creating an epoch's iterator draws a seed for the
@@ -420,10 +459,13 @@ class SquadDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.feature_loader(PREDICT)
 
-    def feature_loader(self, split: str) -> DataLoader:
-        """Model inputs, ``feature_index`` and ``split`` of every feature of ``split``, in
-        eval order. Evaluation uses it; so does anything that must see each feature once
-        (encoder caches)."""
+    def feature_loader(self, split: str, *, with_states: bool = True) -> DataLoader:
+        """Model inputs and ``feature_index`` of every feature of ``split``, in eval order
+        (plus the frozen encoder's ``hidden_states``, if given one, unless ``with_states`` is
+        false). Evaluation uses it; so does anything that must see each feature once."""
+        states = None
+        if with_states and self.encoder is not None:
+            states = self.encoder_states(split)
         features = self.features(split)
         dataset = _IndexedFeatures(features, self.model_inputs)
         sampler = None
@@ -436,7 +478,7 @@ class SquadDataModule(pl.LightningDataModule):
             batch_size=self.cfg["eval_batch_size"],
             sampler=sampler,
             shuffle=False,
-            collate_fn=functools.partial(self._collate, split=split),
+            collate_fn=functools.partial(self._collate, states=states),
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
             # its own generator, so that validating does not move the global RNG: a run

@@ -1,10 +1,14 @@
 """An ``AutoModel`` encoder with one of our span heads, and the freezing policies.
 
 The model answers from token ids (encoder + head) or from hidden states computed earlier
-(head only), so a frozen encoder's outputs can be cached and the head trained on them.
+(head only), so a frozen encoder's outputs can be cached and the head trained on them;
+``FrozenEncoderStates`` is what the data side's cache of those outputs is given.
 """
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -131,3 +135,43 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return {"trainable": trainable, "frozen": total - trainable}
+
+
+def encoder_fingerprint(encoder: nn.Module) -> str:
+    """Content hash of the encoder's weights (names, dtypes, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in encoder.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+class FrozenEncoderStates:
+    """A frozen encoder as the data side's encoder cache uses it (``StateEncoder``): a key
+    naming the states it gives, their width, and model inputs -> states.
+
+    The inputs are moved to wherever the encoder is when called: the datamodule builds its
+    cache when a loader is first asked for, by which time Lightning has moved the model to
+    its device.
+    """
+
+    def __init__(self, model: EncoderWithHead):
+        if not model.encoder_frozen:
+            raise ValueError("only a wholly frozen encoder (model.freeze=all) gives fixed states")
+        self.model = model
+        self.hidden_size: int = model.encoder.config.hidden_size
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self._key is None:  # hashed once: frozen weights cannot change
+            fingerprint = encoder_fingerprint(self.model.encoder)
+            self._key = f"{fingerprint}-layer{self.model.hidden_layer}"
+        return self._key
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        device = next(self.model.encoder.parameters()).device
+        names = ("input_ids", "attention_mask", "token_type_ids")
+        with torch.inference_mode():
+            return self.model.encode(**{k: inputs[k].to(device) for k in names if k in inputs})

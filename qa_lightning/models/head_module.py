@@ -1,9 +1,10 @@
 """HeadQAModule: one of our span heads on an ``AutoModel`` encoder, with freezing policies.
 
 With the whole encoder frozen (``freeze="all"``) and ``encoder_cache=True``, the encoder's
-hidden states of each set's features (train, validation, every evaluation set) are computed
-once, stored on disk in float16 and memory-mapped (see ``encoder_cache``); every step then
-runs the head alone. Everything else (loss, logits, logging) is the QAModule's.
+hidden states of each set's features are computed once by the data side (the datamodule is
+handed ``encoder_states()``; see ``data/encoder_states.py``) and arrive in each batch as
+``hidden_states``: every step then runs the head alone. Everything else (loss, logits,
+logging) is the QAModule's.
 """
 
 from __future__ import annotations
@@ -16,17 +17,14 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from qa_lightning.models.encoder_cache import (
-    EncodedFeatures,
-    build_encoded_features,
-    encoder_cache_key,
-    encoder_fingerprint,
-    open_encoded_features,
+from qa_lightning.models.encoder_head import (
+    EncoderWithHead,
+    FrozenEncoderStates,
+    parameter_counts,
 )
-from qa_lightning.models.encoder_head import EncoderWithHead, parameter_counts
 from qa_lightning.models.heads import build_head
 from qa_lightning.models.loading import load_encoder, resolve_model_path
-from qa_lightning.models.qa_module import _FORMER_EVAL_SETTINGS, _NOT_MODEL_INPUTS, QAModule
+from qa_lightning.models.qa_module import _FORMER_EVAL_SETTINGS, QAModule
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +39,7 @@ def saved_head_settings(directory: str | Path) -> dict[str, Any] | None:
 
 
 class HeadQAModule(QAModule):
-    """A QAModule whose network is ``EncoderWithHead``; see the module docstring.
-
-    ``encoder_cache_dir`` is where cache entries live; it is not a hyper-parameter (a
-    checkpoint moved to another machine uses that machine's cache).
-    """
+    """A QAModule whose network is ``EncoderWithHead``; see the module docstring."""
 
     def __init__(
         self,
@@ -57,14 +51,10 @@ class HeadQAModule(QAModule):
         freeze_layers: int = 0,
         hidden_layer: int = -1,
         encoder_cache: bool = True,
-        encoder_cache_dir: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, **kwargs)
-        self.save_hyperparameters(ignore=["encoder_cache_dir", *_FORMER_EVAL_SETTINGS])
-        self.encoder_cache_dir = Path(encoder_cache_dir or ".cache/encoder")
-        self._encoded: dict[str, EncodedFeatures] = {}
-        self._fingerprint: str | None = None
+        self.save_hyperparameters(ignore=list(_FORMER_EVAL_SETTINGS))
 
     def build_model(self) -> EncoderWithHead:
         hp = self.hparams
@@ -98,52 +88,12 @@ class HeadQAModule(QAModule):
         settings = {k: self.hparams[k] for k in ("head", "head_args", "hidden_layer")}
         (directory / HEAD_CONFIG).write_text(json.dumps(settings, indent=2))
 
-    @property
-    def uses_encoder_cache(self) -> bool:
-        return bool(self.hparams.encoder_cache) and self.model.encoder_frozen
-
-    # -- encoder cache -------------------------------------------------------------------
-    def _encoded_features(self, split: str) -> EncodedFeatures:
-        if self._fingerprint is None:  # the encoder is frozen: its weights cannot change
-            self._fingerprint = encoder_fingerprint(self.model.encoder)
-        key = encoder_cache_key(
-            self._fingerprint,
-            self.trainer.datamodule.cache_key(split),
-            self.hparams.hidden_layer,
-        )
-        if key in self._encoded:  # keyed by entry: another datamodule gets its own
-            return self._encoded[key]
-        path = self.encoder_cache_dir / key
-        encoded = open_encoded_features(path)
-        if encoded is None:
-            encoded = self._build_cache(path, split)
-            log.info("Built the encoder cache of %s: %s", split, path)
-        size_mb = encoded.nbytes / 2**20
-        log.info(
-            "Encoder cache of %s: %d features, %.1f MB at %s", split, len(encoded), size_mb, path
-        )
-        self._encoded[key] = encoded
-        return encoded
-
-    def _build_cache(self, path: Path, split: str) -> EncodedFeatures:
-        datamodule = self.trainer.datamodule
-
-        def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            inputs = {k: v.to(self.device) for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
-            with torch.inference_mode():
-                return self.model.encode(**inputs)
-
-        # Iterating a DataLoader draws from the global RNG: fork it, so that a run that
-        # builds the cache and one that reads it see the same batches and dropout draws.
-        # (The frozen encoder is always in eval mode: EncoderWithHead.train keeps it so.)
-        with torch.random.fork_rng(devices=[]):
-            return build_encoded_features(
-                path,
-                encode,
-                datamodule.feature_loader(split),
-                datamodule.lengths(split),
-                self.model.encoder.config.hidden_size,
-            )
+    def encoder_states(self) -> FrozenEncoderStates | None:
+        """The frozen encoder for the data side to cache the outputs of, or None when its
+        outputs are not to be cached (``encoder_cache=False``, or a trainable encoder)."""
+        if self.hparams.encoder_cache and self.model.encoder_frozen:
+            return FrozenEncoderStates(self.model)
+        return None
 
     def on_fit_start(self) -> None:
         counts = parameter_counts(self.model)
@@ -157,18 +107,14 @@ class HeadQAModule(QAModule):
         for logger in self.loggers:
             logger.log_hyperparams({f"params/{k}": v for k, v in counts.items()})
 
-    def on_train_start(self) -> None:
-        if self.uses_encoder_cache:
-            self._encoded_features("train")
-
     # -- steps ---------------------------------------------------------------------------
-    def forward(self, batch: dict[str, torch.Tensor], split: str = "train"):
-        if not self.uses_encoder_cache:
-            return super().forward(batch, split)
-        width = batch["input_ids"].shape[1]
-        hidden = self._encoded_features(split).batch(batch["feature_index"], width)
+    def forward(self, batch: dict[str, torch.Tensor]):
+        """From the encoder's cached states when the batch carries them, else from tokens."""
+        hidden = batch.get("hidden_states")
+        if hidden is None:
+            return super().forward(batch)
         return self.model(
-            hidden_states=hidden.to(self.device),
+            hidden_states=hidden.float(),  # stored in float16
             attention_mask=batch["attention_mask"],
             start_positions=batch.get("start_positions"),
             end_positions=batch.get("end_positions"),

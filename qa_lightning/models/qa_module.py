@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
@@ -19,6 +19,9 @@ from transformers import get_scheduler
 from qa_lightning.errors import TrainingDivergedError
 from qa_lightning.models.loading import load_qa_model
 
+if TYPE_CHECKING:
+    from qa_lightning.models.encoder_head import FrozenEncoderStates
+
 DEFAULT_OPTIMIZER = {
     "_target_": "torch.optim.AdamW",
     "_partial_": True,
@@ -26,7 +29,7 @@ DEFAULT_OPTIMIZER = {
     "weight_decay": 0.01,
 }
 DEFAULT_SCHEDULER = {"name": "linear", "warmup_ratio": 0.1, "warmup_steps": None}
-_NOT_MODEL_INPUTS = ("feature_index", "split")
+_NOT_MODEL_INPUTS = ("feature_index",)
 # Evaluation settings that checkpoints written before evaluation moved to the data side
 # carry as hyper-parameters; accepted and dropped so those checkpoints still load.
 _FORMER_EVAL_SETTINGS = (
@@ -79,14 +82,19 @@ class QAModule(pl.LightningModule):
         """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""
         self.model.save_pretrained(directory)
 
+    def encoder_states(self) -> FrozenEncoderStates | None:
+        """A frozen encoder whose outputs the data side may cache (``HeadQAModule``); a model
+        fine-tuned whole has none."""
+        return None
+
     # -- steps ---------------------------------------------------------------------------
-    def forward(self, batch: dict[str, torch.Tensor], split: str = "train"):
-        """Model outputs for a batch of ``split`` ("train" or "validation") features."""
+    def forward(self, batch: dict[str, torch.Tensor]):
+        """Model outputs (loss when the batch has labels, start/end logits) for a batch."""
         inputs = {k: v for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
         return self.model(**inputs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self(batch, "train").loss
+        loss = self(batch).loss
         self.log(
             "train/loss",
             loss,
@@ -115,7 +123,7 @@ class QAModule(pl.LightningModule):
         self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, torch.Tensor]:
         """Start/end logits of a batch of eval features (for the set's evaluator)."""
-        out = self(batch, batch.get("split", "validation"))
+        out = self(batch)
         return {"start_logits": out.start_logits, "end_logits": out.end_logits}
 
     def predict_step(

@@ -107,7 +107,10 @@ class Run:
         return renames or sum(r["event"] == "open" and r["path"] == name for r in self.audit)
 
 
-def run_audited(script: str, overrides: list[str], run_dir: Path, cache: Path) -> Run:
+def run_audited(
+    script: str, overrides: list[str], run_dir: Path, cache: Path, audit_root: Path | None = None
+) -> Run:
+    """Run ``script``; every write under ``audit_root`` (default: the run folder) is recorded."""
     site = run_dir.parent / f"{run_dir.name}-site"
     site.mkdir(parents=True)
     (site / "sitecustomize.py").write_text(AUDIT_SITE)
@@ -127,7 +130,7 @@ def run_audited(script: str, overrides: list[str], run_dir: Path, cache: Path) -
         # ranks do not fight over 2 cores (Lightning would pick this for ddp anyway)
         OMP_NUM_THREADS="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(site), str(ROOT), env.get("PYTHONPATH")])),
-        QA_AUDIT_ROOT=str(run_dir),
+        QA_AUDIT_ROOT=str(audit_root or run_dir),
         QA_AUDIT_LOG=str(audit_log),
     )
     cmd = [
@@ -298,6 +301,38 @@ def test_two_process_training_runs_and_its_validation_is_the_one_process_eval(
     }
     for name in ("predictions.json", "nbest_predictions.json", "null_odds.json"):
         assert run.json(name) == one.json(name), name
+
+
+def test_two_process_training_builds_the_encoder_cache_once(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    """A frozen-encoder head on 2 processes: both ranks need the encoder's states of the
+    train and validation features as their loaders are made; one builds each entry (under
+    the entry lock), the other waits and reads it; then the run validates and finishes."""
+    cache = tmp_path / "cache"
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        "model.head=linear",
+        "model.freeze=all",
+        "model.encoder_cache=true",
+        *V1_DATA,
+        "optimizer.lr=1e-3",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=4",
+        *DDP,
+    ]
+    run = run_audited("train.py", overrides, tmp_path / "run", cache, audit_root=cache)
+    entries = sorted(p.name for p in (cache / "encoder").iterdir() if not p.name.startswith("."))
+    assert [e.split("-")[0] for e in entries] == ["train", "validation"]
+    for entry in entries:  # each renamed into place once, by one process
+        assert run.landings(f"encoder/{entry}") == 1, entry
+        assert len(run.writers()[f"encoder/{entry}"]) == 1, entry
+    (rank1,) = run.children
+    waited = run.output.count("Waiting for another process to finish building")
+    assert waited >= 1, run.output[-3000:]  # the other rank did ask for an entry being built
+    metrics = run.json("metrics.json")
+    assert metrics["status"] == "completed" and metrics["total"] == N_EVAL
+    assert rank1["rank"] == "1"
 
 
 def _compose(config_name: str, overrides: list[str]):

@@ -52,7 +52,13 @@ def make_run(
 def sweep(tmp_path: Path) -> Path:
     """A 2x2 lr x doc_stride sweep, plus a failed job and one killed mid-training."""
     root = tmp_path / "sweep"
-    common = ["model=minilm", "hydra.sweep.dir=/x", "paths.cache_dir=/c"]
+    common = [
+        "model=minilm",
+        "hydra.sweep.dir=/x",
+        "paths.cache_dir=/c",
+        "data.cache_dir=/f",  # where caches live is not a parameter either
+        "data.encoder_cache_dir=/e",
+    ]
     grid = [(2e-5, 64, 40.0), (2e-5, 128, 45.0), (5e-5, 64, 55.0), (5e-5, 128, 50.0)]
     for job, (lr, stride, f1) in enumerate(grid):
         curve = [(0, 4, 3.0, None), (0, 9, 2.0, f1 - 5), (1, 19, 1.0, f1), (2, 20, None, f1)]
@@ -81,7 +87,8 @@ def sweep(tmp_path: Path) -> Path:
 def test_table_has_the_varied_parameters_as_columns_and_sorts_by_the_metric(sweep: Path):
     comparison = compare(collect_runs([sweep]), "val/f1")
     assert comparison.varied == ["optimizer.lr", "data.doc_stride"]
-    assert comparison.fixed == {"model": "minilm"}  # hydra.* and paths.* are not parameters
+    # hydra.*, paths.* and the cache folders are not parameters
+    assert comparison.fixed == {"model": "minilm"}
     assert [r.job for r in comparison.runs] == ["2", "3", "1", "0", "10", "4"]
     assert [r.status for r in comparison.runs][-2:] == [INCOMPLETE, FAILED]
     assert comparison.best.params == {

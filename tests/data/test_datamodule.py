@@ -25,6 +25,7 @@ def data_cfg(tmp_path, **overrides):
         batch_size=8,
         eval_batch_size=8,
         cache_dir=str(tmp_path / "features"),
+        encoder_cache_dir=str(tmp_path / "encoder"),
     )
     cfg.update(overrides)
     return cfg

@@ -136,7 +136,7 @@ def test_attention_kernels_are_selectable_and_agree(tiny_bert_dir):
         "attention_mask": torch.tensor([[1] * 20, [1] * 12 + [0] * 8, [1] * 5 + [0] * 15]),
     }
     with torch.no_grad():
-        a, b = eager(batch, "validation"), sdpa(batch, "validation")
+        a, b = eager(batch), sdpa(batch)
     valid = batch["attention_mask"].bool()
     assert torch.allclose(a.start_logits[valid], b.start_logits[valid], atol=1e-5)
     assert torch.allclose(a.end_logits[valid], b.end_logits[valid], atol=1e-5)

@@ -1,11 +1,16 @@
 """Hidden states of a frozen encoder, computed once and memory-mapped from disk.
 
 With the whole encoder frozen its output for a feature never changes, so every epoch,
-every run and every job of a head sweep can read it instead of recomputing it. One entry
-holds one feature table: the unpadded states of every token, row after row, in float16
-(``hidden.npy``, (total_tokens, H)), with each feature's first row and length. The key
-covers the encoder's weights (by content), the layer taken and the feature cache key
-(data, tokenizer, max_length, doc_stride ...), so any change is a new entry.
+every run and every job of a head sweep can read it instead of recomputing it. This is the
+data side's job: the datamodule builds and opens the entries and puts each batch's states
+in the batch (``hidden_states``); the model only consumes them.
+
+One entry holds one feature table: the unpadded states of every token, row after row, in
+float16 (``hidden.npy``, (total_tokens, H)), with each feature's first row and length. The
+key covers the encoder (its weights by content and the layer taken, ``StateEncoder.key``)
+and the feature cache key (data, tokenizer, max_length, doc_stride ...), so any change is a
+new entry. Processes that need one entry at once (DDP ranks, parallel sweep jobs) build it
+once, under a file lock (``atomic.entry_lock``).
 
 numpy memmaps rather than ``datasets``: a batch is a handful of contiguous row slices,
 read without decoding or copying whole columns.
@@ -16,46 +21,49 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
-from qa_lightning.atomic import atomic_directory
+from qa_lightning.atomic import atomic_directory, entry_lock
 from qa_lightning.cache_integrity import entry_damage, write_marker
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _META = "meta.json"
 
 
-def encoder_fingerprint(encoder: nn.Module) -> str:
-    """Content hash of the encoder's weights (names, dtypes, shapes and values)."""
-    digest = hashlib.sha256()
-    for name, tensor in encoder.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:16]
+class StateEncoder(Protocol):
+    """What the data side needs of a frozen encoder (the models side provides one)."""
+
+    @property
+    def key(self) -> str:
+        """Identity of the states it gives: its weights by content and the layer taken."""
+
+    @property
+    def hidden_size(self) -> int: ...
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Hidden states (B, T, H) of a batch of model inputs, without gradients."""
 
 
-def encoder_cache_key(fingerprint: str, feature_key: str, hidden_layer: int) -> str:
+def encoder_cache_key(encoder_key: str, feature_key: str) -> str:
     spec = {
         "version": CACHE_VERSION,
-        "encoder": fingerprint,
+        "encoder": encoder_key,
         "features": feature_key,
-        "hidden_layer": hidden_layer,
         "dtype": "float16",
     }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
-    return f"{feature_key.split('-')[0]}-{digest}"
+    return f"{feature_key.split('-')[0]}-{digest}"  # named after the set, like the features
 
 
 class EncodedFeatures:
-    """Read side of a cache entry: ``batch(feature_index, width)`` -> (B, width, H) float32."""
+    """Read side of a cache entry: ``batch(feature_index, width)`` -> (B, width, H) float16."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -82,12 +90,12 @@ class EncodedFeatures:
             n = min(int(self.lengths[i]), width)
             start = int(self.row_start[i])
             out[b, :n] = self.hidden[start : start + n]
-        return torch.from_numpy(out).float()
+        return torch.from_numpy(out)
 
 
 def build_encoded_features(
     path: str | Path,
-    encode: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    encode: StateEncoder,
     batches: Iterable[dict[str, torch.Tensor]],
     lengths: np.ndarray,
     hidden_size: int,
@@ -145,3 +153,29 @@ def open_encoded_features(path: str | Path) -> EncodedFeatures | None:
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
         log.warning("Encoder cache %s is unreadable (%s); rebuilding it", path, err)
         return None
+
+
+def encoded_features(
+    path: str | Path,
+    encoder: StateEncoder,
+    batches: Iterable[dict[str, torch.Tensor]],
+    lengths: np.ndarray,
+) -> EncodedFeatures:
+    """The entry at ``path``: opened when complete and intact, else built from ``batches``
+    (every feature once, each batch with ``feature_index``), by one process at a time.
+
+    Building iterates a DataLoader, which may draw from the global RNG: it is forked, so
+    that a run that builds the cache and one that reads it see the same dropout draws.
+    """
+    with entry_lock(path):
+        encoded = open_encoded_features(path)
+        if encoded is None:
+            with torch.random.fork_rng(devices=[]):
+                encoded = build_encoded_features(
+                    path, encoder, batches, lengths, encoder.hidden_size
+                )
+            log.info("Built the encoder cache %s", path)
+    log.info(
+        "Encoder cache: %d features, %.1f MB at %s", len(encoded), encoded.nbytes / 2**20, path
+    )
+    return encoded

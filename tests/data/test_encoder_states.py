@@ -1,4 +1,5 @@
-"""Encoder-output cache: keys, reuse across runs, corruption, and cached == recomputed."""
+"""Encoder-output cache on the data side: keys, reuse across runs, corruption, batches that
+carry the states, and cached == recomputed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from qa_lightning.data import encoder_states as ec
 from qa_lightning.data.datamodule import SquadDataModule
-from qa_lightning.models import encoder_cache as ec
+from qa_lightning.models.encoder_head import encoder_fingerprint
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from tests.data.test_datamodule import data_cfg
@@ -20,7 +22,7 @@ from tests.data.test_datamodule import data_cfg
 OPTIMIZER = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 3e-3, "weight_decay": 0.0}
 
 
-def make_module(model_dir, cache_dir, *, encoder_cache=True, head="bilstm", **kw):
+def make_module(model_dir, *, encoder_cache=True, head="bilstm", **kw):
     pl.seed_everything(0)  # the head's initial weights
     return HeadQAModule(
         str(model_dir),
@@ -28,16 +30,17 @@ def make_module(model_dir, cache_dir, *, encoder_cache=True, head="bilstm", **kw
         head_args={"dropout": 0.1, "hidden_size": 16},
         freeze="all",
         encoder_cache=encoder_cache,
-        encoder_cache_dir=str(cache_dir),
         optimizer=OPTIMIZER,
-        max_length=64,
         **kw,
     )
 
 
-def make_datamodule(tmp_path, tokenizer, **overrides):
-    cfg = data_cfg(tmp_path, **overrides)
-    return SquadDataModule(cfg, tokenizer, seed=1)
+def make_datamodule(tmp_path, tokenizer, module=None, **overrides):
+    """Data for ``module`` as the entry points wire it: handed its frozen encoder, if any;
+    encoder cache entries go to ``tmp_path / "enc"``."""
+    cfg = data_cfg(tmp_path, encoder_cache_dir=str(tmp_path / "enc"), **overrides)
+    encoder = module.encoder_states() if module is not None else None
+    return SquadDataModule(cfg, tokenizer, seed=1, encoder=encoder)
 
 
 def trainer_and_results(epochs: int = 1) -> tuple[pl.Trainer, LatestResults]:
@@ -66,12 +69,12 @@ def fit(module, datamodule, epochs=2):
 
 
 def test_cached_and_recomputed_training_agree(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
-    dm = make_datamodule(tmp_path, wordpiece_tokenizer)
-    cached = make_module(tiny_bert_dir, tmp_path / "enc")
-    scores_c, out_c = fit(cached, dm)
-    recomputed = make_module(tiny_bert_dir, tmp_path / "enc", encoder_cache=False)
-    scores_r, out_r = fit(recomputed, make_datamodule(tmp_path, wordpiece_tokenizer))
-    assert list((tmp_path / "enc").iterdir())  # the cached run did use the cache
+    cached = make_module(tiny_bert_dir)
+    scores_c, out_c = fit(cached, make_datamodule(tmp_path, wordpiece_tokenizer, cached))
+    recomputed = make_module(tiny_bert_dir, encoder_cache=False)
+    assert recomputed.encoder_states() is None
+    scores_r, out_r = fit(recomputed, make_datamodule(tmp_path, wordpiece_tokenizer, recomputed))
+    assert _cache_entries(tmp_path / "enc")  # the cached run did use the cache
     # Same batches, same dropout draws: only float16 storage separates the two runs. The
     # output bias is left out: softmax ignores a shift shared by all positions, so its true
     # gradient is 0 and Adam turns rounding noise into full-size steps in both runs.
@@ -84,24 +87,33 @@ def test_cached_and_recomputed_training_agree(tmp_path, tiny_bert_dir, wordpiece
     assert scores_c == scores_r
 
 
-def test_cache_returns_the_encoder_states(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
-    dm = make_datamodule(tmp_path, wordpiece_tokenizer)
+def test_batches_carry_the_encoder_states(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
+    """Every batch of every loader (train and eval) carries the states the encoder gives
+    its features, float16 and zero on padding; the module then runs its head alone."""
+    module = make_module(tiny_bert_dir)
+    dm = make_datamodule(tmp_path, wordpiece_tokenizer, module)
     dm.prepare_data()
     dm.setup("fit")
-    module = make_module(tiny_bert_dir, tmp_path / "enc")
-    with mock.patch.object(HeadQAModule, "trainer", new=mock.Mock(datamodule=dm)):
-        encoded = module._encoded_features("validation")
-    assert len(encoded) == len(dm.eval_features)
-    loader = dm.feature_loader("validation")
-    batch = next(iter(loader))
-    with torch.no_grad():
-        expected = module.model.encode(
-            batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
-        )
-    got = encoded.batch(batch["feature_index"], batch["input_ids"].shape[1])
-    mask = batch["attention_mask"].bool()
-    torch.testing.assert_close(got[mask], expected[mask], atol=2e-3, rtol=2e-3)
-    assert torch.all(got[~mask] == 0)
+    assert len(dm.encoder_states("validation")) == len(dm.eval_features)
+    for loader in (dm.train_dataloader(), dm.feature_loader("validation")):
+        batch = next(iter(loader))
+        with torch.no_grad():
+            expected = module.model.encode(
+                batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+            )
+        got = batch["hidden_states"]
+        assert got.dtype == torch.float16 and got.shape == expected.shape
+        mask = batch["attention_mask"].bool()
+        torch.testing.assert_close(got[mask].float(), expected[mask], atol=2e-3, rtol=2e-3)
+        assert torch.all(got[~mask] == 0)
+        # the head consumes them: the encoder does not run
+        with mock.patch.object(module.model, "encode", side_effect=AssertionError("encoder ran")):
+            out = module(batch)
+        assert out.start_logits.shape == batch["input_ids"].shape
+    # a datamodule without an encoder serves plain batches
+    plain = make_datamodule(tmp_path, wordpiece_tokenizer)
+    plain.setup("fit")
+    assert "hidden_states" not in next(iter(plain.feature_loader("validation")))
 
 
 def _cache_entries(root: Path) -> set[str]:
@@ -121,30 +133,21 @@ def test_cache_is_reused_across_runs_and_keyed_by_every_setting(
         builds.append(Path(path).name)
         return real_build(path, *args, **kwargs)
 
-    with mock.patch("qa_lightning.models.head_module.build_encoded_features", counting_build):
-        fit(make_module(tiny_bert_dir, root), make_datamodule(tmp_path, wordpiece_tokenizer), 1)
+    def run(module, **data):
+        fit(module, make_datamodule(tmp_path, wordpiece_tokenizer, module, **data), 1)
+
+    with mock.patch.object(ec, "build_encoded_features", counting_build):
+        run(make_module(tiny_bert_dir))
         assert len(builds) == 2  # train and validation
         first = _cache_entries(root)
         # a second run (a new module, another head): reads both entries, builds nothing
-        fit(
-            make_module(tiny_bert_dir, root, head="linear"),
-            make_datamodule(tmp_path, wordpiece_tokenizer),
-            1,
-        )
+        run(make_module(tiny_bert_dir, head="linear"))
         assert len(builds) == 2 and _cache_entries(root) == first
         # a changed feature setting is a new key
-        fit(
-            make_module(tiny_bert_dir, root),
-            make_datamodule(tmp_path, wordpiece_tokenizer, doc_stride=8),
-            1,
-        )
+        run(make_module(tiny_bert_dir), doc_stride=8)
         assert len(builds) == 4
         # another layer is a new key
-        fit(
-            make_module(tiny_bert_dir, root, hidden_layer=1),
-            make_datamodule(tmp_path, wordpiece_tokenizer),
-            1,
-        )
+        run(make_module(tiny_bert_dir, hidden_layer=1))
         assert len(builds) == 6
         assert len(_cache_entries(root)) == 6
 
@@ -153,17 +156,19 @@ def test_encoder_weights_are_part_of_the_key(tiny_bert_dir):
     from qa_lightning.models.loading import load_encoder
 
     encoder = load_encoder(str(tiny_bert_dir))
-    before = ec.encoder_fingerprint(encoder)
-    assert ec.encoder_fingerprint(load_encoder(str(tiny_bert_dir))) == before
+    before = encoder_fingerprint(encoder)
+    assert encoder_fingerprint(load_encoder(str(tiny_bert_dir))) == before
     with torch.no_grad():
         encoder.encoder.layer[1].output.dense.weight[0, 0] += 1e-3
-    after = ec.encoder_fingerprint(encoder)
+    after = encoder_fingerprint(encoder)
     assert after != before
-    assert ec.encoder_cache_key(before, "train-abc", -1) != ec.encoder_cache_key(
-        after, "train-abc", -1
-    )
-    assert ec.encoder_cache_key(before, "train-abc", -1) == ec.encoder_cache_key(
-        before, "train-abc", -1
+    assert ec.encoder_cache_key(before, "train-abc") != ec.encoder_cache_key(after, "train-abc")
+    assert ec.encoder_cache_key(before, "train-abc") == ec.encoder_cache_key(before, "train-abc")
+    # the states' key names the layer too
+    module = make_module(tiny_bert_dir)
+    assert (
+        module.encoder_states().key
+        != make_module(tiny_bert_dir, hidden_layer=1).encoder_states().key
     )
 
 
@@ -215,8 +220,8 @@ def test_every_evaluation_set_reads_its_own_cache_entry(
     other = {"other": str(path)}
 
     def validate(encoder_cache: bool):
-        dm = make_datamodule(tmp_path, wordpiece_tokenizer, eval_sets=other)
-        module = make_module(tiny_bert_dir, tmp_path / "enc", encoder_cache=encoder_cache)
+        module = make_module(tiny_bert_dir, encoder_cache=encoder_cache)
+        dm = make_datamodule(tmp_path, wordpiece_tokenizer, module, eval_sets=other)
         trainer, latest = trainer_and_results()
         trainer.validate(module, datamodule=dm)
         return {r.name: r for r in latest.results}

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from qa_lightning.models import encoder_cache as ec
-from qa_lightning.models.head_module import HeadQAModule
-from tests.models.test_encoder_cache import make_datamodule, make_module
+from qa_lightning.data import encoder_states as ec
+from tests.data.test_encoder_states import make_datamodule, make_module
 
-LOGGER = "qa_lightning.models.encoder_cache"
+LOGGER = "qa_lightning.data.encoder_states"
 LENGTHS = np.array([3, 5, 2, 4])
 HIDDEN = 6
 
@@ -96,27 +95,31 @@ def test_meta_without_readable_hashes_is_not_trusted(tmp_path, caplog, meta):
     assert len(_warnings(caplog)) == 1
 
 
-def test_head_module_rebuilds_a_corrupted_entry(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
-    """Through the module: the corrupted entry is rebuilt and serves the encoder's states
-    again, equal to those first cached."""
+def test_datamodule_rebuilds_a_corrupted_entry(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
+    """Through the datamodule: the corrupted entry is rebuilt and serves the encoder's
+    states again, equal to those first cached."""
     synthetic = {"n_train": 4, "n_eval": 6, "unanswerable_fraction": 0.0, "seed": 0}
-    dm = make_datamodule(tmp_path, wordpiece_tokenizer, synthetic=synthetic)
-    dm.prepare_data()
-    dm.setup("validate")
-    trainer = mock.Mock(datamodule=dm)
-    with mock.patch.object(HeadQAModule, "trainer", new=trainer):
-        first = make_module(tiny_bert_dir, tmp_path / "enc")._encoded_features("validation")
-        states = np.array(first.hidden)
-        _flip_middle(first.path / "hidden.npy", n=64)
-        builds = []
-        real_build = ec.build_encoded_features
 
-        def counting_build(*args, **kwargs):
-            builds.append(1)
-            return real_build(*args, **kwargs)
+    def states():
+        dm = make_datamodule(
+            tmp_path, wordpiece_tokenizer, make_module(tiny_bert_dir), synthetic=synthetic
+        )
+        dm.prepare_data()
+        dm.setup("validate")
+        return dm.encoder_states("validation")
 
-        with mock.patch("qa_lightning.models.head_module.build_encoded_features", counting_build):
-            again = make_module(tiny_bert_dir, tmp_path / "enc")._encoded_features("validation")
+    first = states()
+    stored = np.array(first.hidden)
+    _flip_middle(first.path / "hidden.npy", n=64)
+    builds = []
+    real_build = ec.build_encoded_features
+
+    def counting_build(*args, **kwargs):
+        builds.append(1)
+        return real_build(*args, **kwargs)
+
+    with mock.patch.object(ec, "build_encoded_features", counting_build):
+        again = states()
     assert builds == [1]
     assert again.path == first.path
-    np.testing.assert_array_equal(np.asarray(again.hidden), states)
+    np.testing.assert_array_equal(np.asarray(again.hidden), stored)
