@@ -1,10 +1,10 @@
-"""Two processes that need the same cache entry at the same moment build it once.
+"""Processes that need the same cache entry at the same moment build it once.
 
 Parallel sweep jobs (and DDP ranks) start together and ask for the same feature and
-encoder-cache entries. Each test starts two fresh processes that meet at a barrier and then
-ask at once, with the build slowed down so that the second asks while the first builds.
-Without the entry lock both would build (and the later rename would replace the entry under
-a reader); with it the second waits and reads what the first built.
+encoder-cache entries. Each test starts three fresh processes that meet at a barrier and
+then ask at once, with the build slowed down so that the others ask while the first builds.
+Without the entry lock all would build (and each later rename would replace the entry under
+a reader); with it the others wait and read what the first built.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 from tests.data.test_datamodule import data_cfg
 
 SLOW_BUILD_S = 1.5
+PROCESSES = 3
 TIMEOUT_S = 120
 
 
@@ -71,11 +72,11 @@ def _encode(path, barrier, results) -> None:
     results.put((builds, encoded.batch(torch.tensor([2, 0]), 4).tolist()))
 
 
-def _run_twice(target, *args) -> list:
-    """Run ``target(*args, barrier, results)`` in two fresh processes at once."""
+def _run_together(target, *args) -> list:
+    """Run ``target(*args, barrier, results)`` in PROCESSES fresh processes at once."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for _ in range(2)]
+    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for _ in range(PROCESSES)]
     for p in procs:
         p.start()
     out, deadline = [], time.monotonic() + TIMEOUT_S
@@ -103,18 +104,56 @@ def test_parallel_jobs_build_a_feature_entry_once(tmp_path, wordpiece_tokenizer)
     cfg = data_cfg(
         tmp_path, synthetic={"n_train": 4, "n_eval": 12, "unanswerable_fraction": 0.0, "seed": 0}
     )
-    (first, n_first), (second, n_second) = _run_twice(_prepare_features, cfg, wordpiece_tokenizer)
-    assert sorted([first, second]) == [[], ["validation"]]  # one built, the other read it
-    assert n_first == n_second > 0
+    out = _run_together(_prepare_features, cfg, wordpiece_tokenizer)
+    builds = sorted(built for built, _ in out)
+    assert builds == [[]] * (PROCESSES - 1) + [["validation"]]  # one built, the rest read it
+    assert len({n for _, n in out}) == 1 and out[0][1] > 0
     assert len(_visible_entries(tmp_path / "features")) == 1
 
 
 def test_parallel_jobs_build_an_encoder_cache_entry_once(tmp_path):
     entry = tmp_path / "enc" / "validation-abc"
-    (first, states_a), (second, states_b) = _run_twice(_encode, entry)
-    assert sorted([first, second]) == [[], [1]]
-    assert states_a == states_b
+    out = _run_together(_encode, entry)
+    assert sorted(built for built, _ in out) == [[]] * (PROCESSES - 1) + [[1]]
+    states_a = out[0][1]
+    assert all(states == states_a for _, states in out)
     # feature 2 (3 tokens) then feature 0 (4 tokens): each row its own index, padding zero
     assert [row[0] for row in states_a[0]] == [2.0, 2.0, 2.0, 0.0]
     assert [row[0] for row in states_a[1]] == [0.0] * 4
     assert _visible_entries(tmp_path / "enc") == ["validation-abc"]
+
+
+def _build_forever(path, started) -> None:
+    """Take the entry lock and build with an encoder that never finishes."""
+    from qa_lightning.data import encoder_states as ec
+
+    class Stuck(_SlowEncoder):
+        def __call__(self, inputs):
+            started.set()
+            time.sleep(3600)
+
+    ec.encoded_features(path, Stuck(), [{"feature_index": torch.tensor([0])}], np.array([2]))
+
+
+def test_a_killed_builder_leaves_nothing_trusted_and_blocks_nobody(tmp_path):
+    """SIGKILL mid-build: the OS drops the lock with the process, its half-written
+    directory is never taken for the entry, and the next process builds it."""
+    from qa_lightning.data import encoder_states as ec
+
+    entry = tmp_path / "enc" / "train-x"
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    builder = ctx.Process(target=_build_forever, args=(entry, started))
+    builder.start()
+    try:
+        assert started.wait(TIMEOUT_S), "the builder never started encoding"
+        assert not entry.exists()  # nothing under the final name while it builds
+        builder.kill()
+        builder.join(10)
+    finally:
+        if builder.is_alive():
+            builder.kill()
+    assert ec.open_encoded_features(entry) is None
+    batches = [{"feature_index": torch.tensor([0])}]
+    encoded = ec.encoded_features(entry, _SlowEncoder(), batches, np.array([2]))
+    assert encoded.batch(torch.tensor([0]), 2).tolist() == [[[0.0] * 3] * 2]
