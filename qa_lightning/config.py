@@ -19,6 +19,7 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -109,6 +110,42 @@ class EvalSetConfig:
 
 
 EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
+#: Our names of a flat file's fields: the keys ``data.columns`` maps to the file's columns.
+FLAT_FILE_FIELDS: tuple[str, ...] = (
+    "id",
+    "title",
+    "context",
+    "question",
+    "answers",
+    "answer_text",
+    "answer_start",
+)
+
+
+def check_columns(columns: Any, key: str) -> None:
+    """``columns`` (``data.columns`` or an eval set's): our field names -> the file's."""
+    if not columns:
+        return
+    unknown = sorted(set(columns) - set(FLAT_FILE_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{key} has unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are "
+            f"{', '.join(FLAT_FILE_FIELDS)} (our names, mapped to the file's column names)"
+        )
+
+
+def check_synthetic(n_examples: Any, unanswerable_fraction: Any, *, key: str, count: str) -> None:
+    """Synthetic data's size (``<key>.<count>``) and ``<key>.unanswerable_fraction``."""
+    if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 0:
+        raise ConfigError(f"{key}.{count}={n_examples!r} must be a whole number, 0 or more")
+    try:
+        fraction = float(unanswerable_fraction)
+    except (TypeError, ValueError):
+        fraction = math.nan
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError(
+            f"{key}.unanswerable_fraction={unanswerable_fraction!r} must be between 0 and 1"
+        )
 
 
 # data.on_bad_record: "raise" is a keyword, so this Enum is made by a call rather than a class
@@ -126,7 +163,9 @@ class DataConfig:
     validation_split: str = "validation"
     train_file: str | None = None
     validation_file: str | None = None
-    columns: dict[str, str] | None = None  # flat files: our column name -> the file's
+    # flat files: our column name -> the file's (`+data.columns.context=passage`); an empty
+    # mapping, not null, which Hydra cannot add keys to from the command line
+    columns: dict[str, str] = field(default_factory=dict)
     on_bad_record: OnBadRecord = OnBadRecord["raise"]  # or drop: skip and count bad records
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     max_train_samples: int | None = None  # counts examples, never features
@@ -442,7 +481,11 @@ class TrainConfig:
     task_name: str = "train"
     seed: int = 42
     tags: list[str] = field(default_factory=list)
-    ckpt_path: str | None = None  # resume training from this Lightning checkpoint
+    # resume training from this Lightning checkpoint; "last": the run folder's last.ckpt if
+    # there is one, else start (a requeued job needs no edited command). Multirun jobs
+    # behave as "last" when this is null: a relaunched sweep skips, resumes or reruns jobs.
+    ckpt_path: str | None = None
+    rerun_failed: bool = True  # a relaunched sweep runs its failed jobs again (false: skips)
     # the metric returned to Hydra sweepers: any metric the final evaluation logs (val/...,
     # eval/<name>/... for data.eval_sets entries)
     optimized_metric: str = "val/f1"
@@ -564,7 +607,17 @@ def check_config(cfg: DictConfig) -> None:
         for key in ("train_file", "validation_file") if training else ("validation_file",):
             if data[key] and not Path(data[key]).is_file():
                 raise DataFileNotFoundError(f"data file not found: {data[key]!r} (data.{key})")
-    resolve_eval_sets(data)
+    check_columns(data.get("columns"), "data.columns")
+    for name, entry in resolve_eval_sets(data).items():
+        check_columns(entry.columns, f"data.eval_sets.{name}.columns")
+    if source is DataSource.synthetic:
+        for count in ("n_train", "n_eval"):
+            check_synthetic(
+                data.synthetic[count],
+                data.synthetic.unanswerable_fraction,
+                key="data.synthetic",
+                count=count,
+            )
     if cfg.task_name == "predict":
         if not data.predict_file:
             raise ConfigError(
@@ -609,9 +662,12 @@ def check_config(cfg: DictConfig) -> None:
             f"trainer.strategy={strategy} is not supported by train.py/eval.py; use "
             "trainer.strategy=ddp (the same data parallelism, one process per device)"
         )
-    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
+    resumable = "rerun_failed" in cfg  # train.py: ckpt_path=last reads the run folder
+    ckpt = cfg.get("ckpt_path")
+    if ckpt and not (resumable and ckpt == "last") and not Path(ckpt).is_file():
+        accepted = "last (the run folder's last.ckpt, if any) or " if resumable else ""
         raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path!r} does not exist; give a Lightning checkpoint, e.g. "
+            f"ckpt_path={ckpt!r} does not exist; give {accepted}a Lightning checkpoint, e.g. "
             "<run folder>/checkpoints/last.ckpt"
         )
     if cfg.get("callbacks") is not None:

@@ -23,3 +23,9 @@ class DataFileNotFoundError(UserError, FileNotFoundError):
 
 class TrainingDivergedError(UserError, FloatingPointError):
     """The training loss became NaN or infinite (the message names the step and the lr)."""
+
+
+class ForeignRunFolderError(UserError):
+    """A job's run folder holds a run of another configuration (a relaunch with other
+    overrides into the same sweep folder): nothing is written into it, and a sweep stops
+    rather than record a failure there."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qa_lightning.errors import UserError
+from qa_lightning.errors import ForeignRunFolderError, UserError
 
 log = logging.getLogger("qa_lightning")
 
@@ -34,7 +34,8 @@ def report_user_errors(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
     Under a Hydra multirun a failing job must not end the sweep (Hydra's basic sweeper
     stops at the first failed job), so any exception is logged, recorded as
     ``failure.json`` in the job's folder and the job returns ``None``: the sweep goes on,
-    Optuna counts the trial as failed, and the sweep summary lists the job.
+    Optuna counts the trial as failed, and the sweep summary lists the job. A job whose
+    folder holds another configuration's run stops the sweep (a misdirected relaunch).
     """
 
     @functools.wraps(task)
@@ -42,7 +43,8 @@ def report_user_errors(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return task(cfg)
         except Exception as err:
-            if not in_multirun():
+            # a folder of another run is never written into: the sweep stops instead
+            if not in_multirun() or isinstance(err, ForeignRunFolderError):
                 if isinstance(err, UserError):
                     raise SystemExit(f"error: {err}") from None  # one line on stderr, exit 1
                 raise

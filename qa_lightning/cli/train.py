@@ -24,6 +24,7 @@ from qa_lightning.cli.common import (
     set_env_defaults,
     write_resolved_config,
 )
+from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
@@ -36,6 +37,7 @@ from qa_lightning.tracking.checkpoints import AtomicCheckpointIO, CheckpointOnIn
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
+from qa_lightning.tracking.run_files import FAILURE_FILE
 from qa_lightning.tracking.run_folder import write_metrics
 from qa_lightning.tracking.throughput import TrainThroughput
 
@@ -43,11 +45,28 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> float | None:
-    """One training job; returns ``cfg.optimized_metric`` for Hydra sweepers."""
+    """One training job; returns ``cfg.optimized_metric`` for Hydra sweepers.
+
+    With ``ckpt_path=last``, and for every job of a multirun, the run folder says where an
+    earlier attempt left off (``resume.py``): a finished job returns its stored metric and
+    touches nothing, an interrupted one resumes from its ``last.ckpt``, a failed one runs
+    again (unless ``rerun_failed=false``).
+    """
     set_env_defaults()
     check_config(cfg)
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = cfg.ckpt_path
+    if resumes_automatically(cfg):
+        state = previous_attempt(cfg)
+        announce(state, output_dir, cfg.optimized_metric)
+        if state.status == "completed":
+            return state.metric
+        if state.status == "failed":
+            if not cfg.rerun_failed:
+                return None
+            (output_dir / FAILURE_FILE).unlink(missing_ok=True)
+        ckpt_path = str(state.checkpoint) if state.status == "interrupted" else None
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
@@ -59,7 +78,7 @@ def train(cfg: DictConfig) -> float | None:
         logger.log_hyperparams(run_hyperparams(cfg))
     error: BaseException | None = None
     try:
-        return _fit_and_evaluate(cfg, loggers, started)
+        return _fit_and_evaluate(cfg, loggers, started, ckpt_path)
     except BaseException as err:
         error = err
         raise
@@ -85,7 +104,9 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
-def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float | None:
+def _fit_and_evaluate(
+    cfg: DictConfig, loggers: list, started: float, ckpt_path: str | None
+) -> float | None:
     output_dir = Path(cfg.paths.output_dir)
     model_cfg = cfg.model
     check_model_fits(cfg, model_cfg.name_or_path)  # its config only: before data and weights
@@ -114,15 +135,15 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
         # The network only, in place: the Lightning hooks stay eager and the parameter names
         # (checkpoints, save_pretrained) stay those of the plain model.
         module.model.compile(dynamic=True)
-    if cfg.ckpt_path:  # refused in one line unless it is plain data (weights-only)
-        check_checkpoint_fits(read_checkpoint(cfg.ckpt_path), module, path=cfg.ckpt_path)
+    if ckpt_path:  # refused in one line unless it is plain data (weights-only)
+        check_checkpoint_fits(read_checkpoint(ckpt_path), module, path=ckpt_path)
     try:
         with warnings.catch_warnings():
             # The datamodule restores the place in the epoch (its load_state_dict); Lightning
             # only knows of loaders that do it themselves, and would warn.
             warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
             trainer.fit(
-                module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=WEIGHTS_ONLY
+                module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY
             )
     except SIGTERMException:
         _explain_interruption(trainer, "SIGTERM", output_dir)
@@ -149,13 +170,16 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
         "wall_seconds": round(time.perf_counter() - started, 1),
         "fit_seconds": round(fit_seconds, 1),
     }
+    value = metrics.get(cfg.optimized_metric)
     if trainer.is_global_zero:
-        write_metrics(output_dir, results, summary)
         if cfg.save_best_model:
             best_dir = output_dir / "best_model"
             module.save_pretrained(best_dir)
             tokenizer.save_pretrained(best_dir)
             log.info("Saved the best model to %s", best_dir)
+        # last: the entry that marks the job finished for a relaunched sweep (resume.py)
+        summary["optimized_metric"] = {"name": cfg.optimized_metric, "value": value}
+        write_metrics(output_dir, results, summary)
     for result in results:
         log.info("%s", result.describe())
     log.info(
@@ -164,4 +188,4 @@ def _fit_and_evaluate(cfg: DictConfig, loggers: list, started: float) -> float |
         summary["wall_seconds"],
         output_dir,
     )
-    return metrics.get(cfg.optimized_metric)
+    return value

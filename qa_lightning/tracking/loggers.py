@@ -15,6 +15,8 @@ import inspect
 import logging
 import netrc
 import os
+import secrets
+import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from urllib.parse import urlparse
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.atomic import atomic_file
 from qa_lightning.config import (
     LOGGER_SCHEMAS,
     WandbMode,
@@ -106,6 +109,11 @@ class FallbackWandbLogger(WandbLogger):
         except Exception as err:  # wandb.errors.Error, TimeoutError, a failed service ...
             online_error = err
         reason = _one_line(online_error)
+        # The failed online start still holds the run id in W&B's service process, which
+        # would refuse the same id offline ("run ID is in use"): start a fresh service.
+        import wandb
+
+        wandb.teardown()
         self._wandb_init["mode"] = "offline"
         try:
             run = super().experiment
@@ -240,6 +248,8 @@ def wandb_logger(
     check_init_timeout(init_timeout)
     init_timeout = DEFAULT_INIT_TIMEOUT if init_timeout is None else init_timeout
     logger = FallbackWandbLogger(
+        id=job_run_id(save_dir),
+        resume="allow",  # a resumed or relaunched job continues its run: one run per job
         project=project,
         entity=entity,
         group=group or job_group,
@@ -252,6 +262,27 @@ def wandb_logger(
     )
     log.info("W&B logging %s (logger.wandb.mode=%s)", resolved, mode)
     return logger
+
+
+WANDB_ID_FILE = "wandb_run_id"
+
+
+def job_run_id(run_folder: str | Path) -> str:
+    """The W&B run id of the job in ``run_folder``: drawn once and kept there, so every
+    attempt at the job (a resume after a kill, a relaunched sweep) logs to the same run.
+
+    Every DDP rank runs the entry point; rank 0 writes the id before the others start.
+    """
+    path = Path(run_folder) / WANDB_ID_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    # W&B's own ids look like this (8 of [a-z0-9]); its generator is not public API
+    run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    if rank_zero_only.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "w") as f:
+            f.write(run_id)
+    return run_id
 
 
 def mlflow_logger(
