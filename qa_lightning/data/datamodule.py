@@ -139,7 +139,8 @@ class SquadDataModule(pl.LightningDataModule):
         self.seed = seed
         self.encoder = encoder
         self._encoded: dict[str, EncodedFeatures] = {}  # by set name
-        self._resume_at: tuple[int, int] | None = None  # (epoch, batches trained in it)
+        # (epoch, batches trained in it, whether those were all of it)
+        self._resume_at: tuple[int, int, bool] | None = None
         # set name -> the data config that reads it (as its train or validation split)
         self.set_data: dict[str, dict[str, Any]] = {}
         if predict:
@@ -376,11 +377,14 @@ class SquadDataModule(pl.LightningDataModule):
             sampler, batch_size, drop_last=False, skip_first=self._batches_to_skip
         )
         if self._resume_at is not None:
-            epoch, batches = self._resume_at
-            if batches >= len(batch_sampler):  # it stopped after the epoch's last batch
+            epoch, batches, epoch_done = self._resume_at
+            # it stopped after the epoch's last batch: the sampler's last, or the last that
+            # trainer.limit_train_batches let it train (checkpoints that predate the flag
+            # only know the former)
+            if epoch_done or batches >= len(batch_sampler):
                 epoch, batches = epoch + 1, 0
             sampler.set_epoch(epoch)
-            self._resume_at = (epoch, batches)
+            self._resume_at = (epoch, batches, False)
         states = self.encoder_states(TRAIN) if self.encoder is not None else None
         return DataLoader(
             dataset,
@@ -398,7 +402,8 @@ class SquadDataModule(pl.LightningDataModule):
     # (unlike a stateful loader's own state, which arrives after the trainer has already
     # built the loader to count steps for the LR schedule).
     def state_dict(self) -> dict[str, int]:
-        """Where training is: the epoch and the batches of it already trained."""
+        """Where training is: the epoch, the batches of it already trained, and whether
+        those were all the epoch trains (``limit_train_batches`` may stop it early)."""
         trainer = self.trainer
         if trainer is None:
             return {}
@@ -406,11 +411,17 @@ class SquadDataModule(pl.LightningDataModule):
         # The epoch the batch counts belong to: the last one started. (current_epoch has
         # already moved on when a checkpoint is saved after an epoch's last batch.)
         epoch = max(loop.epoch_progress.current.ready - 1, 0)
-        return {"epoch": epoch, "batches_trained": loop.epoch_loop.batch_progress.current.processed}
+        trained = loop.epoch_loop.batch_progress.current.processed
+        return {
+            "epoch": epoch,
+            "batches_trained": trained,
+            "epoch_done": int(trained >= trainer.num_training_batches),
+        }
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         if "epoch" in state:
-            self._resume_at = (state["epoch"], state["batches_trained"])
+            done = bool(state.get("epoch_done", False))
+            self._resume_at = (state["epoch"], state["batches_trained"], done)
 
     def _batches_to_skip(self) -> int:
         """Batches the next epoch starts in: those a resumed run already trained, once."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_lightning.models.safe_checkpoint import read_checkpoint
 from tests.cli.test_train_eval import SMALL_DATA, run_entry
 
 EPOCHS = 2
@@ -90,3 +91,30 @@ def test_killed_run_resumes_to_the_uninterrupted_result(
     # the documented resume: same command, same run folder, the last checkpoint
     run_entry("train.py", train_args(tiny_bert_dir, f"ckpt_path={last}"), run_dir)
     assert final_scores(run_dir) == final_scores(uninterrupted)
+
+
+def test_resume_after_an_epoch_cut_short_by_limit_train_batches(tiny_bert_dir, tmp_path):
+    """With trainer.limit_train_batches=2 an epoch ends after 2 of its 3 batches. Stopped
+    at that boundary, the run resumed with the next epoch's first batch (it once compared
+    with the sampler's full 3 batches, took the epoch as unfinished and skipped 2 batches
+    of the next one, training on 0 of them)."""
+    limited = ["trainer.limit_train_batches=2", "data.synthetic.n_train=30"]  # 3 batches
+    plain = tmp_path / "plain"
+    run_entry("train.py", train_args(tiny_bert_dir, *limited), plain)
+    run_dir = tmp_path / "run"
+    # the same command twice (a requeued job): the signal is sent once; ckpt_path=last
+    # starts the first time (no checkpoint yet) and resumes the second
+    command = train_args(
+        tiny_bert_dir,
+        *limited,
+        "ckpt_path=last",
+        *kill_at(2, "SIGTERM"),
+        f"+callbacks.extra.kill.once={tmp_path / 'sent'}",
+    )
+    proc = run_entry("train.py", command, run_dir, check=False)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    resumed = run_entry("train.py", command, run_dir)
+    assert "was interrupted: resuming from" in resumed.stderr + resumed.stdout
+    assert final_scores(run_dir) == final_scores(plain)
+    last = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert last["global_step"] == 2 * EPOCHS  # both epochs trained their 2 batches
