@@ -19,6 +19,8 @@ from typing import Any
 
 import datasets
 
+# the names read_flat_file(columns=...) accepts as keys, and their check, are the config's
+from qa_lightning.config import FLAT_FILE_FIELDS, check_columns
 from qa_lightning.data.validation import (
     COLUMNS,
     SQUAD_FEATURES,
@@ -38,8 +40,6 @@ __all__ = [
 ]
 
 FLAT_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".csv", ".parquet")
-#: Names ``read_flat_file(columns=...)`` accepts as keys (our names).
-FLAT_FILE_FIELDS: tuple[str, ...] = (*COLUMNS, "answer_text", "answer_start")
 _SQUAD_SHAPE = (
     '{"version": ..., "data": [{"title": ..., "paragraphs": [{"context": ..., '
     '"qas": [{"id": ..., "question": ..., "answers": [{"text": ..., "answer_start": ...}]}]}]}]}'
@@ -236,12 +236,7 @@ def read_flat_file(
     on_bad_record = check_on_bad_record(on_bad_record)
     mapping = {name: name for name in FLAT_FILE_FIELDS}
     if columns:
-        unknown = sorted(set(columns) - set(FLAT_FILE_FIELDS))
-        if unknown:
-            raise ValueError(
-                f"columns has unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are "
-                f"{', '.join(FLAT_FILE_FIELDS)} (our names, mapped to the file's column names)"
-            )
+        check_columns(columns, "columns")  # the config's own check (data.columns)
         mapping.update(columns)
     p = _existing_file(path)
     suffix = p.suffix.lower()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import datasets
 
+from qa_lightning.config import check_synthetic
 from qa_lightning.data.validation import examples_from_columns
 
 __all__ = ["LONG_CONTEXT_FRACTION", "make_synthetic_squad"]
@@ -367,10 +368,10 @@ def make_synthetic_squad(
     :data:`LONG_CONTEXT_FRACTION` of them are long. ``round(n_examples *
     unanswerable_fraction)`` questions are unanswerable (empty answers).
     """
-    if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 0:
-        raise ValueError(f"n_examples must be a non-negative integer, got {n_examples!r}")
-    if not 0.0 <= float(unanswerable_fraction) <= 1.0:
-        raise ValueError(f"unanswerable_fraction must be in [0, 1], got {unanswerable_fraction!r}")
+    # the config's own check (data.synthetic), with this function's argument names
+    check_synthetic(
+        n_examples, unanswerable_fraction, key="make_synthetic_squad", count="n_examples"
+    )
     rng = random.Random(f"qa-lightning-synthetic-{seed}")
     n_unanswerable = round(n_examples * float(unanswerable_fraction))
     is_unanswerable = [True] * n_unanswerable + [False] * (n_examples - n_unanswerable)

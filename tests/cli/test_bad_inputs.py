@@ -189,3 +189,21 @@ def test_max_length_beyond_the_models_positions_stops_before_the_weights_load(
         "use data.max_length <= 64",
     )
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_bad_synthetic_settings_stop_in_one_line(tmp_path, tiny_bert_dir):
+    """Once a plain ValueError with a traceback, raised when the data was generated
+    (data.columns likewise: tests/cli/test_config.py checks both before anything runs)."""
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={tiny_bert_dir}",
+            *SMALL_DATA,
+            "logger=csv",
+            "data.synthetic.unanswerable_fraction=1.5",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    assert_one_line_error(proc, "data.synthetic.unanswerable_fraction=1.5", "between 0 and 1")
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")

@@ -416,3 +416,32 @@ def test_cluster_launcher_presets_compose(launcher: str, target: str, monkeypatc
     assert cfg.hydra.sweeper.params["optimizer.lr"] == "2e-5,3e-5,5e-5"
     if launcher == "slurm":
         assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (["data.synthetic.unanswerable_fraction=1.5"], ["data.synthetic.unanswerable_fraction"]),
+        (["data.synthetic.n_eval=-3"], ["data.synthetic.n_eval=-3"]),
+        (["+data.columns.questoin=q"], ["data.columns", "'questoin'", "answer_start"]),
+        (
+            [f"+data.eval_sets.extra={{file:{__file__},columns:{{txt:t}}}}"],
+            ["data.eval_sets.extra.columns", "'txt'"],
+        ),
+    ],
+)
+def test_synthetic_and_column_settings_are_checked_before_anything_runs(overrides, needles):
+    """They were plain ValueErrors, raised once the data was read or generated."""
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", ["data=synthetic", *overrides]))
+    message = str(err.value)
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_columns_are_given_on_the_command_line_as_the_readme_says() -> None:
+    """A null default could not take keys from the command line (a Hydra composition error
+    for every spelling); the empty mapping takes them."""
+    cfg = _compose("train", ["+data.columns.context=passage", "+data.columns.question=query"])
+    assert dict(cfg.data.columns) == {"context": "passage", "question": "query"}
