@@ -174,15 +174,27 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
         "head_args": model["head_args"],
         "hidden_layer": model["hidden_layer"],
     }
+    freeze = model["freeze"]
     if model["head"] is None:
         saved = saved_head_settings(resolve_model_path(model["name_or_path"]))
         if saved is None:
             return QAModule(model["name_or_path"], **kwargs)
         head = saved
+        # model.head=null means the model as saved, fine-tuned whole; scoring it, the
+        # encoder stays frozen (its outputs can then be cached)
+        freeze = "none" if training else "all"
+        if training:
+            log.info(
+                "%s holds a saved %s head: fine-tuning it with its encoder (model.head=null); "
+                "to train the head alone give model.head=%s model.freeze=all",
+                model["name_or_path"],
+                saved["head"],
+                saved["head"],
+            )
     return HeadQAModule(
         model["name_or_path"],
         **head,
-        freeze=model["freeze"] if model["head"] is not None else "all",
+        freeze=freeze,
         freeze_layers=model["freeze_layers"],
         encoder_cache=model["encoder_cache"],
         **kwargs,
