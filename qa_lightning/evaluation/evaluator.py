@@ -73,6 +73,12 @@ class EvaluationResult:
         """Questions whose windows were all evaluated (and so have an answer)."""
         return len(self.outputs.predictions)
 
+    @property
+    def unscored(self) -> int:
+        """Questions left out of the scores: some of their windows were not evaluated (a
+        partial loop: ``limit_val_batches``, a sanity check)."""
+        return self.examples - int(self.scores.get("total", 0)) if self.labelled else 0
+
     def metrics(self) -> dict[str, float]:
         """Flat, prefixed numbers for loggers: ``val/f1``, ``val/f1_ci_low``, ..."""
         out = {f"{self.prefix}/{k}": float(v) for k, v in self.scores.items()}
@@ -86,6 +92,7 @@ class EvaluationResult:
         return {
             "version_2": self.version_2,
             "examples": self.examples,
+            "unscored": self.unscored,
             "scores": self.scores,
             "intervals": {k: [lo, hi] for k, (lo, hi) in self.intervals.items()},
             "slices": self.slices,

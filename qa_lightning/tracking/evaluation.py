@@ -56,6 +56,12 @@ class EvaluationCallback(pl.Callback):
                     f"No {result.name} example had all of its windows evaluated "
                     "(limit_val_batches too small?): its scores cover no example."
                 )
+            elif result.unscored:
+                rank_zero_warn(
+                    f"{result.name}: {result.unscored} of {result.examples} questions had "
+                    "windows this loop did not evaluate (limit_val_batches?); the scores "
+                    f"cover the other {result.examples - result.unscored} only"
+                )
             # Every process computed the same result from the same gathered logits.
             pl_module.log_dict(
                 result.metrics(), sync_dist=False, rank_zero_only=False, add_dataloader_idx=False

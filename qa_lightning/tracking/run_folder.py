@@ -71,7 +71,7 @@ def metrics_payload(results: Sequence[EvaluationResult], extra: dict[str, Any]) 
     main = next((r for r in scored if r.name == VALIDATION), scored[0] if scored else None)
     flat: dict[str, Any] = {}
     if main is not None:
-        flat = {"split": main.name, **main.scores}
+        flat = {"split": main.name, "unscored": main.unscored, **main.scores}
         for key, (low, high) in main.intervals.items():
             flat[f"{key}_ci_low"], flat[f"{key}_ci_high"] = low, high
     return {**extra, **flat, "sets": {r.name: r.summary() for r in scored}}

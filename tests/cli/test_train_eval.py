@@ -233,11 +233,15 @@ def test_partial_validation_scores_only_complete_examples(tmp_path: Path, tiny_b
         "logger=none",
         "save_best_model=false",
     ]
-    run_entry("train.py", overrides, run_dir)
+    proc = run_entry("train.py", overrides, run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     predictions = json.loads((run_dir / "predictions.json").read_text())
     assert 0 < metrics["total"] < 40
     assert len(predictions) == metrics["total"]
+    # counted and said: it once scored a part with no count and no warning
+    unscored = 40 - metrics["total"]
+    assert metrics["unscored"] == metrics["sets"]["validation"]["unscored"] == unscored
+    assert f"validation: {unscored} of 40 questions had windows" in proc.stderr + proc.stdout
 
 
 def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) -> None:
