@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from transformers import (
     AutoConfig,
@@ -21,6 +24,11 @@ from transformers import (
 from qa_lightning.errors import UserError
 
 BUNDLED_PREFIX = "bundled:"
+HUB_PROBE_TIMEOUT_S = 3.0
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")
+
+log = logging.getLogger(__name__)
+_hub_checked = False
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -86,6 +94,36 @@ def _is_local(path: str) -> bool:
     return os.path.isdir(path) or Path(path).expanduser().is_dir()
 
 
+def _check_hub(path: str) -> None:
+    """Before the first Hub name is loaded: if the Hub cannot be reached at all (no DNS, no
+    route), read Hub names from the local cache only (``HF_HUB_OFFLINE`` for this process).
+
+    Otherwise every load retries for 25-60 s before it fails, and a model that is cached
+    waits as long before it loads. One TCP connection, 3 s at most; skipped for local
+    directories, when offline already, and behind a proxy (which only the proxy can judge).
+    """
+    global _hub_checked
+    from huggingface_hub import constants
+
+    if _hub_checked or _is_local(path) or constants.HF_HUB_OFFLINE:
+        return
+    _hub_checked = True
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except OSError as err:
+        constants.HF_HUB_OFFLINE = True
+        log.warning(
+            "The Hugging Face Hub (%s) cannot be reached (%s): Hub names are read from the "
+            "local cache only",
+            constants.ENDPOINT,
+            err,
+        )
+
+
 def load_tokenizer(
     name_or_path: str, *, revision: str | None = None, trust_remote_code: bool = False
 ) -> PreTrainedTokenizerBase:
@@ -93,6 +131,7 @@ def load_tokenizer(
     path = resolve_model_path(name_or_path)
     if path.startswith((".", "/", "~")) and not _is_local(path):
         raise ModelLoadError(f"model directory {path!r} does not exist")
+    _check_hub(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code
@@ -114,6 +153,7 @@ def load_model_config(
     path = resolve_model_path(name_or_path)
     if path.startswith((".", "/", "~")) and not _is_local(path):
         raise ModelLoadError(f"model directory {path!r} does not exist")
+    _check_hub(path)
     try:
         return AutoConfig.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code
@@ -136,6 +176,7 @@ def load_qa_model(
     ``flash_attention_2``); None lets transformers choose.
     """
     path = resolve_model_path(name_or_path)
+    _check_hub(path)
     kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         return AutoModelForQuestionAnswering.from_pretrained(
@@ -154,6 +195,7 @@ def load_encoder(
 ):
     """The bare encoder (``AutoModel``, no task head) for our own heads to sit on."""
     path = resolve_model_path(name_or_path)
+    _check_hub(path)
     kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
