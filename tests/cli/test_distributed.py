@@ -335,6 +335,56 @@ def test_two_process_training_builds_the_encoder_cache_once(
     assert rank1["rank"] == "1"
 
 
+def _train_order(folder: Path, rank: int) -> dict[int, list[int]]:
+    """epoch -> the feature indices a rank trained on, in order."""
+    order: dict[int, list[int]] = {}
+    for line in (folder / f"rank{rank}.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        order.setdefault(record["epoch"], []).extend(record["features"])
+    return order
+
+
+@pytest.mark.slow  # two trainings, one on 2 processes (~30 s)
+def test_two_process_epochs_shard_the_one_process_order(tmp_path: Path, tiny_bert_dir: Path):
+    """Each epoch draws a new order from (seed, epoch), and 2 processes train on the very
+    order 1 process trains on, dealt out in turn (rank 0 the 1st, 3rd ... feature). This
+    rests on Lightning forwarding set_epoch through its distributed sampler wrapper, which
+    it does from 2.6 on (the version pyproject.toml requires)."""
+    overrides = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *V1_DATA,
+        "data.synthetic.n_train=40",
+        "data.batch_size=4",
+        "data.group_by_length=false",  # whole epochs shuffled: orders differ everywhere
+        "trainer.max_epochs=2",
+        "save_best_model=false",
+        "+callbacks.extra.order._target_=tests.cli.recorders.TrainOrder",
+    ]
+    cache = tmp_path / "cache"
+    one_dir, two_dir = tmp_path / "order-one", tmp_path / "order-two"
+    run_audited(
+        "train.py",
+        [*overrides, f"+callbacks.extra.order.folder={one_dir}", *ONE],
+        tmp_path / "one",
+        cache,
+    )
+    run_audited(
+        "train.py",
+        [*overrides, f"+callbacks.extra.order.folder={two_dir}", *DDP],
+        tmp_path / "two",
+        cache,
+    )
+    one = _train_order(one_dir, 0)
+    ranks = [_train_order(two_dir, 0), _train_order(two_dir, 1)]
+    assert sorted(one) == [0, 1] and one[0] != one[1]
+    assert sorted(one[0]) == sorted(one[1])  # every feature once per epoch
+    for epoch in (0, 1):
+        dealt = [f for pair in zip(ranks[0][epoch], ranks[1][epoch], strict=True) for f in pair]
+        # an odd count: the last rank's share is padded with the epoch's first feature
+        assert dealt[: len(one[epoch])] == one[epoch], epoch
+        assert ranks[0][epoch] != ranks[0][1 - epoch]
+
+
 def _compose(config_name: str, overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
