@@ -4,11 +4,14 @@ transformers 5 removed the ``question-answering`` pipeline task (and refuses tha
 Importing this module registers :class:`ExtractiveQAPipeline` as the task
 ``extractive-question-answering``, so after ``import qa_lightning.inference``,
 ``transformers.pipeline("extractive-question-answering", model=<saved dir>)`` answers
-questions with any ``AutoModelForQuestionAnswering`` model, ours or the Hub's.
+questions with any ``AutoModelForQuestionAnswering`` model, ours or the Hub's, and with the
+``best_model/`` of a frozen-encoder run (an encoder plus ``qa_head.safetensors``), whose
+own head answers: transformers loads such a folder with an untrained QA layer.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +20,8 @@ from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import prepare_eval_features
 from qa_lightning.evaluation.postprocessing import postprocess
+from qa_lightning.models.encoder_head import EncoderWithHead
+from qa_lightning.models.head_module import load_saved_head
 
 TASK = "extractive-question-answering"
 
@@ -32,6 +37,25 @@ class ExtractiveQAPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.head_model = self._saved_head_model()
+
+    def _saved_head_model(self) -> EncoderWithHead | None:
+        """Our head on the loaded model's encoder, when its folder holds one of our heads
+        (the QA layer transformers added is then untrained and unused)."""
+        directory = getattr(self.model, "name_or_path", None)
+        if not directory or not Path(directory).is_dir():
+            return None
+        loaded = load_saved_head(directory, self.model.config.hidden_size)
+        if loaded is None:
+            return None
+        head, settings = loaded
+        model = EncoderWithHead(
+            self.model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
+        )
+        return model.to(self.device).eval()
 
     def _sanitize_parameters(
         self,
@@ -111,7 +135,7 @@ class ExtractiveQAPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any]):
         with torch.no_grad():
-            out = self.model(**model_inputs["batch"])
+            out = (self.head_model or self.model)(**model_inputs["batch"])
         return {
             **model_inputs,
             "start_logits": out.start_logits.float(),

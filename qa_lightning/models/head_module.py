@@ -22,7 +22,7 @@ from qa_lightning.models.encoder_head import (
     FrozenEncoderStates,
     parameter_counts,
 )
-from qa_lightning.models.heads import build_head
+from qa_lightning.models.heads import SpanHead, build_head
 from qa_lightning.models.loading import load_encoder, resolve_model_path
 from qa_lightning.models.qa_module import _FORMER_EVAL_SETTINGS, QAModule
 
@@ -36,6 +36,17 @@ def saved_head_settings(directory: str | Path) -> dict[str, Any] | None:
     """The head settings saved beside an encoder by ``save_pretrained``, if any."""
     path = Path(directory) / HEAD_CONFIG
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_saved_head(directory: str | Path, hidden_size: int) -> tuple[SpanHead, dict] | None:
+    """The head ``save_pretrained`` wrote beside an encoder, with its settings; None when
+    ``directory`` holds none."""
+    settings = saved_head_settings(directory)
+    if settings is None:
+        return None
+    head = build_head(settings["head"], hidden_size, settings["head_args"])
+    head.load_state_dict(load_file(Path(directory) / HEAD_WEIGHTS))
+    return head, settings
 
 
 class HeadQAModule(QAModule):

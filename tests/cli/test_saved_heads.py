@@ -58,3 +58,29 @@ def test_scoring_a_saved_head_keeps_its_encoder_frozen(tmp_path, tiny_bert_dir):
     hidden = module.model.encoder.config.hidden_size
     assert parameter_counts(module)["trainable"] == 2 * hidden + 2
     assert module.encoder_states() is not None
+
+
+def test_the_pipeline_answers_with_the_saved_head(tmp_path, tiny_bert_dir, wordpiece_tokenizer):
+    """transformers loads a saved head folder as AutoModelForQuestionAnswering with a new,
+    untrained QA layer; the pipeline once answered with it. Its logits are now the head's."""
+    import torch
+
+    from qa_lightning.inference import qa_pipeline
+
+    torch.manual_seed(3)
+    module = HeadQAModule(str(tiny_bert_dir), head="mlp", head_args={"hidden_size": 8})
+    module.save_pretrained(tmp_path / "best_model")
+    wordpiece_tokenizer.save_pretrained(tmp_path / "best_model")
+    pipe = qa_pipeline(str(tmp_path / "best_model"), device=-1)
+    question, context = "Which city?", "The river Ombra flows through the city of Velden. " * 6
+    inputs = pipe.preprocess(
+        {"question": question, "context": context}, max_length=48, doc_stride=16
+    )
+    module.eval()
+    with torch.no_grad():
+        expected = module.model(**inputs["batch"])
+    got = pipe._forward(inputs)
+    torch.testing.assert_close(got["start_logits"], expected.start_logits)
+    torch.testing.assert_close(got["end_logits"], expected.end_logits)
+    out = pipe(question=question, context=context, max_length=48, doc_stride=16)
+    assert context[out["start"] : out["end"]] == out["answer"]
