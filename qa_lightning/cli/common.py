@@ -211,57 +211,66 @@ def make_datamodule(
     )
 
 
-def load_module(cfg: DictConfig, ckpt_path: str, hparams: dict[str, Any] | None = None) -> QAModule:
-    """A module from a Lightning checkpoint of either kind (``hparams``: its hyper-parameters,
-    if already read).
+def load_module(
+    cfg: DictConfig, ckpt_path: str, checkpoint: dict[str, Any] | None = None
+) -> QAModule:
+    """A module from a Lightning checkpoint of either kind (``checkpoint``: its content, if
+    already read).
 
     Read weights-only (nothing in the file can run code), and the checkpoint's own
     ``trust_remote_code`` is overridden by this config's: only the user can trust Hub code.
+    The architecture comes from the model config the checkpoint keeps (older checkpoints:
+    from the base model), so a checkpoint scores without the base model's files.
     """
-    from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY
+    from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY, read_checkpoint
 
-    if hparams is None:
-        hparams = checkpoint_hparams(ckpt_path)
+    if checkpoint is None:
+        checkpoint = read_checkpoint(ckpt_path)
     settings = {
         "trust_remote_code": cfg.model.trust_remote_code,
         "map_location": "cpu",
         "weights_only": WEIGHTS_ONLY,
+        "model_config": checkpoint.get("model_config"),
     }
-    if hparams.get("head") is None:
+    if checkpoint.get("hyper_parameters", {}).get("head") is None:
         return QAModule.load_from_checkpoint(ckpt_path, **settings)
     return HeadQAModule.load_from_checkpoint(ckpt_path, **settings)
 
 
-def checkpoint_hparams(ckpt_path: str) -> dict[str, Any]:
-    """A Lightning checkpoint's hyper-parameters (read weights-only, memory-mapped)."""
-    from qa_lightning.models.safe_checkpoint import read_checkpoint
-
-    return read_checkpoint(ckpt_path).get("hyper_parameters", {})
-
-
 def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     """eval.py's and predict.py's model: ``ckpt_path`` if given, else ``model.name_or_path``
-    (a saved model directory or a Hub name), with its tokenizer."""
-    from qa_lightning.models.loading import load_tokenizer
+    (a saved model directory or a Hub name), with its tokenizer.
 
+    A checkpoint brings its model config and tokenizer files (``model.tokenizer`` still
+    overrides the latter): it scores offline, without the base model's files.
+    """
+    from qa_lightning.data.datamodule import tokenizer_from_checkpoint
+    from qa_lightning.models.loading import config_from_dict, load_tokenizer
+    from qa_lightning.models.safe_checkpoint import read_checkpoint
+
+    tokenizer = None
     if cfg.ckpt_path:
-        hparams = checkpoint_hparams(cfg.ckpt_path)
+        checkpoint = read_checkpoint(cfg.ckpt_path)
+        hparams = checkpoint.get("hyper_parameters", {})
+        model_name = hparams.get("model_name_or_path", cfg.model.name_or_path)
+        saved_config = config_from_dict(checkpoint.get("model_config") or {})
         # the checkpoint's model and head settings, not cfg.model's, build the module
-        check_model_fits(
-            cfg,
-            hparams.get("model_name_or_path", cfg.model.name_or_path),
-            revision=hparams.get("revision"),
-            head_settings=False,
-        )
-        module = load_module(cfg, cfg.ckpt_path, hparams)
-        model_name = module.hparams.model_name_or_path
+        if saved_config is not None:
+            check_against_model(cfg, saved_config, name=model_name, head_settings=False)
+        else:
+            check_model_fits(cfg, model_name, revision=hparams.get("revision"), head_settings=False)
+        module = load_module(cfg, cfg.ckpt_path, checkpoint)
+        if not cfg.model.tokenizer:
+            tokenizer = tokenizer_from_checkpoint(checkpoint)
+        del checkpoint
     else:
         model_name = cfg.model.name_or_path
         check_model_fits(cfg, model_name)
         module = make_module(cfg, training=False)
-    tokenizer = load_tokenizer(
-        cfg.model.tokenizer or model_name,
-        revision=cfg.model.revision,
-        trust_remote_code=cfg.model.trust_remote_code,
-    )
+    if tokenizer is None:
+        tokenizer = load_tokenizer(
+            cfg.model.tokenizer or model_name,
+            revision=cfg.model.revision,
+            trust_remote_code=cfg.model.trust_remote_code,
+        )
     return module, tokenizer

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,20 @@ class _IndexedFeatures(torch.utils.data.Dataset):
         return rows
 
 
+def tokenizer_from_checkpoint(checkpoint: Mapping[str, Any]) -> PreTrainedTokenizerBase | None:
+    """The tokenizer a checkpoint was trained with, from the files its datamodule state
+    keeps; None for a checkpoint without them."""
+    from transformers import AutoTokenizer
+
+    files = (checkpoint.get(SquadDataModule.__qualname__) or {}).get("tokenizer_files")
+    if not files:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            (Path(tmp) / Path(name).name).write_bytes(content)
+        return AutoTokenizer.from_pretrained(tmp)
+
+
 def feature_lengths(features: Dataset) -> list[int]:
     """Token count of every feature, read from Arrow without materialising the rows."""
     column = features.data.table.column("input_ids")
@@ -139,6 +154,7 @@ class SquadDataModule(pl.LightningDataModule):
         self.seed = seed
         self.encoder = encoder
         self._encoded: dict[str, EncodedFeatures] = {}  # by set name
+        self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
         self._resume_at: tuple[int, int, bool] | None = None
         # set name -> the data config that reads it (as its train or validation split)
@@ -416,7 +432,18 @@ class SquadDataModule(pl.LightningDataModule):
             "epoch": epoch,
             "batches_trained": trained,
             "epoch_done": int(trained >= trainer.num_training_batches),
+            # the tokenizer's files: a checkpoint then scores without the base model's
+            "tokenizer_files": self._tokenizer_files(),
         }
+
+    def _tokenizer_files(self) -> dict[str, bytes]:
+        if self._tokenizer_bytes is None:  # written once; checkpoints come every few steps
+            with tempfile.TemporaryDirectory() as tmp:
+                self.tokenizer.save_pretrained(tmp)
+                self._tokenizer_bytes = {
+                    p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()
+                }
+        return self._tokenizer_bytes
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         if "epoch" in state:

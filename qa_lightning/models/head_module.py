@@ -65,7 +65,7 @@ class HeadQAModule(QAModule):
         **kwargs: Any,
     ):
         super().__init__(model_name_or_path, **kwargs)
-        self.save_hyperparameters(ignore=list(_FORMER_EVAL_SETTINGS))
+        self.save_hyperparameters(ignore=[*_FORMER_EVAL_SETTINGS, "model_config"])
 
     def build_model(self) -> EncoderWithHead:
         hp = self.hparams
@@ -74,11 +74,13 @@ class HeadQAModule(QAModule):
             revision=hp.revision,
             trust_remote_code=hp.trust_remote_code,
             attn_implementation=hp.get("attn_implementation"),
+            config=self._saved_config,
         )
         head = build_head(hp.head, encoder.config.hidden_size, hp.head_args)
-        saved_head = Path(resolve_model_path(hp.model_name_or_path)) / HEAD_WEIGHTS
-        if saved_head.is_file():  # a directory written by save_pretrained below
-            head.load_state_dict(load_file(saved_head))
+        if self._saved_config is None:  # else a checkpoint's weights follow
+            saved_head = Path(resolve_model_path(hp.model_name_or_path)) / HEAD_WEIGHTS
+            if saved_head.is_file():  # a directory written by save_pretrained below
+                head.load_state_dict(load_file(saved_head))
         return EncoderWithHead(
             encoder,
             head,
@@ -98,6 +100,10 @@ class HeadQAModule(QAModule):
         )
         settings = {k: self.hparams[k] for k in ("head", "head_args", "hidden_layer")}
         (directory / HEAD_CONFIG).write_text(json.dumps(settings, indent=2))
+
+    @property
+    def model_config(self) -> Any:
+        return self.model.encoder.config
 
     def encoder_states(self) -> FrozenEncoderStates | None:
         """The frozen encoder for the data side to cache the outputs of, or None when its

@@ -18,6 +18,7 @@ from transformers import (
     AutoModel,
     AutoModelForQuestionAnswering,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedTokenizerBase,
 )
 
@@ -162,22 +163,36 @@ def load_model_config(
         raise _load_error("model", name_or_path, err) from err
 
 
+def config_from_dict(config: dict) -> PretrainedConfig | None:
+    """A model config saved as a dict (a checkpoint's ``model_config``); None for one that
+    needs custom code (``auto_map``), which only ``from_pretrained`` may run."""
+    if config.get("auto_map") or not config.get("model_type"):
+        return None
+    values = {k: v for k, v in config.items() if k != "model_type"}
+    return AutoConfig.for_model(config["model_type"], **values)
+
+
 def load_qa_model(
     name_or_path: str,
     *,
     revision: str | None = None,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    config: PretrainedConfig | None = None,
 ):
     """``AutoModelForQuestionAnswering`` from a Hub name, a directory or ``bundled:minilm``.
 
     Encoders saved without a QA head (MiniLM from sentence-transformers) get a fresh one.
     ``attn_implementation``: transformers' attention kernel (``eager``, ``sdpa``,
-    ``flash_attention_2``); None lets transformers choose.
+    ``flash_attention_2``); None lets transformers choose. With ``config`` (a checkpoint's
+    own) the architecture is built from it, untrained and without reading ``name_or_path``:
+    the checkpoint's weights follow.
     """
+    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    if config is not None:
+        return AutoModelForQuestionAnswering.from_config(config, **kwargs)
     path = resolve_model_path(name_or_path)
     _check_hub(path)
-    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         return AutoModelForQuestionAnswering.from_pretrained(
             path, revision=revision, trust_remote_code=trust_remote_code, **kwargs
@@ -192,8 +207,16 @@ def load_encoder(
     revision: str | None = None,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    config: PretrainedConfig | None = None,
 ):
-    """The bare encoder (``AutoModel``, no task head) for our own heads to sit on."""
+    """The bare encoder (``AutoModel``, no task head) for our own heads to sit on; built
+    from ``config`` (a checkpoint's own), untrained, when given."""
+    if config is not None:
+        attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        try:
+            return AutoModel.from_config(config, add_pooling_layer=False, **attn)
+        except TypeError:
+            return AutoModel.from_config(config, **attn)
     path = resolve_model_path(name_or_path)
     _check_hub(path)
     kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}

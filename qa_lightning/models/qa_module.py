@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from transformers import get_scheduler
 
 from qa_lightning.errors import TrainingDivergedError
-from qa_lightning.models.loading import load_qa_model
+from qa_lightning.models.loading import config_from_dict, load_qa_model
 
 if TYPE_CHECKING:
     from qa_lightning.models.encoder_head import FrozenEncoderStates
@@ -57,13 +57,17 @@ class QAModule(pl.LightningModule):
         revision: str | None = None,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
+        model_config: dict[str, Any] | None = None,
         **former_eval_settings: Any,
     ):
         super().__init__()
         unknown = set(former_eval_settings) - set(_FORMER_EVAL_SETTINGS)
         if unknown:
             raise TypeError(f"QAModule got unexpected arguments: {', '.join(sorted(unknown))}")
-        self.save_hyperparameters(ignore=list(former_eval_settings))
+        self.save_hyperparameters(ignore=[*former_eval_settings, "model_config"])
+        # a checkpoint's own model config: the architecture is built from it, so that a
+        # checkpoint holding every weight loads without the base model's files (offline)
+        self._saved_config = config_from_dict(model_config) if model_config else None
         self.model = self.build_model()
         # from_pretrained returns eval mode and Lightning keeps each submodule's mode:
         # without this, fine-tuning would run with dropout off.
@@ -76,7 +80,17 @@ class QAModule(pl.LightningModule):
             revision=self.hparams.revision,
             trust_remote_code=self.hparams.trust_remote_code,
             attn_implementation=self.hparams.get("attn_implementation"),
+            config=self._saved_config,
         )
+
+    @property
+    def model_config(self) -> Any:
+        """The transformers config of the network's pretrained part."""
+        return self.model.config
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # plain data (a dict of numbers and strings): read back with weights_only loading
+        checkpoint["model_config"] = self.model_config.to_dict()
 
     def save_pretrained(self, directory: str | Path) -> None:
         """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""

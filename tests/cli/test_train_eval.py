@@ -161,6 +161,26 @@ def test_eval_from_checkpoint_and_saved_model_match_training(
     )
 
 
+def test_a_checkpoint_scores_without_the_base_models_files(trained_run: Path, tmp_path: Path):
+    """The checkpoint keeps the model's config and the tokenizer's files: eval.py builds the
+    architecture and the tokenizer from them. It once called from_pretrained on the base
+    model, which an offline machine (here: a base model folder that is gone) cannot."""
+    import torch
+
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    checkpoint = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
+    assert checkpoint["model_config"]["model_type"] == "bert"
+    checkpoint["hyper_parameters"]["model_name_or_path"] = str(tmp_path / "gone" / "base")
+    moved = tmp_path / "moved.ckpt"
+    torch.save(checkpoint, moved)
+    run_entry("eval.py", [f"ckpt_path={moved}", *SMALL_DATA[:5]], tmp_path / "eval")
+    scores = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (scores["exact"], scores["f1"]) == (metrics["exact"], metrics["f1"])
+    assert json.loads((tmp_path / "eval" / "predictions.json").read_text()) == json.loads(
+        (trained_run / "predictions.json").read_text()
+    )
+
+
 def test_v2_run_reports_hasans_noans_and_thresholds(tmp_path: Path, tiny_roberta_dir) -> None:
     run_dir = tmp_path / "run"
     run_entry(
