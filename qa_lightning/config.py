@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -425,6 +426,10 @@ class CheckpointConfig:
     # also write last.ckpt every n optimiser steps, so a SIGKILL loses at most n steps
     # (SIGTERM and Ctrl-C always save last.ckpt where training stopped)
     every_n_train_steps: int | None = None
+    # the signal a cluster sends ahead of the time limit: stop, save last.ckpt, requeue the
+    # job (submitit's handler, else scontrol requeue). auto: SIGUSR2 in a submitit SLURM
+    # job, none elsewhere; or a name (SIGUSR1 with `#SBATCH --signal=USR1@120`); null: off
+    requeue_signal: str | None = "auto"
 
 
 @dataclass
@@ -920,6 +925,12 @@ def check_callbacks(callbacks: Mapping[str, Any], data: Mapping[str, Any]) -> No
     if every is not None and every <= 0:
         raise ConfigError(
             f"callbacks.checkpoint.every_n_train_steps={every} must be positive or null"
+        )
+    requeue = checkpoint.get("requeue_signal")
+    if requeue not in (None, "auto") and requeue not in signal.Signals.__members__:
+        raise ConfigError(
+            f"callbacks.checkpoint.requeue_signal={requeue!r} is not a signal; use auto, null "
+            "or a name such as SIGUSR1 or SIGUSR2"
         )
     entries = {"checkpoint": checkpoint}
     for name, spec in callbacks.items():

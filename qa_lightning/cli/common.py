@@ -130,7 +130,10 @@ def make_callbacks(
     )
     if ckpt.every_n_train_steps:  # what a SIGKILL'd run resumes from
         callbacks.append(MidEpochCheckpoint(ckpt.dirpath, ckpt.every_n_train_steps))
-    callbacks += [CheckpointOnInterrupt(ckpt.dirpath), RandomStateCheckpoint()]
+    callbacks += [
+        CheckpointOnInterrupt(ckpt.dirpath, ckpt.get("requeue_signal", "auto")),
+        RandomStateCheckpoint(),
+    ]
     specs = [v for k, v in cb.items() if k not in _PLUMBING_CALLBACKS and v is not None]
     for spec in [*specs, *cb.extra.values()]:
         callback = instantiate(to_plain(spec), _convert_="all")  # Enum members as strings

@@ -146,7 +146,9 @@ def _fit_and_evaluate(
                 module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY
             )
     except SIGTERMException:
-        _explain_interruption(trainer, "SIGTERM", output_dir)
+        interrupt = next(c for c in trainer.callbacks if isinstance(c, CheckpointOnInterrupt))
+        _explain_interruption(trainer, interrupt.cause, output_dir)
+        interrupt.requeue()  # after a cluster's requeue signal; the launcher's may exit here
         raise SystemExit(128 + signal.SIGTERM) from None
     if trainer.interrupted:
         _explain_interruption(trainer, "Ctrl-C", output_dir)

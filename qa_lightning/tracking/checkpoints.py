@@ -21,8 +21,10 @@ The batch order is restored by the train loader itself (``qa_lightning.data.samp
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,14 @@ from qa_lightning.atomic import atomic_file
 log = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION
+
+
+def requeue_signal_of(name: str | None) -> signal.Signals | None:
+    """``callbacks.checkpoint.requeue_signal``: ``auto`` is SIGUSR2 inside a submitit SLURM
+    job (submitit asks SLURM for it ahead of the time limit), else none."""
+    if name == "auto":
+        return signal.SIGUSR2 if os.environ.get("SUBMITIT_EXECUTOR") == "slurm" else None
+    return signal.Signals[name] if name else None
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -64,6 +74,12 @@ class CheckpointOnInterrupt(Callback):
     so loggers are finalised as for any interruption. With several processes the request is
     shared at every step, so all of them stop at the same one.
 
+    ``requeue_signal``: the signal a cluster sends ahead of a job's time limit (``auto``:
+    SIGUSR2 inside a submitit SLURM job, which asks SLURM for it; none elsewhere). It stops
+    the run the same way; then :meth:`requeue` hands over to the handler it replaced
+    (submitit's, which requeues the job), or runs ``scontrol requeue $SLURM_JOB_ID``. The
+    requeued job finds ``last.ckpt`` in its folder (``ckpt_path=last``, or any multirun job).
+
     Why not Lightning's own (re-checked against 2.6, whose SIGTERM handler this replaces
     while training runs; its SLURM requeue on SIGUSR1 is untouched): it raises after any
     batch, also in the middle of the epoch-end validation (the evaluation loop stops before
@@ -72,29 +88,66 @@ class CheckpointOnInterrupt(Callback):
     another rank alone is lost; and it saves no checkpoint.
     """
 
-    def __init__(self, dirpath: str | Path) -> None:
+    def __init__(self, dirpath: str | Path, requeue_signal: str | None = "auto") -> None:
         self.path = Path(dirpath) / LAST_CHECKPOINT
+        self.requeue_signal = requeue_signal_of(requeue_signal)
         self.saved: Path | None = None
-        self._requested = False
-        self._previous_handler: Any = None
+        self.received: int | None = None  # the signal that stopped the run
+        self._previous: dict[int, Any] = {}  # signal -> the handler ours replaced
+
+    @property
+    def _requested(self) -> bool:
+        return self.received is not None
+
+    @property
+    def cause(self) -> str:
+        return signal.Signals(self.received).name if self.received else "SIGTERM"
 
     def _request(self, signum: int, frame: Any) -> None:
-        if not self._requested:
-            log.warning("SIGTERM received: stopping at the next checkpointable point")
-        self._requested = True
+        if self.received is None:
+            log.warning(
+                "%s received: stopping at the next checkpointable point",
+                signal.Signals(signum).name,
+            )
+            self.received = signum
+        elif signum == self.requeue_signal:  # a requeue asked for after a SIGTERM wins
+            self.received = signum
 
     def _stop_requested(self, trainer: pl.Trainer) -> bool:
         # every process stops together, or the others would wait in a collective forever
         return trainer.strategy.reduce_boolean_decision(self._requested, all=False)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(signal.SIGTERM, self._request)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, self.requeue_signal):
+            if signum is not None:
+                self._previous[signum] = signal.signal(signum, self._request)
 
     def _restore_handler(self) -> None:
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGTERM, self._previous_handler)
-            self._previous_handler = None
+        for signum, handler in self._previous.items():
+            if handler is not None and signal.getsignal(signum) == self._request:
+                signal.signal(signum, handler)
+
+    def requeue(self) -> None:
+        """After the run stopped on ``requeue_signal``: have the job requeued (the
+        replaced handler, e.g. submitit's, which also exits; else ``scontrol requeue``)."""
+        if self.received is None or self.received != self.requeue_signal:
+            return
+        previous = self._previous.get(self.received)
+        if callable(previous):
+            log.warning("Checkpoint saved; handing %s to the launcher to requeue", self.cause)
+            previous(self.received, None)
+            return
+        job = os.environ.get("SLURM_JOB_ID")
+        if not job:
+            log.warning("%s received outside a SLURM job: nothing to requeue", self.cause)
+            return
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+        if done.returncode == 0:
+            log.warning("Checkpoint saved; SLURM job %s requeued (scontrol requeue)", job)
+        else:
+            log.warning("scontrol requeue %s failed: %s", job, done.stderr.strip()[:300])
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         last_of_epoch = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch

@@ -4,6 +4,7 @@ with the same seed ends (exactly, on CPU)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -118,3 +119,78 @@ def test_resume_after_an_epoch_cut_short_by_limit_train_batches(tiny_bert_dir, t
     assert final_scores(run_dir) == final_scores(plain)
     last = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert last["global_step"] == 2 * EPOCHS  # both epochs trained their 2 batches
+
+
+FAKE_SCONTROL = """#!/bin/sh
+echo "$@" >> "$SCONTROL_LOG"
+"""
+# A stand-in for submitit's SIGUSR2 handler, installed before train.py runs as submitit's
+# job process does: it records the call and exits as submitit's does after requeueing.
+SUBMITIT_LIKE = """
+import os, runpy, signal, sys
+def requeue(signum, frame):
+    with open(os.environ["HANDLER_LOG"], "a") as f:
+        f.write(signal.Signals(signum).name + "\\n")
+    sys.exit(-1)
+signal.signal(signal.SIGUSR2, requeue)
+sys.argv = ["train.py", *sys.argv[1:]]
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+def _requeue_command(tiny_bert_dir: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return train_args(
+        tiny_bert_dir,
+        "ckpt_path=last",
+        *kill_at(4, "SIGUSR2"),
+        f"+callbacks.extra.kill.once={tmp_path / 'sent'}",
+        *extra,
+    )
+
+
+def test_a_slurm_time_limit_signal_saves_requeues_and_the_requeued_job_finishes(
+    uninterrupted, tiny_bert_dir, tmp_path
+):
+    """SLURM sends the job's requeue signal ahead of its time limit (simulated: the signal
+    sent to the job, a stand-in scontrol on PATH). The run saves last.ckpt, asks SLURM to
+    requeue it, and the requeued job (the same command) ends as an uninterrupted run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(FAKE_SCONTROL)
+    (bin_dir / "scontrol").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "SLURM_JOB_ID": "4242",
+        "SCONTROL_LOG": str(tmp_path / "scontrol.log"),
+    }
+    command = _requeue_command(
+        tiny_bert_dir, tmp_path, "callbacks.checkpoint.requeue_signal=SIGUSR2"
+    )
+    run_dir = tmp_path / "run"
+    proc = run_entry("train.py", command, run_dir, check=False, env=env)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert "Stopped by SIGUSR2" in proc.stderr + proc.stdout
+    requeued = run_entry("train.py", command, run_dir, env=env)
+    assert "was interrupted: resuming from" in requeued.stderr + requeued.stdout
+    assert final_scores(run_dir) == final_scores(uninterrupted)
+
+
+def test_under_submitit_the_requeue_is_its_handlers(tiny_bert_dir, tmp_path):
+    """In a submitit SLURM job (requeue_signal auto: SIGUSR2) the checkpoint is saved first,
+    then submitit's own handler, which ours replaced while training ran, requeues the job
+    (no scontrol call of ours)."""
+    env = {"SUBMITIT_EXECUTOR": "slurm", "HANDLER_LOG": str(tmp_path / "handler.log")}
+    run_dir = tmp_path / "run"
+    proc = run_entry(
+        "train.py",
+        _requeue_command(tiny_bert_dir, tmp_path),
+        run_dir,
+        check=False,
+        env=env,
+        python_args=["-c", SUBMITIT_LIKE],
+    )
+    assert proc.returncode == 255, proc.stderr[-3000:]  # submitit's exit after requeueing
+    assert (tmp_path / "handler.log").read_text().split() == ["SIGUSR2"]
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()

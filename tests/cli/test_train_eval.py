@@ -24,12 +24,26 @@ SMALL_DATA = [
 
 
 def run_entry(
-    script: str, overrides: list[str], tmp: Path, *, check: bool = True
+    script: str,
+    overrides: list[str],
+    tmp: Path,
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    python_args: list[str] | None = None,
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    """``script`` with ``overrides`` into the run folder ``tmp`` (``env``: more variables;
+    ``python_args``: run this instead of the script, e.g. ``-c <code>`` that runs it)."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        **(env or {}),
+    }
     cmd = [
         sys.executable,
-        str(ROOT / script),
+        *(python_args or [str(ROOT / script)]),
         *overrides,
         f"hydra.run.dir={tmp}",
         f"paths.cache_dir={tmp.parent / 'cache'}",
