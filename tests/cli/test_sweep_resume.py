@@ -7,43 +7,36 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_train_eval import ROOT, SMALL_DATA
+from tests.cli import test_sweeps as sweeps
+from tests.cli.test_train_eval import SMALL_DATA
 
 LRS = ["5e-4", "1e-3", "2e-3", "3e-3"]
 KILLED_JOB = 2
 
 
+SWEEP = [
+    *[a for a in SMALL_DATA if not a.startswith("optimizer.lr")],
+    "data.synthetic.n_train=40",  # 3 steps per epoch
+    "trainer=cpu",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "logger=wandb",
+    "save_best_model=false",
+    "seed=7",
+    f"optimizer.lr={','.join(LRS)}",
+    "hydra.callbacks.sweep_summary.plots=false",
+    "hydra.callbacks.sweep_summary.wandb=false",
+]
+
+
 def run_sweep(model_dir: Path, sweep_dir: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "-m",
-        f"model.name_or_path={model_dir}",
-        *[a for a in SMALL_DATA if not a.startswith("optimizer.lr")],
-        "data.synthetic.n_train=40",  # 3 steps per epoch
-        "trainer=cpu",
-        "trainer.max_epochs=2",
-        "trainer.enable_progress_bar=false",
-        "logger=wandb",
-        "save_best_model=false",
-        "seed=7",
-        f"optimizer.lr={','.join(LRS)}",
-        "hydra.callbacks.sweep_summary.plots=false",
-        "hydra.callbacks.sweep_summary.wandb=false",
-        f"hydra.sweep.dir={sweep_dir}",
-        f"paths.cache_dir={sweep_dir.parent / 'cache'}",
-        *extra,
-    ]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return sweeps.run_sweep(list(extra), sweep_dir, model_dir, base=SWEEP, check=False)
 
 
 def result_files(job_dir: Path) -> dict[str, tuple[str, int]]:
