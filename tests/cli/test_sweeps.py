@@ -168,6 +168,46 @@ def test_optuna_preset_searches_and_records_the_best_trial(tmp_path: Path, tiny_
     assert len(read_comparison(sweep)) == 3
 
 
+@pytest.mark.slow
+def test_a_killed_optuna_sweep_continues_its_study(tmp_path: Path, tiny_bert_dir):
+    """SIGTERM in trial 1 of 3, then the same command into the same folder: trial 0 is
+    left alone, trial 1 resumes in its own folder with its own parameters, trial 2 runs
+    (once: n_trials counts all trials), and the best trial is the best of the 3 jobs."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from tests.cli.test_sweep_resume import result_files
+
+    sweep = tmp_path / "optuna"
+    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "data.doc_stride="))]
+    overrides = [
+        "sweep=optuna",
+        "hydra.sweeper.n_trials=3",
+        "data.max_length=256",
+        "logger=csv",
+        "+callbacks.extra.kill._target_=tests.cli.interrupt.SignalAtStep",
+        "+callbacks.extra.kill.step=1",
+        "+callbacks.extra.kill.job=1",
+        f"+callbacks.extra.kill.once={tmp_path / 'sent'}",
+    ]
+    first = run_sweep(overrides, sweep, tiny_bert_dir, base=base, check=False)
+    assert first.returncode == 143, first.stderr[-3000:]
+    trial_0 = result_files(sweep / "0")
+    trial_1_overrides = (sweep / "1" / ".hydra" / "overrides.yaml").read_text()
+    assert not (sweep / "2").exists()
+
+    again = run_sweep(overrides, sweep, tiny_bert_dir, base=base)
+    log = again.stdout + again.stderr
+    assert "Job 1 was interrupted: running it again" in log
+    assert "was interrupted: resuming from" in log  # from trial 1's last.ckpt
+    assert result_files(sweep / "0") == trial_0
+    assert (sweep / "1" / ".hydra" / "overrides.yaml").read_text() == trial_1_overrides
+    jobs = job_dirs(sweep)
+    assert [j.name for j in jobs] == ["0", "1", "2"]
+    assert "Continuing the search: 2 trials done, 1 to go" in log
+    assert all(metrics(j)["status"] == "completed" for j in jobs)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(max(metrics(j)["f1"] for j in jobs), abs=1e-4)
+
+
 def test_submitit_local_runs_each_job_in_its_own_process(tmp_path: Path, tiny_bert_dir):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "local"
