@@ -22,7 +22,6 @@ imports optuna only when a sweep runs, since Hydra imports every plugin module a
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,9 @@ class ResumableOptunaSweeper(OptunaSweeper):
         import optuna
         from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 
+        from qa_lightning.cli.resume import finished_result
+        from qa_lightning.tracking.run_files import FAILURE_FILE
+
         impl = self.sweeper
         impl._process_searchspace_config()
         distributions, _ = create_params_from_overrides(
@@ -79,8 +81,9 @@ class ResumableOptunaSweeper(OptunaSweeper):
             if int(job.name) != number:
                 raise RuntimeError(f"{self.sweep_dir}: job folders must be 0..N-1, found {job}")
             overrides = list(OmegaConf.to_container(OmegaConf.load(job / ".hydra/overrides.yaml")))
-            value = self._finished_value(job)
-            if value is None and not (job / "failure.json").is_file():
+            finished = finished_result(job)
+            value = _as_float(finished["value"]) if finished else None
+            if value is None and not (job / FAILURE_FILE).is_file():
                 log.info("Job %d was interrupted: running it again", number)
                 (result,) = impl.launcher.launch([overrides], initial_job_idx=number)
                 value = _as_float(result.return_value)
@@ -96,16 +99,6 @@ class ResumableOptunaSweeper(OptunaSweeper):
                 )
             )
         return storage
-
-    def _finished_value(self, job: Path) -> float | None:
-        try:
-            metrics = json.loads((job / "metrics.json").read_text())
-        except (OSError, ValueError):
-            return None
-        entry = metrics.get("optimized_metric")
-        if metrics.get("status") != "completed" or not isinstance(entry, dict):
-            return None
-        return _as_float(entry.get("value"))
 
 
 def _as_float(value: Any) -> float | None:

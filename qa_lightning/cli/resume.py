@@ -20,12 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from qa_lightning.config import to_plain
 from qa_lightning.errors import ForeignRunFolderError
+from qa_lightning.tracking.checkpoints import LAST_CHECKPOINT
 from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE
 
 log = logging.getLogger(__name__)
 
 LAST = "last"  # ckpt_path=last: the run folder's last.ckpt when there is one
-LAST_CHECKPOINT = "last.ckpt"
 # Config keys that say where a run writes or how it reports, not what it computes: a
 # relaunch may change them. (Hydra's own settings are not in the job's config.)
 _WHERE_AND_HOW = (
@@ -67,9 +67,8 @@ def previous_attempt(cfg: DictConfig) -> JobState:
     :class:`ForeignRunFolderError` when it holds another configuration's run."""
     folder = Path(cfg.paths.output_dir)
     _check_same_config(cfg, folder / "config.yaml")
-    metrics = _read_json(folder / METRICS_FILE)
-    finished = (metrics or {}).get("optimized_metric")
-    if isinstance(finished, dict) and metrics.get("status") == "completed":
+    finished = finished_result(folder)
+    if finished is not None:
         if finished.get("name") == cfg.optimized_metric:
             return JobState("completed", metric=finished.get("value"))
         log.info(
@@ -86,6 +85,14 @@ def previous_attempt(cfg: DictConfig) -> JobState:
     if checkpoint.is_file():
         return JobState("interrupted", checkpoint=checkpoint)
     return JobState("fresh")
+
+
+def finished_result(folder: Path) -> dict[str, Any] | None:
+    """The ``optimized_metric`` entry ({name, value}) of the job that finished in
+    ``folder``, or None when it did not (yet)."""
+    metrics = _read_json(folder / METRICS_FILE) or {}
+    entry = metrics.get("optimized_metric")
+    return entry if isinstance(entry, dict) and metrics.get("status") == "completed" else None
 
 
 def _read_json(path: Path) -> Any:
