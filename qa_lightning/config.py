@@ -296,7 +296,7 @@ class TrainerConfig:
     devices: Any = "auto"
     strategy: str = "auto"
     num_nodes: int = 1
-    precision: Any = "32-true"
+    precision: Any = "32-true"  # any Lightning precision, or auto (cli/precision.py)
     max_epochs: int = 2
     max_steps: int = -1
     min_epochs: int | None = None

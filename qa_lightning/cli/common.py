@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.cli.precision import autocast_dtype
 from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
@@ -208,10 +209,10 @@ def make_datamodule(
     cfg: DictConfig, tokenizer: Any, module: QAModule, **kwargs: Any
 ) -> SquadDataModule:
     """``cfg.data`` for ``module``: handed its frozen encoder, if it has one whose outputs
-    are cached (``model.encoder_cache``), so that batches carry them."""
-    return SquadDataModule(
-        cfg.data, tokenizer, seed=cfg.seed, encoder=module.encoder_states(), **kwargs
-    )
+    are cached (``model.encoder_cache``), so that batches carry them. The encoder runs
+    under the trainer's autocast, as it would inside a step."""
+    encoder = module.encoder_states(autocast_dtype(cfg.trainer.precision))
+    return SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, encoder=encoder, **kwargs)
 
 
 def load_module(

@@ -17,6 +17,7 @@ from qa_lightning.cli.common import (
     trained_module_and_tokenizer,
     write_resolved_config,
 )
+from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
@@ -30,6 +31,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     each set's scores by name."""
     set_env_defaults()
     check_config(cfg)
+    resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)

@@ -15,6 +15,7 @@ from qa_lightning.cli.common import (
     trained_module_and_tokenizer,
     write_resolved_config,
 )
+from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config
 from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.tracking.run_folder import RunFolderWriter
@@ -28,6 +29,7 @@ def predict(cfg: DictConfig) -> str:
     null_odds.json into the run folder; score nothing. Returns the predictions' path."""
     set_env_defaults()
     check_config(cfg)
+    resolve_precision(cfg)  # before the config is recorded anywhere
     output_dir = Path(cfg.paths.output_dir)
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)

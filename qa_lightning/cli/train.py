@@ -24,6 +24,7 @@ from qa_lightning.cli.common import (
     set_env_defaults,
     write_resolved_config,
 )
+from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config
 from qa_lightning.models.encoder_head import parameter_counts
@@ -54,6 +55,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     set_env_defaults()
     check_config(cfg)
+    resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = cfg.ckpt_path

@@ -7,6 +7,7 @@ The model answers from token ids (encoder + head) or from hidden states computed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 
@@ -156,10 +157,11 @@ class FrozenEncoderStates:
     its device.
     """
 
-    def __init__(self, model: EncoderWithHead):
+    def __init__(self, model: EncoderWithHead, autocast: torch.dtype | None = None):
         if not model.encoder_frozen:
             raise ValueError("only a wholly frozen encoder (model.freeze=all) gives fixed states")
         self.model = model
+        self.autocast = autocast  # the dtype training autocasts to: the same states as its steps
         self.hidden_size: int = model.encoder.config.hidden_size
         self._key: str | None = None
 
@@ -167,11 +169,18 @@ class FrozenEncoderStates:
     def key(self) -> str:
         if self._key is None:  # hashed once: frozen weights cannot change
             fingerprint = encoder_fingerprint(self.model.encoder)
-            self._key = f"{fingerprint}-layer{self.model.hidden_layer}"
+            # states computed under autocast differ from fp32 ones: another entry
+            precision = "" if self.autocast is None else f"-{str(self.autocast).split('.')[-1]}"
+            self._key = f"{fingerprint}-layer{self.model.hidden_layer}{precision}"
         return self._key
 
     def __call__(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         device = next(self.model.encoder.parameters()).device
         names = ("input_ids", "attention_mask", "token_type_ids")
-        with torch.inference_mode():
+        autocast = (
+            contextlib.nullcontext()
+            if self.autocast is None
+            else torch.autocast(device.type, dtype=self.autocast)
+        )
+        with torch.inference_mode(), autocast:
             return self.model.encode(**{k: inputs[k].to(device) for k in names if k in inputs})

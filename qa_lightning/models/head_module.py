@@ -105,11 +105,12 @@ class HeadQAModule(QAModule):
     def model_config(self) -> Any:
         return self.model.encoder.config
 
-    def encoder_states(self) -> FrozenEncoderStates | None:
+    def encoder_states(self, autocast: torch.dtype | None = None) -> FrozenEncoderStates | None:
         """The frozen encoder for the data side to cache the outputs of, or None when its
-        outputs are not to be cached (``encoder_cache=False``, or a trainable encoder)."""
+        outputs are not to be cached (``encoder_cache=False``, or a trainable encoder).
+        ``autocast``: the dtype the trainer's mixed precision computes in, if any."""
         if self.hparams.encoder_cache and self.model.encoder_frozen:
-            return FrozenEncoderStates(self.model)
+            return FrozenEncoderStates(self.model, autocast)
         return None
 
     def on_fit_start(self) -> None:

@@ -96,7 +96,7 @@ class QAModule(pl.LightningModule):
         """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""
         self.model.save_pretrained(directory)
 
-    def encoder_states(self) -> FrozenEncoderStates | None:
+    def encoder_states(self, autocast: torch.dtype | None = None) -> FrozenEncoderStates | None:
         """A frozen encoder whose outputs the data side may cache (``HeadQAModule``); a model
         fine-tuned whole has none."""
         return None

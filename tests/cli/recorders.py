@@ -22,3 +22,26 @@ class TrainOrder(Callback):
         line = {"epoch": trainer.current_epoch, "features": batch["feature_index"].tolist()}
         with open(self.folder / f"rank{trainer.global_rank}.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
+
+
+class AutocastSeen(Callback):
+    """Write ``path``: the trainer's precision, and the autocast the module's forward ran
+    under in the first training step (a dtype's name, or "none")."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.seen: str | None = None
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        import torch
+
+        def record(module: Any, args: Any) -> None:
+            if self.seen is None and module.training:
+                on = torch.is_autocast_enabled("cpu")
+                self.seen = str(torch.get_autocast_dtype("cpu")) if on else "none"
+
+        pl_module.register_forward_pre_hook(record)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        record = {"precision": str(trainer.precision), "autocast": self.seen}
+        self.path.write_text(json.dumps(record))

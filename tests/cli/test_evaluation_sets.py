@@ -69,6 +69,7 @@ def run(tmp_path_factory, tiny_bert_dir, files) -> tuple[Path, str]:
             f"model.name_or_path={tiny_bert_dir}",
             *SMALL_DATA,
             "trainer=cpu",
+            "trainer.precision=32-true",  # fp32: the checks compare floats exactly
             "trainer.max_epochs=1",
             "logger=wandb",
             f"+data.eval_sets.shifted={files['shifted']}",

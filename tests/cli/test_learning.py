@@ -66,6 +66,7 @@ def test_a_tiny_model_learns_the_synthetic_task(tmp_path: Path) -> None:
             "optimizer.lr=2e-3",
             "optimizer.weight_decay=0",
             "trainer=cpu",
+            "trainer.precision=32-true",  # fp32: the score thresholds were set in fp32
             "trainer.max_epochs=6",
             "trainer.num_sanity_val_steps=0",
             "logger=none",

@@ -22,6 +22,7 @@ def train_args(model_dir: Path, *extra: str) -> list[str]:
         *SMALL_DATA,
         "data.synthetic.n_train=40",  # 15 steps per epoch
         "trainer=cpu",
+        "trainer.precision=32-true",  # fp32: the checks compare floats exactly
         f"trainer.max_epochs={EPOCHS}",
         "logger=csv",
         "seed=7",

@@ -24,6 +24,7 @@ SWEEP = [
     *[a for a in SMALL_DATA if not a.startswith("optimizer.lr")],
     "data.synthetic.n_train=40",  # 3 steps per epoch
     "trainer=cpu",
+    "trainer.precision=32-true",  # fp32: the checks compare floats exactly
     "trainer.max_epochs=2",
     "trainer.enable_progress_bar=false",
     "logger=wandb",

@@ -19,6 +19,7 @@ TINY_SWEEP = [
     "data.synthetic.n_train=32",
     "data.synthetic.n_eval=8",
     "trainer=cpu",
+    "trainer.precision=32-true",  # fp32: the checks compare floats exactly
     "trainer.max_epochs=1",
     "trainer.enable_progress_bar=false",
     "save_best_model=false",

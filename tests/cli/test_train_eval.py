@@ -87,6 +87,7 @@ def trained_run(tmp_path_factory, tiny_bert_dir) -> Path:
             f"model.name_or_path={tiny_bert_dir}",
             *SMALL_DATA,
             "trainer=cpu",
+            "trainer.precision=32-true",  # fp32: the checks compare floats exactly
             "trainer.max_epochs=2",
             "logger=wandb",
             "tags=[e2e]",
@@ -205,6 +206,7 @@ def test_v2_run_reports_hasans_noans_and_thresholds(tmp_path: Path, tiny_roberta
             "data.version_2=true",
             "data.synthetic.unanswerable_fraction=0.4",
             "trainer=cpu",
+            "trainer.precision=32-true",  # fp32: the checks compare floats exactly
             "trainer.max_epochs=1",
             "logger=csv",
             "save_best_model=false",

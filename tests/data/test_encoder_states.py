@@ -116,6 +116,23 @@ def test_batches_carry_the_encoder_states(tmp_path, tiny_bert_dir, wordpiece_tok
     assert "hidden_states" not in next(iter(plain.feature_loader("validation")))
 
 
+def test_states_are_computed_under_the_trainers_autocast(tiny_bert_dir, wordpiece_tokenizer):
+    """bf16 states are the encoder's output under bf16 autocast (what a bf16 step computes),
+    cached under their own key: fp32 states are another entry."""
+    module = make_module(tiny_bert_dir)
+    inputs = dict(
+        wordpiece_tokenizer(
+            ["where is the river", "who wrote it"], padding=True, return_tensors="pt"
+        )
+    )
+    fp32, bf16 = module.encoder_states(), module.encoder_states(torch.bfloat16)
+    assert fp32.key != bf16.key
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = module.model.encode(**inputs)
+    torch.testing.assert_close(bf16(inputs), expected, atol=0, rtol=0)
+    assert not torch.equal(fp32(inputs), expected)  # autocast does change them
+
+
 def _cache_entries(root: Path) -> set[str]:
     return (
         {p.name for p in root.iterdir() if not p.name.startswith(".")} if root.exists() else set()

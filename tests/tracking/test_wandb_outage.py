@@ -36,6 +36,7 @@ FAST = [
     "data.synthetic.n_train=24",
     f"data.synthetic.n_eval={N_EVAL}",
     "trainer=cpu",
+    "trainer.precision=32-true",  # fp32: the checks compare floats exactly
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=3",
     "trainer.num_sanity_val_steps=0",
