@@ -5,6 +5,7 @@ carry); ``mlp`` adds one hidden layer per token; ``bilstm`` and ``transformer`` 
 whole window, so a start can depend on the question and on its neighbours, which a
 per-token probe on frozen features cannot learn.
 
+Each head's last layer computes in float32 under mixed precision (``float32_logits``).
 Padding positions get ``PAD_LOGIT`` (finite, so half precision and the cross-entropy stay
 well defined), so they never win a span and never take probability mass in the loss.
 """
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from qa_lightning.config import Head, HeadArgs, choice
+from qa_lightning.models.float32_logits import Float32Linear
 
 PAD_LOGIT = -1e4
 
@@ -38,7 +40,7 @@ class LinearHead(SpanHead):
     def __init__(self, hidden: int, args: HeadArgs):
         super().__init__()
         self.dropout = nn.Dropout(args.dropout)
-        self.out = nn.Linear(hidden, 2)
+        self.out = Float32Linear(hidden, 2)
 
     def scores(self, hidden, attention_mask):
         return self.out(self.dropout(hidden))
@@ -52,7 +54,7 @@ class MLPHead(SpanHead):
             nn.Linear(hidden, args.hidden_size),
             nn.GELU(),
             nn.Dropout(args.dropout),
-            nn.Linear(args.hidden_size, 2),
+            Float32Linear(args.hidden_size, 2),
         )
 
     def scores(self, hidden, attention_mask):
@@ -73,7 +75,7 @@ class BiLSTMHead(SpanHead):
             bidirectional=True,
             dropout=args.dropout if args.num_layers > 1 else 0.0,
         )
-        self.out = nn.Linear(2 * args.hidden_size, 2)
+        self.out = Float32Linear(2 * args.hidden_size, 2)
 
     def scores(self, hidden, attention_mask):
         lengths = attention_mask.sum(dim=1).clamp(min=1).cpu()
@@ -103,7 +105,7 @@ class TransformerHead(SpanHead):
         )
         # The nested-tensor fast path only exists in eval mode; keep both modes on one path.
         self.layers = nn.TransformerEncoder(layer, args.num_layers, enable_nested_tensor=False)
-        self.out = nn.Linear(hidden, 2)
+        self.out = Float32Linear(hidden, 2)
 
     def scores(self, hidden, attention_mask):
         return self.out(self.layers(hidden, src_key_padding_mask=~attention_mask.bool()))

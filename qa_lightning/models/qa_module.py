@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from transformers import get_scheduler
 
 from qa_lightning.errors import TrainingDivergedError
+from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.loading import config_from_dict, load_qa_model
 
 if TYPE_CHECKING:
@@ -74,14 +75,17 @@ class QAModule(pl.LightningModule):
         self.model.train()
 
     def build_model(self) -> torch.nn.Module:
-        """The network; subclasses build others (an encoder with one of our heads)."""
-        return load_qa_model(
+        """The network; subclasses build others (an encoder with one of our heads). Its
+        span layer computes in float32 under mixed precision (``float32_logits``)."""
+        model = load_qa_model(
             self.hparams.model_name_or_path,
             revision=self.hparams.revision,
             trust_remote_code=self.hparams.trust_remote_code,
             attn_implementation=self.hparams.get("attn_implementation"),
             config=self._saved_config,
         )
+        float32_span_layer(model)
+        return model
 
     @property
     def model_config(self) -> Any:
