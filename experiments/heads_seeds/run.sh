@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=outputs/experiments/heads_seeds
-.venv/bin/python train.py -m experiment=frozen_head sweep=seeds \
+.venv/bin/python train.py -m experiment=frozen_head sweep=seeds trainer.precision=32-true \
   model.head=linear,bilstm optimizer.lr=1e-3,3e-3 model.head_args.hidden_size=128 \
   trainer.max_epochs=6 trainer.enable_progress_bar=false hydra.sweep.dir=$out
 .venv/bin/python -m qa_lightning.compare $out --out experiments/heads_seeds

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=outputs/experiments/lr_stride_sweep
-.venv/bin/python train.py -m experiment=minilm_squad_v1 \
+.venv/bin/python train.py -m experiment=minilm_squad_v1 trainer.precision=32-true \
   data.max_length=192 data.max_train_samples=1000 trainer.enable_progress_bar=false \
   optimizer.lr=5e-5,1.5e-4,4e-4 data.doc_stride=32,96 \
   hydra.sweep.dir=$out

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=outputs/experiments/stride_seeds
-.venv/bin/python train.py -m experiment=minilm_squad_v1 sweep=seeds \
+.venv/bin/python train.py -m experiment=minilm_squad_v1 sweep=seeds trainer.precision=32-true \
   data.max_length=192 data.max_train_samples=1000 trainer.enable_progress_bar=false \
   optimizer.lr=4e-4 data.doc_stride=32,96 hydra.sweep.dir=$out
 mkdir -p experiments/lr_stride_sweep/seeds

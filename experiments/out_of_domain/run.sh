@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 out=outputs/experiments/eval_sets
 .venv/bin/python train.py experiment=minilm_squad_v1 \
   optimizer.lr=5e-5 trainer.max_epochs=2 data.max_length=256 data.doc_stride=96 data.batch_size=16 \
-  trainer.enable_progress_bar=false \
+  trainer.enable_progress_bar=false trainer.precision=32-true \
   +data.eval_sets.new_wiki=../shared/data/squad_shifts/new_wiki_subset.json \
   +data.eval_sets.amazon=../shared/data/squad_shifts/amazon_reviews_subset.json \
   hydra.run.dir=$out

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=outputs/experiments/padding_accuracy
 common=(experiment=minilm_squad_v1 data.max_train_samples=1500 trainer.enable_progress_bar=false
-        logger=csv save_best_model=false)
+        logger=csv save_best_model=false trainer.precision=32-true)  # fp32, as recorded
 .venv/bin/python train.py "${common[@]}" hydra.run.dir=$out/dynamic
 .venv/bin/python train.py "${common[@]}" data.pad_to_max_length=true data.group_by_length=false \
   hydra.run.dir=$out/padded
