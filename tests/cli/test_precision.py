@@ -1,9 +1,9 @@
 """trainer.precision=auto: bf16 autocast on CPUs that compute bf16 natively, fp32 elsewhere,
-resolved before anything records the config."""
+resolved before anything records the config. (That train.py trains in it, logs it and
+records it: tests/cli/test_train_eval.py's v2 run, which uses trainer=cpu.)"""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -12,7 +12,6 @@ from omegaconf import OmegaConf
 
 from qa_lightning.cli import precision
 from qa_lightning.cli.precision import auto_precision, autocast_dtype, resolve_precision
-from tests.cli.test_train_eval import SMALL_DATA, run_entry
 
 
 @pytest.mark.parametrize(
@@ -78,40 +77,3 @@ def test_the_encoder_cache_is_built_under_the_trainers_autocast(tmp_path, tiny_b
 
     assert encoder_for("bf16-mixed").autocast is torch.bfloat16
     assert encoder_for("32-true").autocast is None
-
-
-def test_the_cpu_trainer_trains_in_the_precision_it_detects(tmp_path, tiny_bert_dir):
-    """trainer=cpu: the precision this CPU calls for is logged, recorded in config.yaml and
-    is the autocast the steps run under; eval.py in it scores the checkpoint as training did."""
-    expected = auto_precision("cpu")[0]
-    seen = tmp_path / "seen.json"
-    run = tmp_path / "run"
-    run_entry(
-        "train.py",
-        [
-            f"model.name_or_path={tiny_bert_dir}",
-            *SMALL_DATA,
-            "trainer=cpu",
-            "trainer.max_epochs=1",
-            "trainer.num_sanity_val_steps=0",
-            "logger=csv",
-            "+callbacks.extra.seen._target_=tests.cli.recorders.AutocastSeen",
-            f"+callbacks.extra.seen.path={seen}",
-        ],
-        run,
-    )
-    assert OmegaConf.load(run / "config.yaml").trainer.precision == expected
-    assert f"trainer.precision=auto: {expected}" in (run / "train.log").read_text()
-    autocast = "torch.bfloat16" if expected == "bf16-mixed" else "none"
-    assert json.loads(seen.read_text()) == {"precision": expected, "autocast": autocast}
-    (ckpt,) = (run / "checkpoints").glob("epoch*.ckpt")
-    scored = tmp_path / "eval"
-    run_entry(
-        "eval.py",
-        [f"ckpt_path={ckpt}", *SMALL_DATA[:5], "trainer=cpu", "logger=none"],
-        scored,
-    )
-    trained = json.loads((run / "metrics.json").read_text())
-    evaluated = json.loads((scored / "metrics.json").read_text())
-    assert evaluated["sets"]["validation"]["scores"] == trained["sets"]["validation"]["scores"]
-    assert (scored / "predictions.json").read_text() == (run / "predictions.json").read_text()

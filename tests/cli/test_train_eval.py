@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
+
+from qa_lightning.cli.precision import auto_precision
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_DATA = [
@@ -196,7 +199,9 @@ def test_a_checkpoint_scores_without_the_base_models_files(trained_run: Path, tm
     )
 
 
-def test_v2_run_reports_hasans_noans_and_thresholds(tmp_path: Path, tiny_roberta_dir) -> None:
+def test_v2_run_in_the_cpu_precision_reports_hasans_noans_and_thresholds(
+    tmp_path: Path, tiny_roberta_dir
+) -> None:
     run_dir = tmp_path / "run"
     run_entry(
         "train.py",
@@ -205,14 +210,22 @@ def test_v2_run_reports_hasans_noans_and_thresholds(tmp_path: Path, tiny_roberta
             *SMALL_DATA,
             "data.version_2=true",
             "data.synthetic.unanswerable_fraction=0.4",
-            "trainer=cpu",
-            "trainer.precision=32-true",  # fp32: the checks compare floats exactly
+            "trainer=cpu",  # precision auto: bf16 autocast on a CPU with native bf16
             "trainer.max_epochs=1",
             "logger=csv",
             "save_best_model=false",
+            "+callbacks.extra.seen._target_=tests.cli.recorders.AutocastSeen",
+            f"+callbacks.extra.seen.path={tmp_path / 'seen.json'}",
         ],
         run_dir,
     )
+    # trainer=cpu trained in the precision this CPU calls for, said so and recorded it
+    expected = auto_precision("cpu")[0]
+    autocast = "torch.bfloat16" if expected == "bf16-mixed" else "none"
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"precision": expected, "autocast": autocast}
+    assert OmegaConf.load(run_dir / "config.yaml").trainer.precision == expected
+    assert f"trainer.precision=auto: {expected}" in (run_dir / "train.log").read_text()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in (
         "HasAns_exact",
