@@ -48,7 +48,9 @@ def _uses_cuda(accelerator: str) -> bool:
 def auto_precision(accelerator: str) -> tuple[str, str]:
     """(precision, why) for ``trainer.precision=auto`` on ``trainer.accelerator``."""
     if _uses_cuda(accelerator):
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        if not torch.cuda.is_available():  # "gpu" is also Apple's MPS to Lightning
+            return "32-true", "no CUDA GPU visible"
+        if torch.cuda.is_bf16_supported():
             return "bf16-mixed", f"{torch.cuda.get_device_name()} computes bf16"
         return "16-mixed", "this GPU has no bf16: fp16 autocast with loss scaling"
     if accelerator in ("cpu", AUTO):

@@ -26,6 +26,8 @@ def test_auto_on_a_cpu_is_bf16_only_with_native_instructions(monkeypatch, instru
 
 
 def test_auto_on_a_gpu_is_bf16_or_fp16_by_what_the_card_computes(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert auto_precision("gpu")[0] == "32-true"  # no CUDA device (Apple's MPS): fp32
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "card")
     for bf16, expected in ((True, "bf16-mixed"), (False, "16-mixed")):
