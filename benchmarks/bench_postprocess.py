@@ -24,7 +24,11 @@ from benchmarks.common import (
     minilm_tokenizer,
     print_table,
 )
-from benchmarks.reference import reference_eval_features, reference_postprocess
+from benchmarks.reference import (
+    recipe_windows,
+    reference_eval_features,
+    reference_postprocess,
+)
 
 MAX_LENGTH, DOC_STRIDE = 384, 128
 PAD_LOGIT = -1e4  # what a model puts on padding positions: never a candidate
@@ -88,11 +92,8 @@ def main() -> None:
     )
     # The recipe's own features (padded, None offsets outside the context): the same windows
     # in the same order (bench_features checks it), so the same logits apply to both.
-    ref_features = examples.map(
-        reference_eval_features,
-        batched=True,
-        remove_columns=examples.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "max_length": MAX_LENGTH, "doc_stride": DOC_STRIDE},
+    ref_features = recipe_windows(
+        examples, reference_eval_features, tokenizer, max_length=MAX_LENGTH, doc_stride=DOC_STRIDE
     )
     ids = list(examples["id"])
     if list(ref_features["example_id"]) != [ids[i] for i in features["example_index"]]:

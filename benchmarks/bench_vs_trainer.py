@@ -40,9 +40,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from benchmarks.bench_throughput import epoch_sample, package_datamodule
+from benchmarks.bench_throughput import epoch_sample, eval_logits, package_datamodule
 from benchmarks.common import AgreementError, load_examples, minilm_path, print_table
-from benchmarks.reference import reference_eval_features, reference_train_features
+from benchmarks.reference import (
+    recipe_windows,
+    reference_eval_features,
+    reference_train_features,
+)
 
 BATCH, EVAL_BATCH, LR, WEIGHT_DECAY, EPOCHS = 16, 64, 5e-5, 0.01, 2
 MAX_LENGTH, DOC_STRIDE = 256, 96
@@ -177,20 +181,7 @@ def package_logits(model_dir: str, loader, n: int, autocast: torch.dtype | None)
     from qa_lightning.models.qa_module import QAModule
 
     model = QAModule(model_dir).model.to(device()).eval()
-    start = np.full((n, MAX_LENGTH), -1e4, dtype=np.float32)
-    end = start.copy()
-    context = torch.autocast(device(), dtype=autocast, enabled=autocast is not None)
-    _sync()
-    began = time.perf_counter()
-    with torch.inference_mode(), context:
-        for batch in loader:
-            rows = batch["feature_index"].numpy()
-            out = model(**{k: v.to(device()) for k, v in batch.items() if k in INPUTS})
-            width = out.start_logits.shape[1]
-            start[rows, :width] = out.start_logits.float().cpu().numpy()
-            end[rows, :width] = out.end_logits.float().cpu().numpy()
-    _sync()
-    return start, end, time.perf_counter() - began
+    return eval_logits(model, loader, n, MAX_LENGTH, autocast=autocast, device=device())
 
 
 def hf_trainer_logits(model_dir: str, features, folder: str):
@@ -251,9 +242,10 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     auto, why = auto_precision("auto")
-    if auto == "32-true":
+    native = auto != "32-true"  # else bf16 is emulated here, and the package runs fp32
+    if not native:
         print(f"note: {why}: the bf16 rows run emulated bf16, the Trainer rows are fp32 vs fp32")
-    fast = auto if auto != "32-true" else "bf16-mixed"
+    fast = auto if native else "bf16-mixed"
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, what = saved_model(Path(tmp) / "model", args.model)
         print(
@@ -266,11 +258,8 @@ def main() -> None:
         dm = package_datamodule(tokenizer, MAX_LENGTH, DOC_STRIDE, tmp)
         batches = epoch_sample(dm.train_dataloader(), args.steps)
         train = load_examples("squad_v1_train_subset")
-        recipe = train.map(
-            reference_train_features,
-            batched=True,
-            remove_columns=train.column_names,
-            fn_kwargs={"tokenizer": tokenizer, "max_length": MAX_LENGTH, "doc_stride": DOC_STRIDE},
+        recipe = recipe_windows(
+            train, reference_train_features, tokenizer, max_length=MAX_LENGTH, doc_stride=DOC_STRIDE
         ).select_columns([*dm.model_inputs, *LABELS])
         n_train = len(dm.train_features)
         features = sum(len(b["input_ids"]) for b in batches[1:])
@@ -280,19 +269,20 @@ def main() -> None:
         bf16_s = package_steps(model_dir, batches, fast)
         hf_s = hf_trainer_steps(model_dir, recipe, args.steps, f"{tmp}/hf")
         hf_rate = args.steps * BATCH / hf_s
-        ours_s = bf16_s if auto != "32-true" else fp32_s
+        ours_s = bf16_s if native else fp32_s
 
         examples, eval_features = dm.eval_examples, dm.eval_features
         n_eval = len(eval_features)
         loader = dm.val_dataloader()
         fp32_logits = package_logits(model_dir, loader, n_eval, None)
         bf16_logits = package_logits(model_dir, loader, n_eval, autocast_dtype(fast))
-        ours_logits = bf16_logits if auto != "32-true" else fp32_logits
-        padded = examples.map(
+        ours_logits = bf16_logits if native else fp32_logits
+        padded = recipe_windows(
+            examples,
             reference_eval_features,
-            batched=True,
-            remove_columns=examples.column_names,
-            fn_kwargs={"tokenizer": tokenizer, "max_length": MAX_LENGTH, "doc_stride": DOC_STRIDE},
+            tokenizer,
+            max_length=MAX_LENGTH,
+            doc_stride=DOC_STRIDE,
         ).select_columns(dm.model_inputs)
         hf_logits = hf_trainer_logits(model_dir, padded, f"{tmp}/hf-eval")
         n_questions = len(examples)

@@ -136,3 +136,14 @@ def reference_postprocess(
         else:
             predictions[example["id"]] = best[1]
     return predictions
+
+
+def recipe_windows(examples: Any, build: Any, tokenizer: Any, *, max_length: int, doc_stride: int):
+    """The recipe's windows of a ``datasets.Dataset`` of examples, built by ``build``
+    (``reference_train_features`` or ``reference_eval_features``) through ``Dataset.map``."""
+    return examples.map(
+        build,
+        batched=True,
+        remove_columns=examples.column_names,
+        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride},
+    )

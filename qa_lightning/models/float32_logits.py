@@ -24,12 +24,10 @@ class Float32Linear(nn.Linear):
             return F.linear(x.float(), self.weight.float(), bias)
 
 
-def float32_span_layer(model: nn.Module) -> bool:
+def float32_span_layer(model: nn.Module) -> None:
     """Make a ``*ForQuestionAnswering`` model's span layer (``qa_outputs``, the name every
-    transformers QA model with a linear span layer uses) compute in float32, in place.
-    False when the model has no such layer (it is left as it is)."""
+    transformers QA model with a linear span layer uses) compute in float32, in place. A
+    model without such a layer is left as it is."""
     layer = getattr(model, "qa_outputs", None)
-    if type(layer) is not nn.Linear:
-        return False
-    layer.__class__ = Float32Linear  # in place: the same parameters, wherever they are
-    return True
+    if type(layer) is nn.Linear:
+        layer.__class__ = Float32Linear  # in place: the same parameters, wherever they are
