@@ -497,6 +497,13 @@ class TrainConfig:
     save_best_model: bool = True
 
 
+class Backend(Choice):
+    """What runs the model in eval.py, predict.py and serve.py."""
+
+    torch = "torch"  # the PyTorch model (checkpoint or saved folder)
+    onnx = "onnx"  # onnxruntime on an exported folder's onnx/ graph (export.py onnx=true)
+
+
 @dataclass
 class EvalConfig:
     data: DataConfig = field(default_factory=DataConfig)
@@ -509,6 +516,9 @@ class EvalConfig:
     seed: int = 42
     tags: list[str] = field(default_factory=list)
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path is scored
+    # onnx: model.name_or_path is an exported folder, its onnx/model.onnx runs in onnxruntime
+    backend: Backend = Backend.torch
+    quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx (int8)
 
 
 @dataclass
@@ -521,6 +531,29 @@ class PredictConfig:
     task_name: str = "predict"
     seed: int = 42
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path answers
+    backend: Backend = Backend.torch  # as EvalConfig.backend
+    quantized: bool = False
+
+
+@dataclass
+class ServeConfig:
+    """serve.py: answer POST /predict over HTTP from an exported (or any saved QA) folder."""
+
+    # an export.py folder or any saved QA model directory (not "model": that is a config group)
+    model_dir: str = MISSING
+    backend: Backend = Backend.torch
+    quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx
+    host: str = "127.0.0.1"  # only this machine; 0.0.0.0 to listen on every interface
+    port: int = 8000
+    batching: bool = True  # answer the items of concurrent requests in shared batches
+    max_batch_size: int = 16  # questions per model batch
+    max_wait_ms: float = 10.0  # how long a batch waits to fill once it has a question
+    max_request_bytes: int = 1_000_000  # larger bodies get 413
+    max_items: int = 64  # questions per request; more get 413
+    threads: int | None = None  # model threads (torch / onnxruntime); null: their default
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    extras: ExtrasConfig = field(default_factory=ExtrasConfig)
+    task_name: str = "serve"
 
 
 def file_source(path: str) -> DataSource:
@@ -579,11 +612,12 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
 
 
 def register_configs() -> None:
-    """Register the schemas that conf/train.yaml, eval.yaml and predict.yaml extend."""
+    """Register the schemas that the entry configs in conf/ extend."""
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
     cs.store(name="predict_schema", node=PredictConfig)
+    cs.store(name="serve_schema", node=ServeConfig)
 
 
 def check_config(cfg: DictConfig) -> None:

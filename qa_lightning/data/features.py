@@ -290,6 +290,40 @@ def prepare_train_features(
     )
 
 
+def eval_windows(
+    questions: list[str],
+    contexts: list[str],
+    tokenizer: Any,
+    *,
+    max_length: int,
+    doc_stride: int,
+    max_question_tokens: int | None = None,
+) -> dict[str, list]:
+    """The windows :func:`prepare_eval_features` builds, as columns in memory.
+
+    For answering a handful of questions at a time (the pipeline, the service): no Arrow
+    table, no cache, no progress bar; ``example_index`` counts from 0 over ``questions``.
+    """
+    check_stride(
+        tokenizer,
+        max_length=max_length,
+        doc_stride=doc_stride,
+        max_question_tokens=max_question_tokens,
+    )
+    columns = _featurize(
+        {"question": list(questions), "context": list(contexts)},
+        list(range(len(questions))),
+        tokenizer=tokenizer,
+        template=PairTemplate.of(tokenizer),
+        max_length=max_length,
+        doc_stride=doc_stride,
+        question_cap=resolve_max_question_tokens(max_length, max_question_tokens),
+        train=False,
+    )
+    del columns["question_capped"]
+    return columns
+
+
 def prepare_eval_features(
     examples: Dataset,
     tokenizer: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
 import pytest
 from datasets import Dataset
 from hypothesis import HealthCheck, given, settings
@@ -461,3 +462,14 @@ def test_paragraph_once_windows_equal_pair_tokenisation(
     if "token_type_ids" in features.column_names:
         assert features["token_type_ids"] == [w[1] for w in expected]
     assert features["offset_mapping"] == [w[2] for w in expected]
+
+
+def test_in_memory_windows_equal_the_datasets(tok, examples) -> None:
+    """eval_windows (the pipeline's and the service's) builds the windows evaluation does."""
+    from qa_lightning.data.features import eval_windows
+
+    expected = prepare_eval_features(examples, tok, max_length=64, doc_stride=16)
+    got = eval_windows(examples["question"], examples["context"], tok, max_length=64, doc_stride=16)
+    assert sorted(got) == sorted(expected.column_names)
+    for name in expected.column_names:
+        assert [np.asarray(row).tolist() for row in got[name]] == expected[name], name

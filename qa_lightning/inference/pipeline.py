@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset
 from transformers import AutoModelForQuestionAnswering, Pipeline
 
-from qa_lightning.data.features import prepare_eval_features
+from qa_lightning.data.features import eval_windows
 from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.models.encoder_head import EncoderWithHead
 from qa_lightning.models.head_module import load_saved_head
@@ -106,27 +105,19 @@ class ExtractiveQAPipeline(Pipeline):
         doc_stride: int = 128,
         max_question_tokens: int | None = None,
     ):
-        example = Dataset.from_list(
-            [
-                {
-                    "id": "0",
-                    "title": "",
-                    "context": inputs["context"],
-                    "question": inputs["question"],
-                    "answers": {"text": [], "answer_start": []},
-                }
-            ]
-        )
-        features = prepare_eval_features(
-            example,
+        # in memory: a Dataset.map here printed one progress bar per question
+        features = eval_windows(
+            [inputs["question"]],
+            [inputs["context"]],
             self.tokenizer,
             max_length=max_length,
             doc_stride=doc_stride,
             max_question_tokens=max_question_tokens,
         )
-        names = [n for n in self.tokenizer.model_input_names if n in features.column_names]
+        example = {"id": ["0"], "context": [inputs["context"]]}
+        names = [n for n in self.tokenizer.model_input_names if n in features]
         batch = self.tokenizer.pad(
-            features.select_columns(names).to_dict(),
+            {n: features[n] for n in names},
             padding="longest",
             padding_side="right",
             return_tensors="pt",

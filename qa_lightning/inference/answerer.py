@@ -1,0 +1,167 @@
+"""Answer a list of questions in batches with a saved model folder.
+
+Windows are built in memory (``eval_windows``: no Arrow table, no progress bar), sorted by
+length so each padded batch wastes little, and decoded by the evaluation's own
+``postprocess``: a question gets the answer that eval.py would score.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from qa_lightning.data.features import eval_windows
+from qa_lightning.errors import ConfigError
+from qa_lightning.evaluation.postprocessing import postprocess
+from qa_lightning.models.encoder_head import EncoderWithHead
+from qa_lightning.models.head_module import load_saved_head
+from qa_lightning.models.loading import load_qa_model, load_tokenizer
+
+DECODING_FILE = "qa_decoding.json"
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How questions become windows and logits become answers; a folder's
+    ``qa_decoding.json`` (written by export.py) holds the ones its model was trained with."""
+
+    max_length: int = 384
+    doc_stride: int = 128
+    max_question_tokens: int | None = None
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    version_2: bool = False
+    null_score_diff_threshold: float = 0.0
+
+    @classmethod
+    def of_folder(cls, folder: str | Path) -> DecodingSettings:
+        path = Path(folder) / DECODING_FILE
+        if not path.is_file():
+            return cls()
+        values = json.loads(path.read_text())
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"{path}: unknown decoding settings {sorted(unknown)}")
+        return cls(**values)
+
+    def write(self, folder: str | Path) -> None:
+        (Path(folder) / DECODING_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def _span_model(folder: str) -> torch.nn.Module:
+    """The folder's QA model, or our head on its encoder when it holds one of our heads."""
+    model = load_qa_model(folder)
+    loaded = load_saved_head(folder, model.config.hidden_size)
+    if loaded is not None:
+        head, settings = loaded
+        model = EncoderWithHead(
+            model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
+        )
+    return model.eval()
+
+
+class Answerer:
+    """``answer([{question, context}, ...])`` -> ``[{answer, score, start, end}, ...]``.
+
+    Not thread-safe: one call at a time (the service runs it on one worker thread).
+    """
+
+    def __init__(
+        self, model: torch.nn.Module, tokenizer: Any, settings: DecodingSettings, name: str = ""
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.name = name or type(model).__name__
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str,
+        *,
+        backend: str = "torch",
+        quantized: bool = False,
+        threads: int | None = None,
+    ) -> Answerer:
+        if backend != "torch" or quantized:
+            raise ConfigError(
+                f"backend={backend} quantized={quantized}: only backend=torch answers so far "
+                "(the ONNX backend comes with export.py onnx=true)"
+            )
+        if threads is not None:
+            torch.set_num_threads(threads)
+        return cls(
+            _span_model(folder),
+            load_tokenizer(folder),
+            DecodingSettings.of_folder(folder),
+            name=f"{folder} (torch)",
+        )
+
+    def _logits(self, windows: dict[str, list], batch_size: int) -> tuple[list, list]:
+        """Start/end logits of every window, in window order, batched by length."""
+        names = [n for n in self.tokenizer.model_input_names if n in windows]
+        lengths = np.array([len(ids) for ids in windows["input_ids"]])
+        starts: list[np.ndarray] = [np.empty(0)] * len(lengths)
+        ends: list[np.ndarray] = [np.empty(0)] * len(lengths)
+        order = np.argsort(-lengths, kind="stable")
+        with torch.inference_mode():
+            for lo in range(0, len(order), batch_size):
+                rows = order[lo : lo + batch_size]
+                batch = self.tokenizer.pad(
+                    {n: [windows[n][r] for r in rows] for n in names},
+                    padding="longest",
+                    padding_side="right",
+                    return_tensors="pt",
+                )
+                out = self.model(**batch)
+                start, end = out.start_logits.float().numpy(), out.end_logits.float().numpy()
+                for i, r in enumerate(rows):
+                    starts[r], ends[r] = start[i, : lengths[r]], end[i, : lengths[r]]
+        return starts, ends
+
+    def answer(self, items: list[dict], batch_size: int = 32) -> list[dict]:
+        if not items:
+            return []
+        s = self.settings
+        questions = [item["question"] for item in items]
+        contexts = [item["context"] for item in items]
+        windows = eval_windows(
+            questions,
+            contexts,
+            self.tokenizer,
+            max_length=s.max_length,
+            doc_stride=s.doc_stride,
+            max_question_tokens=s.max_question_tokens,
+        )
+        starts, ends = self._logits(windows, batch_size)
+        ids = [str(i) for i in range(len(items))]
+        result = postprocess(
+            {"id": ids, "context": contexts},
+            windows,
+            starts,
+            ends,
+            n_best_size=s.n_best_size,
+            max_answer_length=s.max_answer_length,
+            version_2=s.version_2,
+            null_score_diff_threshold=s.null_score_diff_threshold,
+        )
+        return [_best(result.predictions[i], result.nbest[i]) for i in ids]
+
+
+def _best(prediction: str, candidates: list[dict]) -> dict:
+    """The decided answer with its probability and character span ("" for v2's null)."""
+    chosen = next(
+        (c for c in candidates if c["text"] == prediction and (prediction or not c["text"])),
+        candidates[0],
+    )
+    return {
+        "answer": prediction,
+        "score": float(chosen["probability"]),
+        "start": int(chosen["start"]),
+        "end": int(chosen["end"]),
+    }
