@@ -536,6 +536,19 @@ class PredictConfig:
 
 
 @dataclass
+class ExportConfig:
+    """export.py: a run's model as one folder anyone can load, with a model card."""
+
+    run: str = MISSING  # a train.py run folder: its best_model/ is exported
+    out: str | None = None  # the folder to write; null: <run folder>/export
+    push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
+    private: bool = True  # a repo push_to_hub creates is private
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    extras: ExtrasConfig = field(default_factory=ExtrasConfig)
+    task_name: str = "export"
+
+
+@dataclass
 class ServeConfig:
     """serve.py: answer POST /predict over HTTP from an exported (or any saved QA) folder."""
 
@@ -617,6 +630,7 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
     cs.store(name="predict_schema", node=PredictConfig)
+    cs.store(name="export_schema", node=ExportConfig)
     cs.store(name="serve_schema", node=ServeConfig)
 
 

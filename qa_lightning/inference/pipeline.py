@@ -19,6 +19,7 @@ from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import eval_windows
 from qa_lightning.evaluation.postprocessing import postprocess
+from qa_lightning.inference.answerer import DecodingSettings
 from qa_lightning.models.encoder_head import EncoderWithHead
 from qa_lightning.models.head_module import load_saved_head
 
@@ -40,6 +41,13 @@ class ExtractiveQAPipeline(Pipeline):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.head_model = self._saved_head_model()
+        directory = getattr(self.model, "name_or_path", None)
+        # an exported folder's qa_decoding.json: the windows and decoding it was scored with
+        self.decoding = (
+            DecodingSettings.of_folder(directory)
+            if directory and Path(directory).is_dir()
+            else DecodingSettings()
+        )
 
     def _saved_head_model(self) -> EncoderWithHead | None:
         """Our head on the loaded model's encoder, when its folder holds one of our heads
@@ -101,10 +109,14 @@ class ExtractiveQAPipeline(Pipeline):
     def preprocess(
         self,
         inputs: dict[str, str],
-        max_length: int = 384,
-        doc_stride: int = 128,
+        max_length: int | None = None,
+        doc_stride: int | None = None,
         max_question_tokens: int | None = None,
     ):
+        d = self.decoding
+        max_length = max_length or d.max_length
+        doc_stride = doc_stride or d.doc_stride
+        max_question_tokens = max_question_tokens or d.max_question_tokens
         # in memory: a Dataset.map here printed one progress bar per question
         features = eval_windows(
             [inputs["question"]],
@@ -136,19 +148,23 @@ class ExtractiveQAPipeline(Pipeline):
     def postprocess(
         self,
         model_outputs: dict[str, Any],
-        n_best_size: int = 20,
-        max_answer_length: int = 30,
+        n_best_size: int | None = None,
+        max_answer_length: int | None = None,
         top_k: int = 1,
-        handle_impossible_answer: bool = False,
+        handle_impossible_answer: bool | None = None,
     ):
+        d = self.decoding
+        if handle_impossible_answer is None:
+            handle_impossible_answer = d.version_2
         result = postprocess(
             model_outputs["example"],
             model_outputs["features"],
             model_outputs["start_logits"].numpy(),
             model_outputs["end_logits"].numpy(),
-            n_best_size=n_best_size,
-            max_answer_length=max_answer_length,
+            n_best_size=n_best_size or d.n_best_size,
+            max_answer_length=max_answer_length or d.max_answer_length,
             version_2=handle_impossible_answer,
+            null_score_diff_threshold=d.null_score_diff_threshold,
         )
         candidates = result.nbest["0"]
         if result.predictions["0"] == "" and candidates[0]["text"]:

@@ -394,3 +394,77 @@ def test_compiled_training_saves_a_plain_model(tmp_path: Path, tiny_bert_dir) ->
     assert json.loads((tmp_path / "eval" / "predictions.json").read_text()) == json.loads(
         (run_dir / "predictions.json").read_text()
     )
+
+
+def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    from qa_lightning.data.synthetic import make_synthetic_squad
+    from qa_lightning.inference import Answerer, qa_pipeline
+    from qa_lightning.tracking.model_card import card_metadata
+
+    out = tmp_path / "tiny-qa"
+    run_entry("export.py", [f"run={trained_run}", f"out={out}"], tmp_path / "log")
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    decoding = json.loads((out / "qa_decoding.json").read_text())
+    assert (decoding["max_length"], decoding["doc_stride"]) == (96, 32)  # the run's, not 384
+
+    # the validation set of SMALL_DATA (data.synthetic, n_eval=40): the same answers
+    examples = make_synthetic_squad(40, seed=10_000, id_prefix="syn-validation")
+    items = [
+        {"question": q, "context": c}
+        for q, c in zip(examples["question"], examples["context"], strict=True)
+    ]
+    predictions = json.loads((trained_run / "predictions.json").read_text())
+    got = Answerer.from_folder(str(out)).answer(items, batch_size=7)
+    assert [g["answer"] for g in got] == [predictions[i] for i in examples["id"]]
+    first = qa_pipeline(str(out))(**items[0])
+    assert first["answer"] == predictions[examples["id"][0]]
+
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    card = (out / "README.md").read_text()
+    meta = card_metadata(card)
+    (result,) = meta["model-index"][0]["results"]
+    scores = {m["type"]: m["value"] for m in result["metrics"]}
+    entry = metrics["sets"]["validation"]
+    assert scores == {
+        "exact_match": round(entry["scores"]["exact"], 2),
+        "f1": round(entry["scores"]["f1"], 2),
+    }
+    low, high = entry["intervals"]["f1"]
+    assert f"{entry['scores']['f1']:.2f} [{low:.2f}, {high:.2f}]" in card
+    assert meta["pipeline_tag"] == "question-answering" and meta["base_model"]
+    assert "python train.py" in card and "data.doc_stride=32" in card
+
+
+def test_export_push_to_hub_offline_is_one_line_and_keeps_the_folder(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pushed"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "export.py"),
+            f"run={trained_run}",
+            f"out={out}",
+            "push_to_hub=nobody/tiny-qa",
+            f"hydra.run.dir={tmp_path / 'log'}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_none"},
+        timeout=300,
+    )
+    assert done.returncode == 1
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert "push_to_hub=nobody/tiny-qa" in line and str(out) in line
+    assert (out / "README.md").is_file()
+
+
+def test_export_refuses_a_folder_that_is_not_a_finished_run(tmp_path: Path) -> None:
+    from qa_lightning.cli.export import run_folder
+    from qa_lightning.errors import ConfigError
+
+    (tmp_path / "config.yaml").write_text("data: {}\n")
+    with pytest.raises(ConfigError, match=r"metrics.json is missing; give a finished"):
+        run_folder(str(tmp_path))

@@ -33,21 +33,15 @@ def small_windows(tiny_bert_dir, tmp_path_factory):
     return folder
 
 
-def test_answers_equal_the_pipelines_in_any_batch_size(small_windows) -> None:
+def test_answers_equal_the_pipelines_in_any_batch_size_with_the_folders_decoding(
+    small_windows,
+) -> None:
     answerer = Answerer.from_folder(str(small_windows))
     assert answerer.settings.max_length == 64  # read from qa_decoding.json
     pipe = qa_pipeline(str(small_windows))
     items = _items(7)
-    expected = [
-        pipe(
-            question=i["question"],
-            context=i["context"],
-            max_length=64,
-            doc_stride=16,
-            max_answer_length=8,
-        )
-        for i in items
-    ]
+    # the pipeline reads the same qa_decoding.json (its defaults are 384/128/30)
+    expected = [pipe(question=i["question"], context=i["context"]) for i in items]
     for batch_size in (1, 3, 64):
         got = answerer.answer(items, batch_size=batch_size)
         assert [g["answer"] for g in got] == [e["answer"] for e in expected]

@@ -1,0 +1,100 @@
+"""export.py: a run's best model as one folder anyone can load, with its model card."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from qa_lightning.atomic import atomic_directory
+from qa_lightning.errors import ConfigError, UserError
+from qa_lightning.inference.answerer import DecodingSettings
+from qa_lightning.tracking.model_card import model_card
+
+log = logging.getLogger(__name__)
+
+
+class HubUploadError(UserError, RuntimeError):
+    """The folder was written but could not be uploaded."""
+
+
+def run_folder(run: str) -> Path:
+    """The run folder named by ``run``, checked for what an export needs."""
+    path = Path(run)
+    if path.is_file():
+        raise ConfigError(
+            f"run={run} is a file; give the train.py run folder (its best_model/ is exported)"
+        )
+    for needed in ("config.yaml", "metrics.json", "best_model/config.json"):
+        if not (path / needed).is_file():
+            raise ConfigError(
+                f"run={run}: {needed} is missing; give a finished train.py run folder "
+                "(trained with save_best_model=true)"
+            )
+    return path
+
+
+def decoding_settings(config: dict) -> DecodingSettings:
+    """The windows and decoding the run was scored with."""
+    data = config["data"]
+    return DecodingSettings(
+        max_length=data["max_length"],
+        doc_stride=data["doc_stride"],
+        max_question_tokens=data.get("max_question_tokens"),
+        n_best_size=data["n_best_size"],
+        max_answer_length=data["max_answer_length"],
+        version_2=bool(data["version_2"]),
+        null_score_diff_threshold=float(data["null_score_diff_threshold"]),
+    )
+
+
+def write_export(run: Path, out: Path) -> Path:
+    """``best_model/`` (safetensors weights, tokenizer, any head files), the decoding
+    settings and the card, written to a temporary folder and renamed into place."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    overrides_file = run / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    if not metrics.get("sets"):
+        raise ConfigError(f"run={run}: metrics.json holds no evaluation set; was it finished?")
+    with atomic_directory(out) as tmp:
+        for file in (run / "best_model").iterdir():
+            if file.is_file():
+                shutil.copy2(file, tmp / file.name)
+        decoding_settings(config).write(tmp)
+        card = model_card(config, metrics, name=out.name, overrides=overrides)
+        (tmp / "README.md").write_text(card)
+    return out
+
+
+def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
+    """Upload ``folder`` to the Hub repo ``repo``; one line when the Hub cannot be reached."""
+    from huggingface_hub import HfApi
+
+    try:
+        api = HfApi()
+        api.create_repo(repo, private=private, exist_ok=True)
+        return api.upload_folder(folder_path=str(folder), repo_id=repo).commit_url
+    except Exception as err:  # network, auth or Hub errors alike: the folder stays
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise HubUploadError(
+            f"push_to_hub={repo}: the upload failed ({type(err).__name__}: {first}); the "
+            f"folder is written at {folder}: upload it later with `hf upload {repo} {folder}`"
+        ) from err
+
+
+def export(cfg: DictConfig) -> str:
+    if OmegaConf.is_missing(cfg, "run"):
+        raise ConfigError("run is required: python export.py run=<train.py run folder>")
+    run = run_folder(cfg.run)
+    out = Path(cfg.out) if cfg.out else run / "export"
+    write_export(run, out)
+    log.info("Exported %s to %s (model, tokenizer, qa_decoding.json, README.md)", run, out)
+    if cfg.push_to_hub:
+        url = push_to_hub(out, cfg.push_to_hub, private=cfg.private)
+        log.info("Uploaded to %s", url)
+    return str(out)
