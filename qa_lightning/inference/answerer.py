@@ -53,16 +53,16 @@ class DecodingSettings:
         (Path(folder) / DECODING_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
-def _span_model(folder: str) -> torch.nn.Module:
-    """The folder's QA model, or our head on its encoder when it holds one of our heads."""
-    model = load_qa_model(folder)
+def with_saved_head(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+    """Our head on ``model``'s encoder when ``folder`` holds one of our heads (transformers
+    then loaded an untrained, unused QA layer); else ``model`` itself."""
     loaded = load_saved_head(folder, model.config.hidden_size)
-    if loaded is not None:
-        head, settings = loaded
-        model = EncoderWithHead(
-            model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
-        )
-    return model.eval()
+    if loaded is None:
+        return model
+    head, settings = loaded
+    return EncoderWithHead(
+        model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
+    )
 
 
 class Answerer:
@@ -96,7 +96,7 @@ class Answerer:
         if threads is not None:
             torch.set_num_threads(threads)
         return cls(
-            _span_model(folder),
+            with_saved_head(load_qa_model(folder), folder).eval(),
             load_tokenizer(folder),
             DecodingSettings.of_folder(folder),
             name=f"{folder} (torch)",
@@ -155,10 +155,7 @@ class Answerer:
 
 def _best(prediction: str, candidates: list[dict]) -> dict:
     """The decided answer with its probability and character span ("" for v2's null)."""
-    chosen = next(
-        (c for c in candidates if c["text"] == prediction and (prediction or not c["text"])),
-        candidates[0],
-    )
+    chosen = next((c for c in candidates if c["text"] == prediction), candidates[0])
     return {
         "answer": prediction,
         "score": float(chosen["probability"]),

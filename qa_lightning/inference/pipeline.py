@@ -19,11 +19,14 @@ from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import eval_windows
 from qa_lightning.evaluation.postprocessing import postprocess
-from qa_lightning.inference.answerer import DecodingSettings
-from qa_lightning.models.encoder_head import EncoderWithHead
-from qa_lightning.models.head_module import load_saved_head
+from qa_lightning.inference.answerer import DecodingSettings, with_saved_head
 
 TASK = "extractive-question-answering"
+
+
+def _given(**settings: Any) -> dict[str, Any]:
+    """The settings a call passed (None: the folder's or the default)."""
+    return {k: v for k, v in settings.items() if v is not None}
 
 
 class ExtractiveQAPipeline(Pipeline):
@@ -40,29 +43,13 @@ class ExtractiveQAPipeline(Pipeline):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_model = self._saved_head_model()
         directory = getattr(self.model, "name_or_path", None)
-        # an exported folder's qa_decoding.json: the windows and decoding it was scored with
-        self.decoding = (
-            DecodingSettings.of_folder(directory)
-            if directory and Path(directory).is_dir()
-            else DecodingSettings()
+        local = bool(directory) and Path(directory).is_dir()
+        # a folder's own head answers; its qa_decoding.json gives the windows and decoding
+        self.span_model = (
+            with_saved_head(self.model, directory).to(self.device).eval() if local else self.model
         )
-
-    def _saved_head_model(self) -> EncoderWithHead | None:
-        """Our head on the loaded model's encoder, when its folder holds one of our heads
-        (the QA layer transformers added is then untrained and unused)."""
-        directory = getattr(self.model, "name_or_path", None)
-        if not directory or not Path(directory).is_dir():
-            return None
-        loaded = load_saved_head(directory, self.model.config.hidden_size)
-        if loaded is None:
-            return None
-        head, settings = loaded
-        model = EncoderWithHead(
-            self.model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
-        )
-        return model.to(self.device).eval()
+        self.decoding = DecodingSettings.of_folder(directory) if local else DecodingSettings()
 
     def _sanitize_parameters(
         self,
@@ -75,25 +62,15 @@ class ExtractiveQAPipeline(Pipeline):
         handle_impossible_answer: bool | None = None,
         **_: Any,
     ):
-        pre = {
-            k: v
-            for k, v in dict(
-                max_length=max_length,
-                doc_stride=doc_stride,
-                max_question_tokens=max_question_tokens,
-            ).items()
-            if v is not None
-        }
-        post = {
-            k: v
-            for k, v in dict(
-                n_best_size=n_best_size,
-                max_answer_length=max_answer_length,
-                top_k=top_k,
-                handle_impossible_answer=handle_impossible_answer,
-            ).items()
-            if v is not None
-        }
+        pre = _given(
+            max_length=max_length, doc_stride=doc_stride, max_question_tokens=max_question_tokens
+        )
+        post = _given(
+            n_best_size=n_best_size,
+            max_answer_length=max_answer_length,
+            top_k=top_k,
+            handle_impossible_answer=handle_impossible_answer,
+        )
         return pre, {}, post
 
     def __call__(self, *args: Any, question: Any = None, context: Any = None, **kwargs: Any):
@@ -138,7 +115,7 @@ class ExtractiveQAPipeline(Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any]):
         with torch.no_grad():
-            out = (self.head_model or self.model)(**model_inputs["batch"])
+            out = self.span_model(**model_inputs["batch"])
         return {
             **model_inputs,
             "start_logits": out.start_logits.float(),
