@@ -498,10 +498,10 @@ class TrainConfig:
 
 
 class Backend(Choice):
-    """What runs the model in serve.py (onnx: an exported folder's onnx/ graph, to come)."""
+    """What runs the model in eval.py, predict.py and serve.py."""
 
     torch = "torch"  # the PyTorch model (checkpoint or saved folder)
-    onnx = "onnx"  # onnxruntime; refused with one line until export.py writes ONNX graphs
+    onnx = "onnx"  # onnxruntime on an exported folder's onnx/ graph (export.py onnx=true)
 
 
 @dataclass
@@ -516,6 +516,9 @@ class EvalConfig:
     seed: int = 42
     tags: list[str] = field(default_factory=list)
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path is scored
+    # onnx: model.name_or_path is an exported folder, its onnx/model.onnx runs in onnxruntime
+    backend: Backend = Backend.torch
+    quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx (int8)
 
 
 @dataclass
@@ -528,6 +531,8 @@ class PredictConfig:
     task_name: str = "predict"
     seed: int = 42
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path answers
+    backend: Backend = Backend.torch  # as EvalConfig.backend
+    quantized: bool = False
 
 
 @dataclass

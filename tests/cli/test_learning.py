@@ -10,6 +10,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from qa_lightning.data.synthetic import make_synthetic_squad
 from qa_lightning.evaluation.scoring import squad_scores
 from tests.cli.test_train_eval import run_entry
@@ -50,6 +52,7 @@ def trivial_baseline_f1() -> float:
     return max(squad_scores(examples, p, version_2=False)["f1"] for p in baselines)
 
 
+@pytest.mark.slow  # 50 s: keeps the default run under 15 minutes (make test-all runs it)
 def test_a_tiny_model_learns_the_synthetic_task(tmp_path: Path) -> None:
     model_dir = tiny_model_for_synthetic_data(tmp_path / "model")
     run_dir = tmp_path / "run"
