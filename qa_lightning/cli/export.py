@@ -52,9 +52,10 @@ def decoding_settings(config: dict) -> DecodingSettings:
     )
 
 
-def write_export(run: Path, out: Path) -> Path:
+def write_export(run: Path, out: Path, *, onnx: bool = False, quantize: bool = False) -> Path:
     """``best_model/`` (safetensors weights, tokenizer, any head files), the decoding
-    settings and the card, written to a temporary folder and renamed into place."""
+    settings, the card and, with ``onnx``/``quantize``, the ONNX graphs, written to a
+    temporary folder and renamed into place."""
     config = yaml.safe_load((run / "config.yaml").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     overrides_file = run / ".hydra" / "overrides.yaml"
@@ -68,7 +69,21 @@ def write_export(run: Path, out: Path) -> Path:
         decoding_settings(config).write(tmp)
         card = model_card(config, metrics, name=out.name, overrides=overrides)
         (tmp / "README.md").write_text(card)
+        if onnx or quantize:
+            write_onnx(tmp, quantize=quantize)
     return out
+
+
+def write_onnx(folder: Path, *, quantize: bool) -> None:
+    """The saved model (with its own head, if any) as ``folder/onnx/`` graphs."""
+    from qa_lightning.inference.answerer import with_saved_head
+    from qa_lightning.inference.onnx_export import export_onnx
+    from qa_lightning.models.loading import load_qa_model, load_tokenizer
+
+    model = with_saved_head(load_qa_model(str(folder)), folder)
+    differences = export_onnx(model, load_tokenizer(str(folder)), folder, quantize=quantize)
+    for name, difference in differences.items():
+        log.info("onnx/%s: largest logit difference from torch %.2g", name, difference)
 
 
 def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
@@ -92,8 +107,11 @@ def export(cfg: DictConfig) -> str:
         raise ConfigError("run is required: python export.py run=<train.py run folder>")
     run = run_folder(cfg.run)
     out = Path(cfg.out) if cfg.out else run / "export"
-    write_export(run, out)
-    log.info("Exported %s to %s (model, tokenizer, qa_decoding.json, README.md)", run, out)
+    write_export(run, out, onnx=cfg.onnx, quantize=cfg.quantize)
+    graphs = ", onnx/" if cfg.onnx or cfg.quantize else ""
+    log.info(
+        "Exported %s to %s (model, tokenizer, qa_decoding.json, README.md%s)", run, out, graphs
+    )
     if cfg.push_to_hub:
         url = push_to_hub(out, cfg.push_to_hub, private=cfg.private)
         log.info("Uploaded to %s", url)

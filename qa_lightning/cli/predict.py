@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from qa_lightning.cli.common import (
+    apply_saved_decoding,
     make_datamodule,
     set_env_defaults,
     trained_module_and_tokenizer,
@@ -28,6 +29,7 @@ def predict(cfg: DictConfig) -> str:
     """Write predictions.json (official format), nbest_predictions.json and, for v2,
     null_odds.json into the run folder; score nothing. Returns the predictions' path."""
     set_env_defaults()
+    apply_saved_decoding(cfg)
     check_config(cfg)
     resolve_precision(cfg)  # before the config is recorded anywhere
     output_dir = Path(cfg.paths.output_dir)

@@ -21,6 +21,7 @@ from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.models.encoder_head import EncoderWithHead
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
+from qa_lightning.models.onnx_model import OnnxSpanModel
 
 DECODING_FILE = "qa_decoding.json"
 
@@ -72,12 +73,18 @@ class Answerer:
     """
 
     def __init__(
-        self, model: torch.nn.Module, tokenizer: Any, settings: DecodingSettings, name: str = ""
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        settings: DecodingSettings,
+        name: str = "",
+        device: torch.device | str = "cpu",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
         self.name = name or type(model).__name__
+        self.device = torch.device(device)
 
     @classmethod
     def from_folder(
@@ -88,19 +95,22 @@ class Answerer:
         quantized: bool = False,
         threads: int | None = None,
     ) -> Answerer:
-        if backend != "torch" or quantized:
+        """``backend="onnx"``: the folder's ``onnx/model.onnx`` (``quantized``: its int8
+        ``model_quantized.onnx``) run by onnxruntime; ``"torch"``: the saved model."""
+        if backend == "onnx":
+            model = OnnxSpanModel.from_folder(folder, quantized=quantized, threads=threads)
+            name = f"{folder} (onnx {'int8' if quantized else 'fp32'})"
+        elif backend == "torch" and not quantized:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            model = with_saved_head(load_qa_model(folder), folder).eval()
+            name = f"{folder} (torch)"
+        else:
             raise ConfigError(
-                f"backend={backend} quantized={quantized}: only backend=torch answers so far "
-                "(the ONNX backend comes with export.py onnx=true)"
+                f"backend={backend} quantized={quantized}: use backend=torch, or backend=onnx "
+                "with quantized=true|false"
             )
-        if threads is not None:
-            torch.set_num_threads(threads)
-        return cls(
-            with_saved_head(load_qa_model(folder), folder).eval(),
-            load_tokenizer(folder),
-            DecodingSettings.of_folder(folder),
-            name=f"{folder} (torch)",
-        )
+        return cls(model, load_tokenizer(folder), DecodingSettings.of_folder(folder), name=name)
 
     def _logits(self, windows: dict[str, list], batch_size: int) -> tuple[list, list]:
         """Start/end logits of every window, in window order, batched by length."""
@@ -118,8 +128,9 @@ class Answerer:
                     padding_side="right",
                     return_tensors="pt",
                 )
-                out = self.model(**batch)
-                start, end = out.start_logits.float().numpy(), out.end_logits.float().numpy()
+                out = self.model(**batch.to(self.device))
+                start = out.start_logits.float().cpu().numpy()
+                end = out.end_logits.float().cpu().numpy()
                 for i, r in enumerate(rows):
                     starts[r], ends[r] = start[i, : lengths[r]], end[i, : lengths[r]]
         return starts, ends

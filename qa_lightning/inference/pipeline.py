@@ -11,6 +11,7 @@ own head answers: transformers loads such a folder with an untrained QA layer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import torch
 from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import eval_windows
+from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
-from qa_lightning.inference.answerer import DecodingSettings, with_saved_head
+from qa_lightning.inference.answerer import Answerer, DecodingSettings, with_saved_head
+from qa_lightning.models.onnx_model import OnnxSpanModel
 
 TASK = "extractive-question-answering"
 
@@ -41,14 +44,24 @@ class ExtractiveQAPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, backend: str = "torch", quantized: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         directory = getattr(self.model, "name_or_path", None)
         local = bool(directory) and Path(directory).is_dir()
         # a folder's own head answers; its qa_decoding.json gives the windows and decoding
-        self.span_model = (
-            with_saved_head(self.model, directory).to(self.device).eval() if local else self.model
-        )
+        if backend == "onnx" or quantized:
+            if backend != "onnx" or not local:
+                raise ConfigError(
+                    f"backend={backend} quantized={quantized}: the int8 and ONNX graphs are "
+                    "an export folder's (backend='onnx')"
+                )
+            self.span_model = OnnxSpanModel.from_folder(directory, quantized=quantized)
+        elif local:
+            self.span_model = with_saved_head(self.model, directory).to(self.device).eval()
+        else:
+            self.span_model = self.model
         self.decoding = DecodingSettings.of_folder(directory) if local else DecodingSettings()
 
     def _sanitize_parameters(
@@ -73,15 +86,36 @@ class ExtractiveQAPipeline(Pipeline):
         )
         return pre, {}, post
 
-    def __call__(self, *args: Any, question: Any = None, context: Any = None, **kwargs: Any):
+    def __call__(
+        self,
+        *args: Any,
+        question: Any = None,
+        context: Any = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ):
+        """One ``{question, context}`` (or ``question=``/``context=`` strings) -> a dict; a
+        list (or lists of strings) -> a list, answered ``batch_size`` windows at a time."""
         if question is not None or context is not None:
             if isinstance(question, str):
                 return super().__call__({"question": question, "context": context}, **kwargs)
-            return super().__call__(
-                [{"question": q, "context": c} for q, c in zip(question, context, strict=True)],
-                **kwargs,
-            )
-        return super().__call__(*args, **kwargs)
+            items = [{"question": q, "context": c} for q, c in zip(question, context, strict=True)]
+            return self._answer_list(items, batch_size, **kwargs)
+        if len(args) == 1 and isinstance(args[0], list):
+            return self._answer_list(args[0], batch_size, **kwargs)
+        return super().__call__(*args, batch_size=batch_size, **kwargs)
+
+    def _answer_list(self, items: list[dict], batch_size: int | None, **kwargs: Any) -> list:
+        """A list in length-sorted batches of windows (the Answerer's path): one tokenizer
+        call and no per-question progress bar. ``top_k`` > 1 goes one question at a time."""
+        if kwargs.get("top_k", 1) != 1:
+            return [self(item, **kwargs) for item in items]
+        pre, _, post = self._sanitize_parameters(**kwargs)
+        version_2 = post.pop("handle_impossible_answer", None)
+        post.pop("top_k", None)
+        settings = replace(self.decoding, **pre, **post, **_given(version_2=version_2))
+        answerer = Answerer(self.span_model, self.tokenizer, settings, device=self.device)
+        return answerer.answer(items, batch_size=batch_size or 32)
 
     def preprocess(
         self,

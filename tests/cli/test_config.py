@@ -445,3 +445,20 @@ def test_columns_are_given_on_the_command_line_as_the_readme_says() -> None:
     for every spelling); the empty mapping takes them."""
     cfg = _compose("train", ["+data.columns.context=passage", "+data.columns.question=query"])
     assert dict(cfg.data.columns) == {"context": "passage", "question": "query"}
+
+
+@pytest.mark.parametrize("entry", ["eval", "predict"])
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["quantized=true"], "quantized=true needs backend=onnx"),
+        (["backend=onnx", "ckpt_path=run/last.ckpt"], "backend=onnx runs an export.py folder"),
+    ],
+)
+def test_backend_rules_name_the_key(entry: str, overrides: list[str], key: str, tmp_path) -> None:
+    predict_file = tmp_path / "q.jsonl"
+    predict_file.write_text("")
+    with pytest.raises(ConfigError, match=re.escape(key)) as err:
+        cfg = _compose(entry, [*overrides, f"data.predict_file={predict_file}"])
+        check_config(cfg)
+    assert "\n" not in str(err.value)

@@ -324,6 +324,7 @@ def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) ->
     assert not (run_dir / "metrics.json").exists()
 
 
+@pytest.mark.slow  # 37 s: keeps the default run under 15 minutes (make test-all runs it)
 def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     tmp_path: Path, tiny_bert_dir
 ) -> None:
@@ -404,7 +405,7 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     from qa_lightning.tracking.model_card import card_metadata
 
     out = tmp_path / "tiny-qa"
-    run_entry("export.py", [f"run={trained_run}", f"out={out}"], tmp_path / "log")
+    run_entry("export.py", [f"run={trained_run}", f"out={out}", "onnx=true"], tmp_path / "log")
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     decoding = json.loads((out / "qa_decoding.json").read_text())
     assert (decoding["max_length"], decoding["doc_stride"]) == (96, 32)  # the run's, not 384
@@ -416,10 +417,36 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
         for q, c in zip(examples["question"], examples["context"], strict=True)
     ]
     predictions = json.loads((trained_run / "predictions.json").read_text())
+    want = [predictions[i] for i in examples["id"]]
     got = Answerer.from_folder(str(out)).answer(items, batch_size=7)
-    assert [g["answer"] for g in got] == [predictions[i] for i in examples["id"]]
-    first = qa_pipeline(str(out))(**items[0])
-    assert first["answer"] == predictions[examples["id"][0]]
+    assert [g["answer"] for g in got] == want
+    got = Answerer.from_folder(str(out), backend="onnx").answer(items, batch_size=5)
+    assert [g["answer"] for g in got] == want
+    assert [a["answer"] for a in qa_pipeline(str(out))(items, batch_size=8)] == want
+
+    # predict.py on the export through onnxruntime, with the export's windows (96/32: its
+    # qa_decoding.json) though the command line names none
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "".join(
+            json.dumps({"id": i, **item}) + "\n"
+            for i, item in zip(examples["id"], items, strict=True)
+        )
+    )
+    run_entry(
+        "predict.py",
+        [
+            f"model.name_or_path={out}",
+            "backend=onnx",
+            "data=squad_json",
+            f"data.predict_file={questions}",
+            "trainer=cpu",
+        ],
+        tmp_path / "predict",
+    )
+    assert json.loads((tmp_path / "predict" / "predictions.json").read_text()) == predictions
+    used = OmegaConf.load(tmp_path / "predict" / "config.yaml")
+    assert (used.data.max_length, used.data.doc_stride, used.backend) == (96, 32, "onnx")
 
     metrics = json.loads((trained_run / "metrics.json").read_text())
     card = (out / "README.md").read_text()

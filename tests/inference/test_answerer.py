@@ -55,8 +55,3 @@ def test_an_unknown_decoding_setting_is_one_line(tmp_path) -> None:
     (tmp_path / "qa_decoding.json").write_text(json.dumps({"max_lenght": 64}))
     with pytest.raises(ConfigError, match="max_lenght"):
         DecodingSettings.of_folder(tmp_path)
-
-
-def test_the_onnx_backend_is_refused_in_one_line_until_it_exists(tiny_bert_dir) -> None:
-    with pytest.raises(ConfigError, match="only backend=torch"):
-        Answerer.from_folder(str(tiny_bert_dir), backend="onnx")
