@@ -38,7 +38,7 @@ def _set_type(config: dict[str, Any], set_name: str) -> str:
     return Path(str(path)).stem
 
 
-def _metadata(config: dict[str, Any], metrics: dict[str, Any], name: str) -> dict[str, Any]:
+def _metadata(config: dict[str, Any], metrics: dict[str, Any] | None, name: str) -> dict[str, Any]:
     results = [
         {
             "task": {"type": "question-answering", "name": "Extractive Question Answering"},
@@ -48,9 +48,9 @@ def _metadata(config: dict[str, Any], metrics: dict[str, Any], name: str) -> dic
                 {"type": "f1", "value": round(entry["scores"]["f1"], 2), "name": "F1"},
             ],
         }
-        for set_name, entry in metrics["sets"].items()
+        for set_name, entry in (metrics or {"sets": {}})["sets"].items()
     ]
-    return {
+    metadata = {
         "library_name": "transformers",
         "pipeline_tag": "question-answering",
         "tags": ["question-answering", "extractive-qa", "qa-lightning"],
@@ -59,10 +59,19 @@ def _metadata(config: dict[str, Any], metrics: dict[str, Any], name: str) -> dic
         "metrics": ["exact_match", "f1"],
         "model-index": [{"name": name, "results": results}],
     }
+    if not results:  # an unscored checkpoint: the Hub wants no empty model-index
+        del metadata["model-index"]
+    return metadata
 
 
 def _score_rows(metrics: dict[str, Any]) -> list[str]:
-    rows = ["| evaluation set | questions | EM [95% CI] | F1 [95% CI] |", "|---|---:|---|---|"]
+    rows = [
+        "Scores are SQuAD's official EM and F1 on each evaluation set, with 95% bootstrap "
+        "intervals over its questions:",
+        "",
+        "| evaluation set | questions | EM [95% CI] | F1 [95% CI] |",
+        "|---|---:|---|---|",
+    ]
     for set_name, entry in metrics["sets"].items():
         cells = []
         for key in ("exact", "f1"):
@@ -73,8 +82,15 @@ def _score_rows(metrics: dict[str, Any]) -> list[str]:
 
 
 def model_card(
-    config: dict[str, Any], metrics: dict[str, Any], *, name: str, overrides: list[str]
+    config: dict[str, Any],
+    metrics: dict[str, Any] | None,
+    *,
+    name: str,
+    overrides: list[str],
+    unscored: str | None = None,
 ) -> str:
+    """``metrics``: the run's metrics.json; None with ``unscored``, a checkpoint that was
+    not the run's best (the card then says how to score it rather than show other scores)."""
     data, trainer = config["data"], config["trainer"]
     command = " ".join(["python train.py", *overrides])
     version = "SQuAD 2.0 (unanswerable questions allowed)" if data.get("version_2") else "SQuAD 1.1"
@@ -86,10 +102,16 @@ def model_card(
         f"# {name}",
         "",
         f"`{base_model(config)}` fine-tuned for extractive question answering ({version} "
-        "style) with qa-lightning. Scores are SQuAD's official EM and "
-        "F1 on each evaluation set, with 95% bootstrap intervals over its questions:",
+        "style) with qa-lightning.",
         "",
-        *_score_rows(metrics),
+        *(
+            _score_rows(metrics)
+            if metrics is not None
+            else [
+                f"This is the checkpoint `{unscored}`, which was not the run's best and was not "
+                f"scored on its own: `python eval.py ckpt_path={unscored}` gives its scores."
+            ]
+        ),
         "",
         "## Use",
         "",

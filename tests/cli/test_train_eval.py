@@ -464,6 +464,35 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     assert "python train.py" in card and "data.doc_stride=32" in card
 
 
+def test_export_from_a_checkpoint_answers_as_it_and_scores_only_the_best(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    from qa_lightning.cli.export import run_folder, write_export
+    from qa_lightning.data.synthetic import make_synthetic_squad
+    from qa_lightning.inference import Answerer
+    from qa_lightning.tracking.model_card import card_metadata
+
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    best = Path(metrics["best_checkpoint"])
+    assert run_folder(str(best)) == trained_run
+    write_export(trained_run, tmp_path / "best", checkpoint=best)
+    examples = make_synthetic_squad(40, seed=10_000, id_prefix="syn-validation")
+    items = [
+        {"question": q, "context": c}
+        for q, c in zip(examples["question"], examples["context"], strict=True)
+    ]
+    predictions = json.loads((trained_run / "predictions.json").read_text())
+    got = Answerer.from_folder(str(tmp_path / "best")).answer(items)
+    assert [g["answer"] for g in got] == [predictions[i] for i in examples["id"]]
+    assert card_metadata((tmp_path / "best" / "README.md").read_text())["model-index"]
+
+    last = trained_run / "checkpoints" / "last.ckpt"  # not the best: its scores are unknown
+    write_export(trained_run, tmp_path / "last", checkpoint=last)
+    card = (tmp_path / "last" / "README.md").read_text()
+    assert "model-index" not in card_metadata(card)
+    assert f"python eval.py ckpt_path={last}" in card
+
+
 def test_export_push_to_hub_offline_is_one_line_and_keeps_the_folder(
     trained_run: Path, tmp_path: Path
 ) -> None:
