@@ -57,14 +57,16 @@ def eval_batches(folder: Path, batch_size: int, tmp: str):
     return batches, datamodule.eval_examples, datamodule.eval_features, settings
 
 
-def torch_runner(folder: Path):
+def torch_runner(folder: Path, *, bf16: bool = False):
+    """The saved model in eager PyTorch; ``bf16``: under CPU autocast, as eval.py's
+    ``trainer.precision=auto`` runs it on a CPU with native bf16."""
     from qa_lightning.inference.answerer import with_saved_head
     from qa_lightning.models.loading import load_qa_model
 
     model = with_saved_head(load_qa_model(str(folder)), folder).eval()
 
     def run(batch: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             out = model(**batch)
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
@@ -106,6 +108,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--bf16", action="store_true", help="add eager under bf16 autocast (CPUs with bf16)"
+    )
     args = parser.parse_args()
 
     from qa_lightning.evaluation import postprocess_predictions, squad_scores
@@ -114,8 +119,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         batches, examples, features, settings = eval_batches(folder, args.batch_size, tmp)
-        runners = {
-            "torch eager": torch_runner(folder),
+        runners = {"torch eager": torch_runner(folder)}
+        if args.bf16:
+            runners["torch bf16 autocast"] = torch_runner(folder, bf16=True)
+        runners |= {
             "onnx fp32": onnx_runner(folder, quantized=False, threads=args.threads),
             "onnx int8": onnx_runner(folder, quantized=True, threads=args.threads),
         }
