@@ -96,3 +96,14 @@ def test_a_folder_without_graphs_is_one_line(tiny_bert_dir) -> None:
         Answerer.from_folder(str(tiny_bert_dir), backend="onnx", quantized=True)
     with pytest.raises(ConfigError, match="quantized=True: use backend=torch, or backend=onnx"):
         Answerer.from_folder(str(tiny_bert_dir), quantized=True)
+
+
+def test_int8_answers_do_not_depend_on_the_batch(exported) -> None:
+    """Dynamic quantisation scales by the whole input's range: each window runs alone."""
+    folder = str(exported["bert"])
+    items = _items(9)
+    answerer = Answerer.from_folder(folder, backend="onnx", quantized=True)
+    alone = answerer.answer(items, batch_size=1)
+    for batch_size in (4, 9):
+        assert answerer.answer(items, batch_size=batch_size) == alone
+    assert answerer.answer(items[::-1], batch_size=9) == alone[::-1]
