@@ -135,7 +135,7 @@ def make_app(
     *,
     batching: bool = True,
     max_batch_size: int = 16,
-    max_wait_ms: float = 10.0,
+    max_wait_ms: float = 0.0,
     max_request_bytes: int = 1_000_000,
     max_items: int = 64,
 ) -> FastAPI:
