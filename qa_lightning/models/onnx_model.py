@@ -44,8 +44,8 @@ class OnnxSpanModel(torch.nn.Module):
     Dynamic quantisation scales activations by the range of the whole input tensor, so in a
     batch a window's answer would depend on the other windows and the padding beside it (the
     service gave 90 of 480 answers differently with and without batching). Alone, a window
-    gets one answer wherever it is asked; on CPU it costs nothing (int8 MiniLM: 9.9 ms per
-    window alone, 10.7 ms in batches of 64).
+    gets one answer wherever it is asked, at some cost on CPU: the 1,025 v1 dev windows of
+    int8 MiniLM took 12.5-14.6 s one by one against 11.3-11.7 s in batches of 64.
     """
 
     def __init__(
