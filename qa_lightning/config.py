@@ -539,7 +539,7 @@ class PredictConfig:
 class ExportConfig:
     """export.py: a run's model as one folder anyone can load, with a model card."""
 
-    run: str = MISSING  # a train.py run folder: its best_model/ is exported
+    run: str = MISSING  # a train.py run folder (its best_model/), or a .ckpt inside one
     out: str | None = None  # the folder to write; null: <run folder>/export
     push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
     private: bool = True  # a repo push_to_hub creates is private

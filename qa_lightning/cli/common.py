@@ -282,9 +282,7 @@ def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     if str(cfg.get("backend", "torch")) == "onnx":
         model_name = cfg.model.name_or_path
         check_model_fits(cfg, model_name, head_settings=False)
-        module = OnnxQAModule(
-            OnnxSpanModel.from_folder(model_name, quantized=cfg.quantized, threads=None)
-        )
+        module = OnnxQAModule(OnnxSpanModel.from_folder(model_name, quantized=cfg.quantized))
     elif cfg.ckpt_path:
         checkpoint = read_checkpoint(cfg.ckpt_path)
         hparams = checkpoint.get("hyper_parameters", {})

@@ -1,4 +1,5 @@
-"""export.py: a run's best model as one folder anyone can load, with its model card."""
+"""export.py: a run's best model (or a checkpoint) as one folder anyone can load, with its
+model card."""
 
 from __future__ import annotations
 
@@ -147,7 +148,9 @@ def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
 
 def export(cfg: DictConfig) -> str:
     if OmegaConf.is_missing(cfg, "run"):
-        raise ConfigError("run is required: python export.py run=<train.py run folder>")
+        raise ConfigError(
+            "run is required: python export.py run=<train.py run folder, or a .ckpt in one>"
+        )
     run = run_folder(cfg.run)
     checkpoint = Path(cfg.run) if Path(cfg.run).is_file() else None
     out = Path(cfg.out) if cfg.out else run / "export"

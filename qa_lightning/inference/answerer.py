@@ -21,7 +21,7 @@ from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.models.encoder_head import EncoderWithHead
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
-from qa_lightning.models.onnx_model import OnnxSpanModel
+from qa_lightning.models.onnx_model import onnx_span_model
 
 DECODING_FILE = "qa_decoding.json"
 
@@ -97,19 +97,14 @@ class Answerer:
     ) -> Answerer:
         """``backend="onnx"``: the folder's ``onnx/model.onnx`` (``quantized``: its int8
         ``model_quantized.onnx``) run by onnxruntime; ``"torch"``: the saved model."""
-        if backend == "onnx":
-            model = OnnxSpanModel.from_folder(folder, quantized=quantized, threads=threads)
+        model = onnx_span_model(folder, backend=backend, quantized=quantized, threads=threads)
+        if model is not None:
             name = f"{folder} (onnx {'int8' if quantized else 'fp32'})"
-        elif backend == "torch" and not quantized:
+        else:
             if threads is not None:
                 torch.set_num_threads(threads)
             model = with_saved_head(load_qa_model(folder), folder).eval()
             name = f"{folder} (torch)"
-        else:
-            raise ConfigError(
-                f"backend={backend} quantized={quantized}: use backend=torch, or backend=onnx "
-                "with quantized=true|false"
-            )
         return cls(model, load_tokenizer(folder), DecodingSettings.of_folder(folder), name=name)
 
     def _logits(self, windows: dict[str, list], batch_size: int) -> tuple[list, list]:

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from qa_lightning.models.onnx_model import FP32_FILE, INT8_FILE, ONNX_DIR
+from qa_lightning.models.onnx_model import FP32_FILE, INT8_FILE, ONNX_DIR, OUTPUTS
 
 log = logging.getLogger(__name__)
 
 SPAN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUTS = ["start_logits", "end_logits"]
 # fp32 graph against torch, on the logits of real (unpadded) tokens
 FP32_TOLERANCE = 1e-3
 _RAW_MASK = "attention_mask_int32"
@@ -191,14 +190,14 @@ def export_onnx(
         exported, fused, rewritten = (Path(tmp) / n for n in ("e.onnx", "f.onnx", "r.onnx"))
         _exported(span, sample, exported)
         _fused(exported, fused)
-        fp32 = fused
+        fp32, logits = fused, _run(fused, feed)
         if _quantizable_attention(fused, rewritten):
-            before = _run(fused, feed)
-            if _largest_difference(_run(rewritten, feed), before, mask) <= FP32_TOLERANCE:
-                fp32 = rewritten
+            rewritten_logits = _run(rewritten, feed)
+            if _largest_difference(rewritten_logits, logits, mask) <= FP32_TOLERANCE:
+                fp32, logits = rewritten, rewritten_logits
             else:
                 log.warning("the attention rewrite changed the logits; int8 keeps fp32 attention")
-        differences[FP32_FILE] = _largest_difference(_run(fp32, feed), reference, mask)
+        differences[FP32_FILE] = _largest_difference(logits, reference, mask)
         if differences[FP32_FILE] > FP32_TOLERANCE:
             raise RuntimeError(
                 f"the ONNX graph's logits differ from the torch model's by "

@@ -19,10 +19,9 @@ import torch
 from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import eval_windows
-from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.inference.answerer import Answerer, DecodingSettings, with_saved_head
-from qa_lightning.models.onnx_model import OnnxSpanModel
+from qa_lightning.models.onnx_model import onnx_span_model
 
 TASK = "extractive-question-answering"
 
@@ -51,13 +50,9 @@ class ExtractiveQAPipeline(Pipeline):
         directory = getattr(self.model, "name_or_path", None)
         local = bool(directory) and Path(directory).is_dir()
         # a folder's own head answers; its qa_decoding.json gives the windows and decoding
-        if backend == "onnx" or quantized:
-            if backend != "onnx" or not local:
-                raise ConfigError(
-                    f"backend={backend} quantized={quantized}: the int8 and ONNX graphs are "
-                    "an export folder's (backend='onnx')"
-                )
-            self.span_model = OnnxSpanModel.from_folder(directory, quantized=quantized)
+        onnx = onnx_span_model(directory or "", backend=backend, quantized=quantized)
+        if onnx is not None:
+            self.span_model = onnx
         elif local:
             self.span_model = with_saved_head(self.model, directory).to(self.device).eval()
         else:

@@ -36,6 +36,20 @@ def onnx_file(folder: str | Path, *, quantized: bool) -> Path:
     return path
 
 
+def onnx_span_model(
+    folder: str | Path, *, backend: str, quantized: bool, threads: int | None = None
+) -> OnnxSpanModel | None:
+    """The folder's graph for ``backend="onnx"`` (``quantized``: the int8 one); None for
+    ``"torch"``, whose model the caller loads. ``quantized`` alone is refused in one line."""
+    if str(backend) == "onnx":
+        return OnnxSpanModel.from_folder(folder, quantized=quantized, threads=threads)
+    if quantized:
+        raise ConfigError(
+            f"backend={backend} quantized=true: the int8 graph is an export's; use backend=onnx"
+        )
+    return None
+
+
 class OnnxSpanModel(torch.nn.Module):
     """One onnxruntime CPU session; a torch module only so Lightning can hold it (it has
     no parameters and ignores ``.to()``: its tensors come back on the input's device).

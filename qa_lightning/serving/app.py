@@ -142,13 +142,10 @@ def make_app(
     """The service around ``answerer`` (``.answer(items, batch_size=...)`` and ``.name``):
     its batcher starts with the app's lifespan and stops with it (``app.state.batcher``)."""
 
-    def answer(items: list[dict], batch_size: int) -> list[dict]:
-        return answerer.answer(items, batch_size=batch_size)
-
     batcher: Batcher = (
-        MicroBatcher(answer, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms)
+        MicroBatcher(answerer.answer, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms)
         if batching
-        else OneRequestAtATime(answer, max_batch_size=max_batch_size)
+        else OneRequestAtATime(answerer.answer, max_batch_size=max_batch_size)
     )
 
     @asynccontextmanager

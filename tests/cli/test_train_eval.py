@@ -497,19 +497,12 @@ def test_export_push_to_hub_offline_is_one_line_and_keeps_the_folder(
     trained_run: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pushed"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "export.py"),
-            f"run={trained_run}",
-            f"out={out}",
-            "push_to_hub=nobody/tiny-qa",
-            f"hydra.run.dir={tmp_path / 'log'}",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_none"},
-        timeout=300,
+    done = run_entry(
+        "export.py",
+        [f"run={trained_run}", f"out={out}", "push_to_hub=nobody/tiny-qa"],
+        tmp_path / "log",
+        check=False,
+        env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_none"},
     )
     assert done.returncode == 1
     (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]

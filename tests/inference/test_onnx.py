@@ -94,7 +94,9 @@ def test_the_pipeline_runs_the_onnx_graph_and_answers_lists_in_batches(exported)
 def test_a_folder_without_graphs_is_one_line(tiny_bert_dir) -> None:
     with pytest.raises(ConfigError, match=r"onnx/model_quantized.onnx is missing.*quantize=true"):
         Answerer.from_folder(str(tiny_bert_dir), backend="onnx", quantized=True)
-    with pytest.raises(ConfigError, match="quantized=True: use backend=torch, or backend=onnx"):
+    with pytest.raises(
+        ConfigError, match="quantized=true: the int8 graph is an export.s; use backend=onnx"
+    ):
         Answerer.from_folder(str(tiny_bert_dir), quantized=True)
 
 

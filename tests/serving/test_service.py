@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,9 +19,9 @@ import pytest
 import uvicorn
 
 from qa_lightning.serving.app import make_app
+from tests.cli.test_train_eval import run_entry
 from tests.fixtures import WORDS, make_context
 
-ROOT = Path(__file__).resolve().parents[2]
 FAIL = "which question makes the model fail"
 MALFORMED = "which question gets a malformed answer"
 LIMITS = dict(max_batch_size=4, max_wait_ms=30.0, max_request_bytes=8_000, max_items=12)
@@ -369,18 +367,7 @@ def test_shutdown_is_clean(answerer) -> None:
 
 def test_serve_py_refuses_a_missing_model_folder(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "serve.py"),
-            f"model_dir={missing}",
-            f"hydra.run.dir={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_entry("serve.py", [f"model_dir={missing}"], tmp_path, check=False)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
