@@ -18,6 +18,20 @@ from filelock import FileLock, Timeout
 log = logging.getLogger(__name__)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_created(path: str | Path, mode: int) -> None:
+    """``mkstemp``/``mkdtemp`` create owner-only entries; give ``path`` the mode a plain
+    ``open``/``mkdir`` would have under this process's umask (shared where the user
+    shares outputs, private where the umask says so)."""
+    os.chmod(path, mode & ~_umask())
+
+
 @contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; on success it replaces ``path``.
@@ -29,6 +43,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
+        _as_created(tmp, 0o777)
         yield tmp
         if path.exists():
             shutil.rmtree(path)
@@ -52,7 +67,7 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
+        _as_created(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
