@@ -232,7 +232,8 @@ def main() -> None:
     import datasets
     import transformers
 
-    from qa_lightning.cli.precision import auto_precision, autocast_dtype
+    from qa_lightning.cli.precision import auto_precision
+    from qa_lightning.models.precision import autocast_dtype
 
     datasets.disable_caching()
     datasets.logging.disable_progress_bar()

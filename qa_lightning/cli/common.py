@@ -15,12 +15,12 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.cli.precision import autocast_dtype
 from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.onnx_model import OnnxQAModule, OnnxSpanModel
+from qa_lightning.models.precision import autocast_dtype
 from qa_lightning.models.qa_module import QAModule
 from qa_lightning.tracking.checkpoints import (
     CheckpointOnInterrupt,
@@ -244,8 +244,9 @@ def load_module(
 
 
 def apply_saved_decoding(cfg: DictConfig) -> None:
-    """An export folder's ``qa_decoding.json`` (the windows and decoding its model was
-    trained and scored with) fills the ``data.*`` keys the command line did not set."""
+    """An export folder's ``qa_decoding.json`` (the windows, decoding and precision its
+    model was scored with) fills the ``data.*`` keys and ``trainer.precision`` that the
+    command line did not set (the precision not under ``backend=onnx``: no autocast)."""
     from qa_lightning.inference.answerer import DECODING_FILE, DecodingSettings
 
     folder = Path(str(cfg.model.name_or_path))
@@ -255,14 +256,21 @@ def apply_saved_decoding(cfg: DictConfig) -> None:
     overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
     given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     saved = asdict(DecodingSettings.of_folder(folder))
-    taken = {k: v for k, v in saved.items() if f"data.{k}" not in given and cfg.data[k] != v}
-    for key, value in taken.items():
-        cfg.data[key] = value
+    keys = {k: ("trainer" if k == "precision" else "data", k) for k in saved}
+    if str(cfg.get("backend", "torch")) == "onnx":
+        del keys["precision"]
+    taken = {
+        f"{group}.{key}": saved[name]
+        for name, (group, key) in keys.items()
+        if f"{group}.{key}" not in given and cfg[group][key] != saved[name]
+    }
+    for dotted, value in taken.items():
+        OmegaConf.update(cfg, dotted, value)
     if taken:
         log.info(
             "From %s: %s",
             folder / DECODING_FILE,
-            ", ".join(f"data.{k}={v}" for k, v in taken.items()),
+            ", ".join(f"{k}={v}" for k, v in taken.items()),
         )
 
 

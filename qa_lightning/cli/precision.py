@@ -75,10 +75,3 @@ def resolve_precision(cfg: DictConfig) -> None:
         log.info(
             "trainer.precision=auto: %s (%s; trainer.precision=32-true for fp32)", precision, why
         )
-
-
-def autocast_dtype(precision: str) -> torch.dtype | None:
-    """The dtype Lightning's mixed precision autocasts to, or None without autocast."""
-    half, bf16 = torch.float16, torch.bfloat16
-    dtypes = {"bf16-mixed": bf16, "bf16": bf16, "16-mixed": half, "16": half}  # and legacy names
-    return dtypes.get(str(precision))

@@ -8,7 +8,8 @@ length so each padded batch wastes little, and decoded by the evaluation's own
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+import logging
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,22 @@ from qa_lightning.data.features import eval_windows
 from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.models.encoder_head import EncoderWithHead
+from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
 from qa_lightning.models.onnx_model import onnx_span_model
+from qa_lightning.models.precision import FP32, answering_autocast
 
 DECODING_FILE = "qa_decoding.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    """How questions become windows and logits become answers; a folder's
-    ``qa_decoding.json`` (written by export.py) holds the ones its model was trained with."""
+    """How questions become windows, windows logits and logits answers; a folder's
+    ``qa_decoding.json`` (written by export.py) holds the ones its run was scored with.
+    ``precision``: the run's ``trainer.precision`` (exports before it was kept: fp32)."""
 
     max_length: int = 384
     doc_stride: int = 128
@@ -38,6 +44,7 @@ class DecodingSettings:
     max_answer_length: int = 30
     version_2: bool = False
     null_score_diff_threshold: float = 0.0
+    precision: str = FP32
 
     @classmethod
     def of_folder(cls, folder: str | Path) -> DecodingSettings:
@@ -52,6 +59,25 @@ class DecodingSettings:
 
     def write(self, folder: str | Path) -> None:
         (Path(folder) / DECODING_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def answering_model(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+    """``model`` as its run scored it: its span layer in float32 under autocast (as
+    ``QAModule`` computes it), or the folder's own head on its encoder."""
+    float32_span_layer(model)
+    return with_saved_head(model, folder)
+
+
+def fp32_for_onnx(settings: DecodingSettings, folder: str | Path) -> DecodingSettings:
+    """An ONNX graph computes in its own fp32 or int8: no autocast reaches it."""
+    if settings.precision != FP32:
+        log.info(
+            "%s was scored in %s; its ONNX graph computes in fp32 (or int8), so a few answers "
+            "may differ from its card's",
+            folder,
+            settings.precision,
+        )
+    return replace(settings, precision=FP32)
 
 
 def with_saved_head(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
@@ -85,6 +111,7 @@ class Answerer:
         self.settings = settings
         self.name = name or type(model).__name__
         self.device = torch.device(device)
+        self.autocast, self.why_not = answering_autocast(settings.precision, self.device.type)
 
     @classmethod
     def from_folder(
@@ -97,15 +124,20 @@ class Answerer:
     ) -> Answerer:
         """``backend="onnx"``: the folder's ``onnx/model.onnx`` (``quantized``: its int8
         ``model_quantized.onnx``) run by onnxruntime; ``"torch"``: the saved model."""
+        settings = DecodingSettings.of_folder(folder)
         model = onnx_span_model(folder, backend=backend, quantized=quantized, threads=threads)
         if model is not None:
             name = f"{folder} (onnx {'int8' if quantized else 'fp32'})"
+            settings = fp32_for_onnx(settings, folder)
         else:
             if threads is not None:
                 torch.set_num_threads(threads)
-            model = with_saved_head(load_qa_model(folder), folder).eval()
-            name = f"{folder} (torch)"
-        return cls(model, load_tokenizer(folder), DecodingSettings.of_folder(folder), name=name)
+            model = answering_model(load_qa_model(folder), folder).eval()
+            name = f"{folder} (torch, {settings.precision})"
+        answerer = cls(model, load_tokenizer(folder), settings, name=name)
+        if answerer.why_not:
+            log.info("%s was scored in %s; %s", folder, settings.precision, answerer.why_not)
+        return answerer
 
     def _logits(self, windows: dict[str, list], batch_size: int) -> tuple[list, list]:
         """Start/end logits of every window, in window order, batched by length."""
@@ -114,7 +146,10 @@ class Answerer:
         starts: list[np.ndarray] = [np.empty(0)] * len(lengths)
         ends: list[np.ndarray] = [np.empty(0)] * len(lengths)
         order = np.argsort(-lengths, kind="stable")
-        with torch.inference_mode():
+        autocast = torch.autocast(
+            self.device.type, dtype=self.autocast, enabled=self.autocast is not None
+        )
+        with torch.inference_mode(), autocast:
             for lo in range(0, len(order), batch_size):
                 rows = order[lo : lo + batch_size]
                 batch = self.tokenizer.pad(

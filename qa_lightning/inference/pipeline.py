@@ -11,6 +11,7 @@ own head answers: transformers loads such a folder with an untrained QA layer.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,18 @@ from transformers import AutoModelForQuestionAnswering, Pipeline
 
 from qa_lightning.data.features import eval_windows
 from qa_lightning.evaluation.postprocessing import postprocess
-from qa_lightning.inference.answerer import Answerer, DecodingSettings, with_saved_head
+from qa_lightning.inference.answerer import (
+    Answerer,
+    DecodingSettings,
+    answering_model,
+    fp32_for_onnx,
+)
 from qa_lightning.models.onnx_model import onnx_span_model
+from qa_lightning.models.precision import answering_autocast
 
 TASK = "extractive-question-answering"
+
+log = logging.getLogger(__name__)
 
 
 def _given(**settings: Any) -> dict[str, Any]:
@@ -49,15 +58,20 @@ class ExtractiveQAPipeline(Pipeline):
         super().__init__(*args, **kwargs)
         directory = getattr(self.model, "name_or_path", None)
         local = bool(directory) and Path(directory).is_dir()
-        # a folder's own head answers; its qa_decoding.json gives the windows and decoding
+        # a folder's own head answers; its qa_decoding.json gives the windows, the decoding
+        # and the precision its run was scored in
+        self.decoding = DecodingSettings.of_folder(directory) if local else DecodingSettings()
         onnx = onnx_span_model(directory or "", backend=backend, quantized=quantized)
         if onnx is not None:
             self.span_model = onnx
+            self.decoding = fp32_for_onnx(self.decoding, directory)
         elif local:
-            self.span_model = with_saved_head(self.model, directory).to(self.device).eval()
+            self.span_model = answering_model(self.model, directory).to(self.device).eval()
         else:
             self.span_model = self.model
-        self.decoding = DecodingSettings.of_folder(directory) if local else DecodingSettings()
+        self.autocast, why_not = answering_autocast(self.decoding.precision, self.device.type)
+        if why_not:
+            log.info("%s was scored in %s; %s", directory, self.decoding.precision, why_not)
 
     def _sanitize_parameters(
         self,
@@ -143,7 +157,10 @@ class ExtractiveQAPipeline(Pipeline):
         return {"batch": batch, "example": example, "features": features}
 
     def _forward(self, model_inputs: dict[str, Any]):
-        with torch.no_grad():
+        autocast = torch.autocast(
+            self.device.type, dtype=self.autocast, enabled=self.autocast is not None
+        )
+        with torch.no_grad(), autocast:
             out = self.span_model(**model_inputs["batch"])
         return {
             **model_inputs,

@@ -124,7 +124,9 @@ def model_card(
         "```",
         "",
         "Or over HTTP: `python serve.py model_dir=<this folder>`. `qa_decoding.json` holds the "
-        "windows and decoding the scores above were measured with.",
+        "windows, decoding and precision the scores above were measured with: they were "
+        f"computed in `{trainer['precision']}`, and the pipeline, `serve.py`, `predict.py` and "
+        "`eval.py` answer in it by default.",
         "",
         "## Training",
         "",

@@ -11,7 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from qa_lightning.cli import precision
-from qa_lightning.cli.precision import auto_precision, autocast_dtype, resolve_precision
+from qa_lightning.cli.precision import auto_precision, resolve_precision
+from qa_lightning.models.precision import autocast_dtype
 
 
 @pytest.mark.parametrize(
