@@ -536,11 +536,19 @@ class PredictConfig:
 
 
 @dataclass
+class ExportModelConfig:
+    trust_remote_code: bool = False  # run a model's custom code (auto_map) only when given
+
+
+@dataclass
 class ExportConfig:
     """export.py: a run's model as one folder anyone can load, with a model card."""
 
     run: str = MISSING  # a train.py run folder (its best_model/), or a .ckpt inside one
     out: str | None = None  # the folder to write; null: <run folder>/export
+    overwrite: bool = False  # replace an earlier export at out= (anything else is refused)
+    # the user's word on custom model code; the run folder's own config.yaml is never asked
+    model: ExportModelConfig = field(default_factory=ExportModelConfig)
     push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
     private: bool = True  # a repo push_to_hub creates is private
     onnx: bool = False  # also onnx/model.onnx: the graph backend=onnx runs (onnxruntime, CPU)

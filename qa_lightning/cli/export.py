@@ -18,6 +18,9 @@ from qa_lightning.tracking.model_card import model_card
 
 log = logging.getLogger(__name__)
 
+# Written into every export: the proof that a folder is one export.py may replace
+EXPORT_MARKER = "qa_export.json"
+
 
 class HubUploadError(UserError, RuntimeError):
     """The folder was written but could not be uploaded."""
@@ -44,27 +47,74 @@ def run_folder(run: str) -> Path:
     return path
 
 
-def save_checkpoint_model(checkpoint_path: Path, config: dict, folder: Path) -> None:
-    """The checkpoint's model (and head) and tokenizer as ``save_pretrained`` writes them."""
+def check_out(out: Path, run: Path, *, overwrite: bool) -> None:
+    """Refuse an ``out=`` whose replacement would delete what export.py did not write: the
+    run folder or a folder above it, a place inside one of the run's own folders, an
+    existing file or folder that is not an export, or an earlier export without
+    ``overwrite=true``. The default, ``<run>/export``, is a new folder of the run's own."""
+    target, run_dir = out.resolve(), run.resolve()
+    if target == run_dir or target in run_dir.parents:
+        raise ConfigError(
+            f"out={out} is the run folder {run} or a folder above it, which the export would "
+            "replace; give a new folder (default: <run folder>/export)"
+        )
+    if run_dir in target.parents and target.parent != run_dir:
+        raise ConfigError(
+            f"out={out} is inside {target.parent} of the run folder {run}; give a new folder "
+            "directly in the run folder (default: <run folder>/export) or outside it"
+        )
+    if out.is_symlink() or (target.exists() and not (target / EXPORT_MARKER).is_file()):
+        raise ConfigError(
+            f"out={out} exists and is not an export.py folder (no {EXPORT_MARKER}); the export "
+            "replaces its folder whole, so give a new folder"
+        )
+    if target.exists() and not overwrite:
+        raise ConfigError(
+            f"out={out} holds an earlier export; give overwrite=true to replace it, or a new folder"
+        )
+
+
+def check_trust(run: Path, checkpoint: Path | None, *, trusted: bool) -> None:
+    """Custom code runs only when the user says so on export.py's command line; what the
+    run's own ``config.yaml`` says is not asked (the folder may come from anyone). A
+    checkpoint's model is loaded with the user's word, and transformers refuses its code;
+    ``best_model/`` is copied, so its config is read here."""
+    config = run / "best_model" / "config.json"
+    if trusted or checkpoint is not None or not json.loads(config.read_text()).get("auto_map"):
+        return
+    raise ConfigError(
+        f"run={run}: {config} names custom code (auto_map), which export.py copies and runs "
+        "only with model.trust_remote_code=true on its command line; give that only if you "
+        "trust that code"
+    )
+
+
+def save_checkpoint_model(
+    checkpoint_path: Path, config: dict, folder: Path, *, trusted: bool
+) -> None:
+    """The checkpoint's model (and head) and tokenizer as ``save_pretrained`` writes them;
+    ``trusted``: the user's ``model.trust_remote_code``, never the run's."""
     from qa_lightning.cli.common import load_module
     from qa_lightning.data.datamodule import tokenizer_from_checkpoint
     from qa_lightning.models.loading import load_tokenizer
     from qa_lightning.models.safe_checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(checkpoint_path, key="run")
-    trust = bool(config["model"].get("trust_remote_code", False))
     module = load_module(
-        OmegaConf.create({"model": {"trust_remote_code": trust}}), str(checkpoint_path), checkpoint
+        OmegaConf.create({"model": {"trust_remote_code": trusted}}),
+        str(checkpoint_path),
+        checkpoint,
     )
     module.save_pretrained(folder)
     tokenizer = tokenizer_from_checkpoint(checkpoint) or load_tokenizer(
-        config["model"].get("tokenizer") or config["model"]["name_or_path"]
+        config["model"].get("tokenizer") or config["model"]["name_or_path"],
+        trust_remote_code=trusted,
     )
     tokenizer.save_pretrained(folder)
 
 
 def decoding_settings(config: dict) -> DecodingSettings:
-    """The windows and decoding the run was scored with."""
+    """The windows, decoding and precision the run was scored with."""
     data = config["data"]
     return DecodingSettings(
         max_length=data["max_length"],
@@ -74,6 +124,7 @@ def decoding_settings(config: dict) -> DecodingSettings:
         max_answer_length=data["max_answer_length"],
         version_2=bool(data["version_2"]),
         null_score_diff_threshold=float(data["null_score_diff_threshold"]),
+        precision=str(config["trainer"]["precision"]),  # resolved: never "auto" in config.yaml
     )
 
 
@@ -84,10 +135,12 @@ def write_export(
     checkpoint: Path | None = None,
     onnx: bool = False,
     quantize: bool = False,
+    trusted: bool = False,
 ) -> Path:
     """The model (``best_model/``, or ``checkpoint`` of the run) with its tokenizer and any
-    head files, the decoding settings, the card and, with ``onnx``/``quantize``, the ONNX
-    graphs, written to a temporary folder and renamed into place."""
+    head files, the decoding settings, the card, the export marker and, with
+    ``onnx``/``quantize``, the ONNX graphs, written to a temporary folder and renamed into
+    place. ``trusted``: the user allowed the model's custom code."""
     config = yaml.safe_load((run / "config.yaml").read_text())
     metrics_file = run / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
@@ -103,13 +156,15 @@ def write_export(
                 if file.is_file():
                     shutil.copy2(file, tmp / file.name)
         else:
-            save_checkpoint_model(checkpoint, config, tmp)
+            save_checkpoint_model(checkpoint, config, tmp, trusted=trusted)
         decoding_settings(config).write(tmp)
         unscored = str(checkpoint) if checkpoint is not None and metrics is None else None
         card = model_card(config, metrics, name=out.name, overrides=overrides, unscored=unscored)
         (tmp / "README.md").write_text(card)
         if onnx or quantize:
-            write_onnx(tmp, quantize=quantize)
+            write_onnx(tmp, quantize=quantize, trusted=trusted)
+        marker = {"run": str(run), "checkpoint": str(checkpoint) if checkpoint else None}
+        (tmp / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return out
 
 
@@ -118,14 +173,15 @@ def _is_best(checkpoint: Path, metrics: dict | None) -> bool:
     return bool(best) and Path(best).resolve() == checkpoint.resolve()
 
 
-def write_onnx(folder: Path, *, quantize: bool) -> None:
+def write_onnx(folder: Path, *, quantize: bool, trusted: bool = False) -> None:
     """The saved model (with its own head, if any) as ``folder/onnx/`` graphs."""
     from qa_lightning.inference.answerer import with_saved_head
     from qa_lightning.inference.onnx_export import export_onnx
     from qa_lightning.models.loading import load_qa_model, load_tokenizer
 
-    model = with_saved_head(load_qa_model(str(folder)), folder)
-    differences = export_onnx(model, load_tokenizer(str(folder)), folder, quantize=quantize)
+    model = with_saved_head(load_qa_model(str(folder), trust_remote_code=trusted), folder)
+    tokenizer = load_tokenizer(str(folder), trust_remote_code=trusted)
+    differences = export_onnx(model, tokenizer, folder, quantize=quantize)
     for name, difference in differences.items():
         log.info("onnx/%s: largest logit difference from torch %.2g", name, difference)
 
@@ -154,7 +210,12 @@ def export(cfg: DictConfig) -> str:
     run = run_folder(cfg.run)
     checkpoint = Path(cfg.run) if Path(cfg.run).is_file() else None
     out = Path(cfg.out) if cfg.out else run / "export"
-    write_export(run, out, checkpoint=checkpoint, onnx=cfg.onnx, quantize=cfg.quantize)
+    check_out(out, run, overwrite=cfg.overwrite)
+    trusted = cfg.model.trust_remote_code
+    check_trust(run, checkpoint, trusted=trusted)
+    write_export(
+        run, out, checkpoint=checkpoint, onnx=cfg.onnx, quantize=cfg.quantize, trusted=trusted
+    )
     graphs = ", onnx/" if cfg.onnx or cfg.quantize else ""
     log.info(
         "Exported %s to %s (model, tokenizer, qa_decoding.json, README.md%s)", run, out, graphs
