@@ -23,9 +23,13 @@ def check_serve_config(cfg: DictConfig) -> None:
         )
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port={cfg.port} is out of range; use 0..65535 (0: any free port)")
-    for key in ("max_batch_size", "max_items", "max_request_bytes"):
+    for key in ("max_batch_size", "max_items", "max_request_bytes", "max_windows_per_item"):
         if cfg[key] < 1:
             raise ConfigError(f"{key}={cfg[key]} must be a positive integer")
+    if not (math.isfinite(cfg.body_timeout_s) and cfg.body_timeout_s > 0):
+        raise ConfigError(
+            f"body_timeout_s={cfg.body_timeout_s} must be a positive number of seconds"
+        )
     if not (math.isfinite(cfg.max_wait_ms) and cfg.max_wait_ms >= 0):
         raise ConfigError(f"max_wait_ms={cfg.max_wait_ms} must be a number >= 0 (0: no waiting)")
     if cfg.threads is not None and cfg.threads < 1:
@@ -60,9 +64,11 @@ def serve(cfg: DictConfig) -> None:
         max_wait_ms=cfg.max_wait_ms,
         max_request_bytes=cfg.max_request_bytes,
         max_items=cfg.max_items,
+        max_windows_per_item=cfg.max_windows_per_item,
+        body_timeout_s=cfg.body_timeout_s,
     )
     if cfg.batching:
-        mode = f"batching on: up to {cfg.max_batch_size} questions, {cfg.max_wait_ms:g} ms"
+        mode = f"batching on: up to {cfg.max_batch_size} windows, {cfg.max_wait_ms:g} ms"
     else:
         mode = f"batching off: one request at a time, {cfg.max_batch_size} questions per batch"
     log.info("Serving %s on %s (%s)", answerer.name, _url(cfg.host, cfg.port), mode)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_MAX_QUESTION_TOKENS",
     "check_stride",
+    "count_windows",
     "prepare_eval_features",
     "prepare_train_features",
     "resolve_max_question_tokens",
@@ -322,6 +323,37 @@ def eval_windows(
     )
     del columns["question_capped"]
     return columns
+
+
+def count_windows(
+    questions: list[str],
+    contexts: list[str],
+    tokenizer: Any,
+    *,
+    max_length: int,
+    doc_stride: int,
+    max_question_tokens: int | None = None,
+) -> list[int]:
+    """How many windows :func:`eval_windows` makes of each (question, context) pair.
+
+    The same rule (:func:`window_starts` over the context's tokens) from token counts alone:
+    no offsets, no window rows, so a service can refuse a huge context before it queues.
+    """
+    check_stride(
+        tokenizer,
+        max_length=max_length,
+        doc_stride=doc_stride,
+        max_question_tokens=max_question_tokens,
+    )
+    cap = resolve_max_question_tokens(max_length, max_question_tokens)
+    n_special = PairTemplate.of(tokenizer).n_special
+    plain = {"add_special_tokens": False, "return_attention_mask": False, "verbose": False}
+    q_ids = tokenizer([q.lstrip() for q in questions], **plain)["input_ids"]
+    c_ids = tokenizer(list(contexts), **plain)["input_ids"]
+    return [
+        len(window_starts(len(c), max_length - n_special - min(len(q), cap), doc_stride))
+        for q, c in zip(q_ids, c_ids, strict=True)
+    ]
 
 
 def prepare_eval_features(

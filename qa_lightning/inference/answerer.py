@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qa_lightning.data.features import eval_windows
+from qa_lightning.data.features import count_windows, eval_windows
 from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.models.encoder_head import EncoderWithHead
@@ -164,6 +164,24 @@ class Answerer:
                 for i, r in enumerate(rows):
                     starts[r], ends[r] = start[i, : lengths[r]], end[i, : lengths[r]]
         return starts, ends
+
+    def count_windows(self, items: list[dict]) -> list[int]:
+        """The windows ``answer`` will run for each item: what one item costs the model.
+
+        Tokenizes a second time (without offsets) rather than handing windows on to
+        ``answer``: tokenizing is a small part of a window's cost, and ``answer`` keeps
+        taking plain items. Safe beside a running ``answer`` in another thread: neither
+        sets truncation or padding on the shared fast tokenizer.
+        """
+        s = self.settings
+        return count_windows(
+            [item["question"] for item in items],
+            [item["context"] for item in items],
+            self.tokenizer,
+            max_length=s.max_length,
+            doc_stride=s.doc_stride,
+            max_question_tokens=s.max_question_tokens,
+        )
 
     def answer(self, items: list[dict], batch_size: int = 32) -> list[dict]:
         if not items:

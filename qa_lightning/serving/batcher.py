@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ AnswerFn = Callable[[list[dict], int], list[dict]]
 
 
 class ModelError(RuntimeError):
-    """The model failed on a batch; every request with an item in it gets a 500."""
+    """The model failed on an item (alone, after its batch failed): its request gets a 500."""
 
 
 class ShuttingDown(RuntimeError):
@@ -49,6 +50,7 @@ def _call(answer: AnswerFn, items: list[dict], batch_size: int) -> list[dict]:
 @dataclass
 class _Pending:
     item: dict
+    windows: int  # what the item costs the model (Answerer.count_windows)
     future: asyncio.Future
 
 
@@ -59,24 +61,30 @@ def _fail(pending: list[_Pending], error: type[Exception], message: str) -> None
 
 
 class MicroBatcher:
-    """One consumer task takes the first waiting item, then gathers more until
-    ``max_batch_size`` items or ``max_wait_ms`` have passed, and answers them in one call.
+    """One consumer task fills each model call with up to ``max_batch_size`` windows (an
+    item with more goes alone), taking items from the waiting requests in turn: one item
+    of each, then round again. A small request that arrives while a large one is served
+    is in the next call, so it waits about one batch, not for the whole large request.
 
-    A request's items are queued together, so they stay in order and may span batches; the
-    request resolves when all of them do. A failing batch fails only its own requests.
+    A request's items keep their order and may span batches; the request resolves when
+    all of them do. A failing batch is answered again item by item, so only the request
+    with the bad item fails. ``max_wait_ms``: how long a call waits for more items once
+    it has one.
     """
 
     def __init__(self, answer: AnswerFn, *, max_batch_size: int, max_wait_ms: float) -> None:
         self._answer = answer
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000.0
-        self._queue: asyncio.Queue[_Pending] | None = None
+        # one queue of items per request with items left, in turn order
+        self._waiting: deque[deque[_Pending]] = deque()
+        self._arrived: asyncio.Event | None = None
         self._executor: ThreadPoolExecutor | None = None
         self.task: asyncio.Task | None = None
-        self._taken: list[_Pending] = []  # out of the queue, not answered yet
+        self._taken: list[_Pending] = []  # out of the queues, not answered yet
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._executor = _model_thread()
         self.task = asyncio.create_task(self._consume(), name="qa-batcher")
 
@@ -87,19 +95,21 @@ class MicroBatcher:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        queued = self._queue.qsize() if self._queue is not None else 0
-        left = [*self._taken, *(self._queue.get_nowait() for _ in range(queued))]
+        left = [*self._taken, *(p for request in self._waiting for p in request)]
+        self._waiting.clear()
         _fail(left, ShuttingDown, "the server is shutting down")
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def answer(self, items: list[dict]) -> list[dict]:
-        if self.task is None or self.task.done() or self._queue is None:
+    async def answer(self, items: list[dict], windows: list[int] | None = None) -> list[dict]:
+        """Answers in order; ``windows``: each item's window count (None: one each)."""
+        if self.task is None or self.task.done() or self._arrived is None:
             raise ShuttingDown("the batcher is not running")
         loop = asyncio.get_running_loop()
-        pending = [_Pending(item, loop.create_future()) for item in items]
-        for p in pending:  # no await in between: the request's items stay together
-            self._queue.put_nowait(p)
+        counts = windows if windows is not None else [1] * len(items)
+        pending = [_Pending(i, n, loop.create_future()) for i, n in zip(items, counts, strict=True)]
+        self._waiting.append(deque(pending))
+        self._arrived.set()
         # every item settles before the request does, so no failure goes unretrieved
         results = await asyncio.gather(*(p.future for p in pending), return_exceptions=True)
         for result in results:
@@ -107,48 +117,78 @@ class MicroBatcher:
                 raise result
         return results
 
-    async def _next_batch(self) -> list[_Pending]:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        batch = self._taken = [await self._queue.get()]
-        deadline = loop.time() + self.max_wait_s
-        while len(batch) < self.max_batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
+    def _take(self, batch: list[_Pending], size: int) -> int:
+        """Move items into ``batch``, one per waiting request in turn, while they fit in
+        ``max_batch_size`` windows; the batch's new size. Items stop at the first that
+        does not fit (never skipped past, so a large item is not starved)."""
+        while self._waiting and size < self.max_batch_size:
+            if batch and size + self._waiting[0][0].windows > self.max_batch_size:
+                break
+            request = self._waiting.popleft()
+            p = request.popleft()
+            if request:  # back of the line: the next request's turn
+                self._waiting.append(request)
+            if p.future.done():  # its request went away (client disconnected)
                 continue
-            except asyncio.QueueEmpty:
-                pass
+            batch.append(p)
+            size += p.windows
+        return size
+
+    async def _next_batch(self) -> list[_Pending]:
+        assert self._arrived is not None
+        loop = asyncio.get_running_loop()
+        while not self._waiting:
+            self._arrived.clear()
+            await self._arrived.wait()
+        batch = self._taken = []
+        size = self._take(batch, 0)
+        deadline = loop.time() + self.max_wait_s
+        # items left waiting means the batch is full; else wait for more until the deadline
+        while not self._waiting and size < self.max_batch_size:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            # a timed-out get loses no item: it stays queued for the next batch
+            self._arrived.clear()
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                await asyncio.wait_for(self._arrived.wait(), remaining)
             except asyncio.TimeoutError:
                 break
-        # items of requests that went away (client disconnected) are not answered
-        self._taken = [p for p in batch if not p.future.done()]
-        return self._taken
+            size = self._take(batch, size)
+        return batch
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        """Answer ``batch`` in one model call; if it fails, each item alone."""
+        loop = asyncio.get_running_loop()
+        batch = [p for p in batch if not p.future.done()]
+        if not batch:
+            return
+        items = [p.item for p in batch]
+        try:
+            answers = await loop.run_in_executor(
+                self._executor, _call, self._answer, items, self.max_batch_size
+            )
+        except Exception as err:  # the consumer lives on; only the bad item's request fails
+            if len(batch) > 1:
+                log.warning(
+                    "the model failed on a batch of %d questions (%s: %s); answering each alone",
+                    len(batch),
+                    type(err).__name__,
+                    err,
+                )
+                for p in batch:
+                    await self._run([p])
+                return
+            log.exception("the model failed on a question")
+            _fail(batch, ModelError, f"{type(err).__name__}: {err}")
+            return
+        for p, answer in zip(batch, answers, strict=True):
+            if not p.future.done():
+                p.future.set_result(answer)
 
     async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._next_batch()
-            if not batch:
-                continue
-            items = [p.item for p in batch]
-            try:
-                answers = await loop.run_in_executor(
-                    self._executor, _call, self._answer, items, self.max_batch_size
-                )
-            except Exception as err:  # the consumer lives on; only this batch fails
-                log.exception("the model failed on a batch of %d questions", len(batch))
-                _fail(batch, ModelError, f"{type(err).__name__}: {err}")
-                self._taken = []
-                continue
-            for p, answer in zip(batch, answers, strict=True):
-                if not p.future.done():
-                    p.future.set_result(answer)
+            await self._run(batch)
             self._taken = []
 
 
@@ -170,7 +210,7 @@ class OneRequestAtATime:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def answer(self, items: list[dict]) -> list[dict]:
+    async def answer(self, items: list[dict], windows: list[int] | None = None) -> list[dict]:
         if self._lock is None or self._executor is None:
             raise ShuttingDown("the server is not running")
         loop = asyncio.get_running_loop()
@@ -193,4 +233,4 @@ class Batcher(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def answer(self, items: list[dict]) -> list[dict]: ...
+    async def answer(self, items: list[dict], windows: list[int] | None = None) -> list[dict]: ...

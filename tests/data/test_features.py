@@ -473,3 +473,17 @@ def test_in_memory_windows_equal_the_datasets(tok, examples) -> None:
     assert sorted(got) == sorted(expected.column_names)
     for name in expected.column_names:
         assert [np.asarray(row).tolist() for row in got[name]] == expected[name], name
+
+
+@pytest.mark.parametrize("max_question_tokens", [None, 4])
+def test_window_counts_equal_the_windows_built(tok, examples, max_question_tokens) -> None:
+    """count_windows (the service's per-item limit) counts what eval_windows builds."""
+    from qa_lightning.data.features import count_windows, eval_windows
+
+    questions = [*examples["question"], "  a very long question " * 20]
+    contexts = [*examples["context"], examples["context"][0] * 3]
+    kw = dict(max_length=64, doc_stride=16, max_question_tokens=max_question_tokens)
+    windows = eval_windows(questions, contexts, tok, **kw)
+    built = np.bincount(windows["example_index"], minlength=len(questions)).tolist()
+    counted = count_windows(questions, contexts, tok, **kw)
+    assert counted == built and max(counted) > 1

@@ -24,7 +24,13 @@ from tests.fixtures import WORDS, make_context
 
 FAIL = "which question makes the model fail"
 MALFORMED = "which question gets a malformed answer"
-LIMITS = dict(max_batch_size=4, max_wait_ms=30.0, max_request_bytes=8_000, max_items=12)
+LIMITS = dict(
+    max_batch_size=4,
+    max_wait_ms=30.0,
+    max_request_bytes=8_000,
+    max_items=12,
+    max_windows_per_item=2,
+)
 
 
 class Recording:
@@ -38,6 +44,9 @@ class Recording:
         self.calls: list[tuple[list[str], int, str]] = []
         self.overlapped = False
         self._busy = threading.Lock()
+
+    def count_windows(self, items: list[dict]) -> list[int]:
+        return self.answerer.count_windows(items)
 
     def answer(self, items: list[dict], batch_size: int = 32) -> list[dict]:
         if not self._busy.acquire(blocking=False):
@@ -55,6 +64,31 @@ class Recording:
             return answers
         finally:
             self._busy.release()
+
+
+class Sleeper:
+    """A stand-in answerer for timing: a context of n words is ceil(n / 10) windows, and a
+    model call sleeps ``per_window`` s for each window it holds; FAIL makes a call fail."""
+
+    name = "sleeper"
+
+    def __init__(self, per_window: float) -> None:
+        self.per_window = per_window
+        self.calls: list[list[str]] = []
+
+    def count_windows(self, items: list[dict]) -> list[int]:
+        return [-(-len(i["context"].split()) // 10) for i in items]
+
+    def answer(self, items: list[dict], batch_size: int = 32) -> list[dict]:
+        self.calls.append([i["question"] for i in items])
+        time.sleep(self.per_window * sum(self.count_windows(items)))
+        if any(i["question"] == FAIL for i in items):
+            raise RuntimeError("the model broke")
+        return [{"answer": i["question"], "score": 0.5, "start": 0, "end": 1} for i in items]
+
+
+def words(n: int) -> str:
+    return " ".join(WORDS[i % len(WORDS)] for i in range(n))
 
 
 class LiveServer:
@@ -291,6 +325,76 @@ def test_a_model_failure_is_a_500_and_the_server_goes_on(service, answerer, capl
     assert post(server, item).status_code == 200
 
 
+def test_a_lone_surrogate_is_a_400_naming_its_item(service) -> None:
+    """JSON may escape a lone surrogate; it is no text the tokenizer (or UTF-8) can take."""
+    server, recording = service
+    good = question(6)
+    bad = b'{"question": "who \\ud800?", "context": "a b c"}'
+    content = b"[" + httpx.Request("POST", "/", json=good).content + b", " + bad + b"]"
+    response = post(server, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert [i["index"] for i in body["items"]] == [1]
+    assert "'question' is not valid UTF-8" in body["items"][0]["error"]
+    assert recording.calls == []
+
+
+@pytest.mark.parametrize(
+    "raw_id, expected",
+    [
+        (b"NaN", "NaN is not a JSON value"),
+        (b"[Infinity]", "Infinity is not a JSON value"),
+        (b'"\\udc00"', "'id' cannot be echoed back"),
+        (b"[" * 950 + b"]" * 950, "'id' is nested 950 levels deep; at most 32"),
+    ],
+)
+def test_an_id_the_answer_cannot_echo_is_a_400_before_the_model_runs(
+    service, raw_id: bytes, expected: str
+) -> None:
+    server, recording = service
+    content = b'{"question": "who?", "context": "a b c", "id": ' + raw_id + b"}"
+    response = post(server, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert expected in response.text and "\n" not in response.json()["error"]
+    assert recording.calls == []
+
+
+def test_an_item_over_the_window_limit_is_a_413_naming_it(service, answerer) -> None:
+    server, recording = service
+    limit = LIMITS["max_windows_per_item"]
+    long = {"question": "who?", "context": make_context(500, seed=3)}
+    assert answerer.count_windows([long]) == [limit + 1]
+    assert answerer.count_windows([question(7)]) == [1]
+    response = post(server, [question(7), long])
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert [i["index"] for i in body["items"]] == [1]
+    error = body["error"]
+    assert f"item 1 has {limit + 1} windows" in error and f"at most {limit}" in error
+    assert "max_windows_per_item" in error and "\n" not in error
+    assert recording.calls == []
+    # at the limit: answered
+    at_limit = {"question": "who?", "context": make_context(300, seed=3)}
+    assert answerer.count_windows([at_limit]) == [limit]
+    assert post(server, at_limit).status_code == 200
+
+
+def test_a_stalled_body_gets_a_408_and_its_connection_closed() -> None:
+    app = make_app(Sleeper(0.0), batching=True, body_timeout_s=0.5)
+    with live(app) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: 100\r\n\r\n" + b'{"question": "who'
+        )
+        sock.settimeout(3)  # the body stops here: the server must answer and hang up
+        started, received = time.monotonic(), b""
+        while chunk := sock.recv(4096):
+            received += chunk
+        assert time.monotonic() - started < 2.5
+    assert received.startswith(b"HTTP/1.1 408"), received
+    assert b"body_timeout_s" in received
+
+
 # -- concurrency -----------------------------------------------------------------------------
 
 
@@ -330,6 +434,56 @@ def test_without_batching_each_request_is_answered_alone(unbatched, answerer) ->
     assert sorted(q for q, _, _ in recording.calls) == requests
     assert {size for _, size, _ in recording.calls} == {LIMITS["max_batch_size"]}
     assert not recording.overlapped
+
+
+def test_a_small_request_is_answered_while_a_large_one_is_served() -> None:
+    """12 questions of 4 windows each take 2.4 s of model time in calls of 4 windows
+    (0.2 s); a one-window request sent during it is in the next call."""
+    sleeper = Sleeper(per_window=0.05)
+    app = make_app(sleeper, batching=True, max_batch_size=4, max_items=12, max_windows_per_item=4)
+    large = [{"question": f"large {i}", "context": words(40)} for i in range(12)]
+    small = {"question": "small", "context": words(5)}
+
+    async def scenario() -> tuple[float, float, list[httpx.Response]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            t0 = time.monotonic()
+            big = asyncio.ensure_future(client.post("/predict", json=large))
+            await asyncio.sleep(0.3)
+            sent = time.monotonic()
+            little = await client.post("/predict", json=small)
+            small_s = time.monotonic() - sent
+            done = await big
+            return small_s, time.monotonic() - t0, [little, done]
+
+    with live(app) as server:
+        small_s, large_s, responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200, 200]
+    assert responses[0].json()["answer"] == "small"
+    assert [a["answer"] for a in responses[1].json()] == [i["question"] for i in large]
+    assert small_s < 0.8, f"the small request waited {small_s:.2f} s"
+    assert large_s > 2.0  # it was still being served
+    assert max(len(call) for call in sleeper.calls) == 1  # 4 windows each: one per call
+
+
+def test_a_poison_item_fails_only_its_own_request() -> None:
+    """With batching, the poison shares a model call with other clients' questions; the
+    call is answered again item by item, so only the poison's request gets a 500."""
+    sleeper = Sleeper(per_window=0.01)
+    app = make_app(sleeper, batching=True, max_batch_size=16, max_wait_ms=200.0)
+    bodies: list[Any] = [{"question": f"q{i}", "context": words(5)} for i in range(12)]
+    bodies.insert(
+        5, [{"question": "q-mate", "context": words(5)}, {"question": FAIL, "context": "a b"}]
+    )
+    with live(app) as server:
+        responses = asyncio.run(_post_all(server.url, bodies))
+    codes = [r.status_code for r in responses]
+    assert codes[5] == 500 and "the model broke" in responses[5].json()["error"]
+    assert codes[:5] + codes[6:] == [200] * 12
+    assert [r.json()["answer"] for r in responses[:5] + responses[6:]] == [
+        b["question"] for b in bodies[:5] + bodies[6:]
+    ]
+    shared = [call for call in sleeper.calls if FAIL in call]
+    assert len(shared[0]) > 2, "the poison did not share a batch with other clients"
 
 
 # -- lifecycle -------------------------------------------------------------------------------
@@ -384,6 +538,10 @@ def test_serve_py_refuses_a_missing_model_folder(tmp_path: Path) -> None:
         ({"max_request_bytes": -5}, "max_request_bytes="),
         ({"max_wait_ms": -1.0}, "max_wait_ms="),
         ({"threads": 0}, "threads="),
+        ({"max_windows_per_item": 0}, "max_windows_per_item="),
+        ({"body_timeout_s": 0.0}, "body_timeout_s="),
+        ({"body_timeout_s": float("inf")}, "body_timeout_s="),
+        ({"body_timeout_s": float("nan")}, "body_timeout_s="),
         ({"model_dir": "???"}, "model_dir is required"),
     ],
 )
