@@ -64,16 +64,19 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
         if int(declared) > limit:
             raise Problem(413, too_large, close=True)
     body = bytearray()
+
+    async def read_all() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:  # stop reading: the rest is never buffered
+                raise Problem(413, too_large, close=True)
+
     # Hand-rolled: uvicorn times out idle keep-alive connections (timeout_keep_alive) but
     # not a body that stops mid-way, so a stalled client would hold its connection forever.
     # One deadline for the whole body, so a client trickling bytes is bounded too.
     try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:  # stop reading: the rest is never buffered
-                    raise Problem(413, too_large, close=True)
-    except TimeoutError:
+        await asyncio.wait_for(read_all(), timeout_s)  # asyncio.timeout needs Python 3.11
+    except asyncio.TimeoutError:
         raise Problem(
             408,
             f"the request body did not arrive within {timeout_s:g} s "
