@@ -536,7 +536,10 @@ class PredictConfig:
 
 
 @dataclass
-class ExportModelConfig:
+class TrustConfig:
+    """``model.trust_remote_code`` of the entry points that read a folder (export.py,
+    serve.py): the user's word on custom model code; the folder's own config is not asked."""
+
     trust_remote_code: bool = False  # run a model's custom code (auto_map) only when given
 
 
@@ -547,8 +550,7 @@ class ExportConfig:
     run: str = MISSING  # a train.py run folder (its best_model/), or a .ckpt inside one
     out: str | None = None  # the folder to write; null: <run folder>/export
     overwrite: bool = False  # replace an earlier export at out= (anything else is refused)
-    # the user's word on custom model code; the run folder's own config.yaml is never asked
-    model: ExportModelConfig = field(default_factory=ExportModelConfig)
+    model: TrustConfig = field(default_factory=TrustConfig)
     push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
     private: bool = True  # a repo push_to_hub creates is private
     onnx: bool = False  # also onnx/model.onnx: the graph backend=onnx runs (onnxruntime, CPU)
@@ -566,6 +568,7 @@ class ServeConfig:
     model_dir: str = MISSING
     backend: Backend = Backend.torch  # onnx: model_dir's onnx/ graph (export.py onnx=true)
     quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx (int8)
+    model: TrustConfig = field(default_factory=TrustConfig)
     host: str = "127.0.0.1"  # only this machine; 0.0.0.0 to listen on every interface
     port: int = 8000
     batching: bool = True  # answer the items of concurrent requests in shared batches

@@ -55,7 +55,11 @@ def serve(cfg: DictConfig) -> None:
     from qa_lightning.serving.app import make_app
 
     answerer = Answerer.from_folder(
-        cfg.model_dir, backend=str(cfg.backend), quantized=cfg.quantized, threads=cfg.threads
+        cfg.model_dir,
+        backend=str(cfg.backend),
+        quantized=cfg.quantized,
+        threads=cfg.threads,
+        trust_remote_code=cfg.model.trust_remote_code,
     )
     app = make_app(
         answerer,

@@ -121,9 +121,11 @@ class Answerer:
         backend: str = "torch",
         quantized: bool = False,
         threads: int | None = None,
+        trust_remote_code: bool = False,
     ) -> Answerer:
         """``backend="onnx"``: the folder's ``onnx/model.onnx`` (``quantized``: its int8
-        ``model_quantized.onnx``) run by onnxruntime; ``"torch"``: the saved model."""
+        ``model_quantized.onnx``) run by onnxruntime; ``"torch"``: the saved model.
+        ``trust_remote_code``: the caller's word that the folder's custom code may run."""
         settings = DecodingSettings.of_folder(folder)
         model = onnx_span_model(folder, backend=backend, quantized=quantized, threads=threads)
         if model is not None:
@@ -132,9 +134,11 @@ class Answerer:
         else:
             if threads is not None:
                 torch.set_num_threads(threads)
-            model = answering_model(load_qa_model(folder), folder).eval()
+            model = load_qa_model(folder, trust_remote_code=trust_remote_code)
+            model = answering_model(model, folder).eval()
             name = f"{folder} (torch, {settings.precision})"
-        answerer = cls(model, load_tokenizer(folder), settings, name=name)
+        tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
+        answerer = cls(model, tokenizer, settings, name=name)
         if answerer.why_not:
             log.info("%s was scored in %s; %s", folder, settings.precision, answerer.why_not)
         return answerer

@@ -171,6 +171,25 @@ def test_trust_remote_code_true_runs_the_custom_code(custom_code_model, tmp_path
     assert marker.exists()
 
 
+def test_serve_py_runs_a_folders_custom_code_only_when_told(custom_code_model, tmp_path) -> None:
+    """serve.py's refusal names a key it accepts (model.trust_remote_code), and nothing ran."""
+    from tests.cli.test_train_eval import run_entry
+
+    model_dir, marker = custom_code_model
+    proc = run_entry("serve.py", [f"model_dir={model_dir}", "port=0"], tmp_path / "s", check=False)
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 1 and "model.trust_remote_code=true" in line, proc.stderr[-2000:]
+    assert not marker.exists()
+    told = run_entry(
+        "serve.py",
+        [f"model_dir={model_dir}", "model.trust_remote_code=true", "port=-1"],
+        tmp_path / "t",
+        check=False,
+    )
+    assert "model.trust_remote_code" not in told.stderr  # the key exists (port fails instead)
+    assert "port=-1 is out of range" in told.stderr
+
+
 def _eval_cfg(tmp_path: Path):
     return OmegaConf.create(
         {
