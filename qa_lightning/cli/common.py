@@ -256,16 +256,17 @@ def apply_saved_decoding(cfg: DictConfig) -> None:
     overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
     given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     saved = asdict(DecodingSettings.of_folder(folder))
-    keys = {k: ("trainer" if k == "precision" else "data", k) for k in saved}
+    del saved["encoder_states"]  # eval/predict score a saved head from that cache too
     if str(cfg.get("backend", "torch")) == "onnx":
-        del keys["precision"]
+        del saved["precision"]
+    keys = {k: "trainer.precision" if k == "precision" else f"data.{k}" for k in saved}
     taken = {
-        f"{group}.{key}": saved[name]
-        for name, (group, key) in keys.items()
-        if f"{group}.{key}" not in given and cfg[group][key] != saved[name]
+        key: saved[name]
+        for name, key in keys.items()
+        if key not in given and OmegaConf.select(cfg, key) != saved[name]
     }
-    for dotted, value in taken.items():
-        OmegaConf.update(cfg, dotted, value)
+    for key, value in taken.items():
+        OmegaConf.update(cfg, key, value)
     if taken:
         log.info(
             "From %s: %s",

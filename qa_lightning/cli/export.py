@@ -114,8 +114,12 @@ def save_checkpoint_model(
 
 
 def decoding_settings(config: dict) -> DecodingSettings:
-    """The windows, decoding and precision the run was scored with."""
-    data = config["data"]
+    """The windows, decoding and precision the run was scored with (and the dtype of the
+    encoder cache its head was scored from)."""
+    from qa_lightning.data.encoder_states import STATES_DTYPE
+
+    data, model = config["data"], config["model"]
+    cached = model.get("head") and model.get("freeze") == "all" and model.get("encoder_cache")
     return DecodingSettings(
         max_length=data["max_length"],
         doc_stride=data["doc_stride"],
@@ -125,6 +129,7 @@ def decoding_settings(config: dict) -> DecodingSettings:
         version_2=bool(data["version_2"]),
         null_score_diff_threshold=float(data["null_score_diff_threshold"]),
         precision=str(config["trainer"]["precision"]),  # resolved: never "auto" in config.yaml
+        encoder_states=STATES_DTYPE if cached else None,
     )
 
 

@@ -51,12 +51,17 @@ class StateEncoder(Protocol):
         """Hidden states (B, T, H) of a batch of model inputs, without gradients."""
 
 
+# what the cache stores states as: half the size of float32 (a head's scores include the
+# rounding, so an export records it: DecodingSettings.encoder_states)
+STATES_DTYPE = "float16"
+
+
 def encoder_cache_key(encoder_key: str, feature_key: str) -> str:
     spec = {
         "version": CACHE_VERSION,
         "encoder": encoder_key,
         "features": feature_key,
-        "dtype": "float16",
+        "dtype": STATES_DTYPE,
     }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
     return f"{feature_key.split('-')[0]}-{digest}"  # named after the set, like the features
@@ -85,7 +90,7 @@ class EncodedFeatures:
     def batch(self, feature_index: torch.Tensor, width: int) -> torch.Tensor:
         """States of the features in ``feature_index``, zero-padded on the right to ``width``."""
         rows = feature_index.detach().cpu().numpy()
-        out = np.zeros((len(rows), width, self.hidden.shape[1]), dtype=np.float16)
+        out = np.zeros((len(rows), width, self.hidden.shape[1]), dtype=STATES_DTYPE)
         for b, i in enumerate(rows):
             n = min(int(self.lengths[i]), width)
             start = int(self.row_start[i])
@@ -111,11 +116,11 @@ def build_encoded_features(
     total = int(lengths.sum())
     with atomic_directory(path) as tmp:
         hidden = np.lib.format.open_memmap(
-            tmp / "hidden.npy", mode="w+", dtype=np.float16, shape=(total, hidden_size)
+            tmp / "hidden.npy", mode="w+", dtype=STATES_DTYPE, shape=(total, hidden_size)
         )
         seen = np.zeros(len(lengths), dtype=bool)
         for batch in batches:
-            states = encode(batch).detach().to("cpu", torch.float16).numpy()
+            states = encode(batch).detach().to("cpu", getattr(torch, STATES_DTYPE)).numpy()
             for b, i in enumerate(batch["feature_index"].tolist()):
                 n = int(lengths[i])
                 hidden[row_start[i] : row_start[i] + n] = states[b, :n]

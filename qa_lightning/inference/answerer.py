@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 class DecodingSettings:
     """How questions become windows, windows logits and logits answers; a folder's
     ``qa_decoding.json`` (written by export.py) holds the ones its run was scored with.
-    ``precision``: the run's ``trainer.precision`` (exports before it was kept: fp32)."""
+    ``precision``: the run's ``trainer.precision`` (exports before it was kept: fp32);
+    ``encoder_states``: the dtype a frozen encoder's cached states were stored in when the
+    run's head was scored from them (``float16``), else None."""
 
     max_length: int = 384
     doc_stride: int = 128
@@ -45,6 +47,7 @@ class DecodingSettings:
     version_2: bool = False
     null_score_diff_threshold: float = 0.0
     precision: str = FP32
+    encoder_states: str | None = None
 
     @classmethod
     def of_folder(cls, folder: str | Path) -> DecodingSettings:
@@ -61,11 +64,15 @@ class DecodingSettings:
         (Path(folder) / DECODING_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
-def answering_model(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+def answering_model(
+    model: torch.nn.Module, folder: str | Path, settings: DecodingSettings
+) -> torch.nn.Module:
     """``model`` as its run scored it: its span layer in float32 under autocast (as
-    ``QAModule`` computes it), or the folder's own head on its encoder."""
+    ``QAModule`` computes it), or the folder's own head on its encoder, fed states rounded
+    as the run's encoder cache stored them."""
     float32_span_layer(model)
-    return with_saved_head(model, folder)
+    dtype = getattr(torch, settings.encoder_states) if settings.encoder_states else None
+    return with_saved_head(model, folder, states_dtype=dtype)
 
 
 def fp32_for_onnx(settings: DecodingSettings, folder: str | Path) -> DecodingSettings:
@@ -80,7 +87,9 @@ def fp32_for_onnx(settings: DecodingSettings, folder: str | Path) -> DecodingSet
     return replace(settings, precision=FP32)
 
 
-def with_saved_head(model: torch.nn.Module, folder: str | Path) -> torch.nn.Module:
+def with_saved_head(
+    model: torch.nn.Module, folder: str | Path, *, states_dtype: torch.dtype | None = None
+) -> torch.nn.Module:
     """Our head on ``model``'s encoder when ``folder`` holds one of our heads (transformers
     then loaded an untrained, unused QA layer); else ``model`` itself."""
     loaded = load_saved_head(folder, model.config.hidden_size)
@@ -88,7 +97,11 @@ def with_saved_head(model: torch.nn.Module, folder: str | Path) -> torch.nn.Modu
         return model
     head, settings = loaded
     return EncoderWithHead(
-        model.base_model, head, hidden_layer=settings["hidden_layer"], freeze="all"
+        model.base_model,
+        head,
+        hidden_layer=settings["hidden_layer"],
+        freeze="all",
+        states_dtype=states_dtype,
     )
 
 
@@ -135,7 +148,7 @@ class Answerer:
             if threads is not None:
                 torch.set_num_threads(threads)
             model = load_qa_model(folder, trust_remote_code=trust_remote_code)
-            model = answering_model(model, folder).eval()
+            model = answering_model(model, folder, settings).eval()
             name = f"{folder} (torch, {settings.precision})"
         tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
         answerer = cls(model, tokenizer, settings, name=name)

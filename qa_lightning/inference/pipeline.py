@@ -66,7 +66,8 @@ class ExtractiveQAPipeline(Pipeline):
             self.span_model = onnx
             self.decoding = fp32_for_onnx(self.decoding, directory)
         elif local:
-            self.span_model = answering_model(self.model, directory).to(self.device).eval()
+            span_model = answering_model(self.model, directory, self.decoding)
+            self.span_model = span_model.to(self.device).eval()
         else:
             self.span_model = self.model
         self.autocast, why_not = answering_autocast(self.decoding.precision, self.device.type)

@@ -62,6 +62,9 @@ class EncoderWithHead(nn.Module):
 
     Frozen parts stay in eval mode (no dropout) whatever ``train()`` is called with, so a
     frozen encoder gives the same states on every pass and a cache of them is exact.
+    ``states_dtype``: the dtype the encoder cache stored the states in when the head was
+    scored from it (float16); answering from token ids then rounds them the same way, so
+    the head sees what it was scored on.
     """
 
     def __init__(
@@ -72,10 +75,12 @@ class EncoderWithHead(nn.Module):
         hidden_layer: int = -1,
         freeze: str = "none",
         freeze_layers: int = 0,
+        states_dtype: torch.dtype | None = None,
     ):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.states_dtype = states_dtype
         n_layers = layer_count(encoder.config)
         if n_layers is not None:
             check_hidden_layer(hidden_layer, n_layers)
@@ -119,6 +124,8 @@ class EncoderWithHead(nn.Module):
         """From ``input_ids`` (runs the encoder) or from ``hidden_states`` (head only)."""
         if hidden_states is None:
             hidden_states = self.encode(input_ids, attention_mask, token_type_ids)
+            if self.states_dtype is not None:
+                hidden_states = hidden_states.to(self.states_dtype).to(hidden_states.dtype)
         start, end = self.head(hidden_states, attention_mask)
         loss = None
         if start_positions is not None and end_positions is not None:

@@ -215,3 +215,16 @@ def test_saved_precision_fills_only_what_the_command_line_left(tmp_path: Path) -
         )
         apply_saved_decoding(cfg)
         assert (cfg.data.max_length, cfg.trainer.precision) == (96, precision)
+
+
+def test_an_export_records_whether_its_head_was_scored_from_the_encoder_cache(
+    bf16_run: Path,
+) -> None:
+    from qa_lightning.cli.export import decoding_settings
+
+    config = OmegaConf.to_container(OmegaConf.load(bf16_run / "config.yaml"))
+    assert decoding_settings(config).encoder_states is None  # fine-tuned whole
+    config["model"] |= {"head": "mlp", "freeze": "all", "encoder_cache": True}
+    assert decoding_settings(config).encoder_states == "float16"
+    config["model"]["encoder_cache"] = False
+    assert decoding_settings(config).encoder_states is None

@@ -55,3 +55,37 @@ def test_an_unknown_decoding_setting_is_one_line(tmp_path) -> None:
     (tmp_path / "qa_decoding.json").write_text(json.dumps({"max_lenght": 64}))
     with pytest.raises(ConfigError, match="max_lenght"):
         DecodingSettings.of_folder(tmp_path)
+
+
+def test_a_saved_head_answers_from_states_rounded_as_its_encoder_cache_stored_them(
+    tiny_bert_dir, tmp_path
+) -> None:
+    """A frozen-head run is scored from float16 cached states: the folder's Answerer (and
+    pipeline) round the encoder's states the same way, so the head gets the logits it was
+    scored with; without the setting they differ (a frozen-head demo export answered 37 of
+    40 questions as its predictions.json)."""
+    import torch
+
+    from qa_lightning.models.head_module import HeadQAModule
+    from qa_lightning.models.loading import load_tokenizer
+
+    module = HeadQAModule(str(tiny_bert_dir), head="mlp", freeze="all").eval()
+    module.save_pretrained(tmp_path)
+    tokenizer = load_tokenizer(str(tiny_bert_dir))
+    tokenizer.save_pretrained(tmp_path)
+    batch = tokenizer(["who is it?"] * 2, [make_context(40), make_context(25)], padding=True)
+    batch = batch.convert_to_tensors("pt")
+    with torch.no_grad():
+        cached = module.model.encode(**batch).to(torch.float16)  # what the cache stores
+        scored = module.model(attention_mask=batch["attention_mask"], hidden_states=cached.float())
+        logits = {}
+        for states in ("float16", None):
+            DecodingSettings(encoder_states=states).write(tmp_path)
+            for name, model in (
+                ("answerer", Answerer.from_folder(str(tmp_path)).model),
+                ("pipeline", qa_pipeline(str(tmp_path)).span_model),
+            ):
+                logits[name, states] = model(**batch).start_logits
+    for name in ("answerer", "pipeline"):
+        assert torch.equal(logits[name, "float16"], scored.start_logits), name
+        assert not torch.equal(logits[name, None], scored.start_logits), name
