@@ -259,7 +259,8 @@ def apply_saved_decoding(cfg: DictConfig) -> None:
     del saved["encoder_states"]  # eval/predict score a saved head from that cache too
     if str(cfg.get("backend", "torch")) == "onnx":
         del saved["precision"]
-    keys = {k: "trainer.precision" if k == "precision" else f"data.{k}" for k in saved}
+    renamed = {"precision": "trainer.precision", "batch_size": "data.eval_batch_size"}
+    keys = {k: renamed.get(k, f"data.{k}") for k in saved}
     taken = {
         key: saved[name]
         for name, key in keys.items()

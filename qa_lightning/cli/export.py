@@ -130,6 +130,7 @@ def decoding_settings(config: dict) -> DecodingSettings:
         null_score_diff_threshold=float(data["null_score_diff_threshold"]),
         precision=str(config["trainer"]["precision"]),  # resolved: never "auto" in config.yaml
         encoder_states=STATES_DTYPE if cached else None,
+        batch_size=data["eval_batch_size"],
     )
 
 

@@ -105,7 +105,8 @@ class ExtractiveQAPipeline(Pipeline):
         **kwargs: Any,
     ):
         """One ``{question, context}`` (or ``question=``/``context=`` strings) -> a dict; a
-        list (or lists of strings) -> a list, answered ``batch_size`` windows at a time."""
+        list (or lists of strings) -> a list, answered ``batch_size`` windows at a time
+        (default: the folder's ``qa_decoding.json``, the batches its run was scored in)."""
         if question is not None or context is not None:
             if isinstance(question, str):
                 return super().__call__({"question": question, "context": context}, **kwargs)
@@ -125,7 +126,7 @@ class ExtractiveQAPipeline(Pipeline):
         post.pop("top_k", None)
         settings = replace(self.decoding, **pre, **post, **_given(version_2=version_2))
         answerer = Answerer(self.span_model, self.tokenizer, settings, device=self.device)
-        return answerer.answer(items, batch_size=batch_size or 32)
+        return answerer.answer(items, batch_size=batch_size)  # None: the folder's
 
     def preprocess(
         self,

@@ -153,7 +153,10 @@ def test_an_export_of_a_bf16_run_answers_as_its_card(bf16_run: Path, tmp_path: P
     from qa_lightning.inference import Answerer, qa_pipeline
 
     out = Path(_export(run=str(bf16_run), out=str(tmp_path / "export")))
-    assert json.loads((out / "qa_decoding.json").read_text())["precision"] == "bf16-mixed"
+    decoding = json.loads((out / "qa_decoding.json").read_text())
+    run_config = OmegaConf.load(bf16_run / "config.yaml")
+    assert decoding["precision"] == "bf16-mixed"
+    assert decoding["batch_size"] == run_config.data.eval_batch_size  # the batches it scored
     assert "computed in `bf16-mixed`" in (out / "README.md").read_text()
 
     examples = make_synthetic_squad(40, seed=10_000, id_prefix="syn-validation")
