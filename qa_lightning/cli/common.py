@@ -244,9 +244,10 @@ def load_module(
 
 
 def apply_saved_decoding(cfg: DictConfig) -> None:
-    """An export folder's ``qa_decoding.json`` (the windows, decoding and precision its
-    model was scored with) fills the ``data.*`` keys and ``trainer.precision`` that the
-    command line did not set (the precision not under ``backend=onnx``: no autocast)."""
+    """An export folder's ``qa_decoding.json`` (the windows, decoding, batch size and
+    precision its model was scored with) fills the ``data.*`` keys, ``data.eval_batch_size``
+    and ``trainer.precision`` that the command line did not set (the precision not under
+    ``backend=onnx``: no autocast reaches the graph)."""
     from qa_lightning.inference.answerer import DECODING_FILE, DecodingSettings
 
     folder = Path(str(cfg.model.name_or_path))
