@@ -580,8 +580,12 @@ def file_source(path: str) -> DataSource:
 
 
 def _looks_like_file(value: str) -> bool:
+    """A path, not a Hub name: it starts like one (``/``, ``./``, ``../``), has a data
+    file's suffix or exists. A path that does not exist then fails naming its key, never
+    after a Hub lookup."""
     return (
-        Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
+        value.startswith(("/", "./", "../"))
+        or Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
         or Path(value).exists()
     )
 
@@ -622,7 +626,10 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
         if (entry.file is None) == (entry.hub_name is None):
             raise ConfigError(f"{key}: give exactly one of file and hub_name")
         if entry.file is not None and not Path(entry.file).is_file():
-            raise DataFileNotFoundError(f"data file not found: {entry.file!r} ({key})")
+            raise DataFileNotFoundError(
+                f"data file not found: {entry.file!r} ({key}); give an existing file "
+                "(.json, .jsonl, .csv, .parquet) or a Hub dataset name"
+            )
         if entry.max_samples is not None and entry.max_samples <= 0:
             raise ConfigError(f"{key}.max_samples={entry.max_samples} must be positive or null")
         resolved[str(name)] = entry

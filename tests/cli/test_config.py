@@ -462,3 +462,15 @@ def test_backend_rules_name_the_key(entry: str, overrides: list[str], key: str, 
         cfg = _compose(entry, [*overrides, f"data.predict_file={predict_file}"])
         check_config(cfg)
     assert "\n" not in str(err.value)
+
+
+# -- issue 25, point 6: values that once ran, or failed late, deep or in a traceback -------
+
+
+@pytest.mark.parametrize("path", ["/nonexistent", "./missing", "../missing/set", "/no/dev.json"])
+def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: str) -> None:
+    """Once taken for a Hub dataset name: looked up on the Hub, the key never named."""
+    with pytest.raises(FileNotFoundError) as err:
+        check_config(_compose("train", [f"+data.eval_sets.x={path}"]))
+    assert str(err.value).startswith(f"data file not found: {path!r} (data.eval_sets.x)")
+    check_config(_compose("train", ["+data.eval_sets.x=rajpurkar/squad_v2"]))  # a Hub name
