@@ -7,7 +7,7 @@ with the key's name and the values allowed (OmegaConf's own message). The rules 
 cannot express live here too, each raising a one-line :class:`ConfigError` naming the key:
 
 - :func:`check_config`: every value rule and cross-field rule, run by the entry points before
-  any data is read or model loaded;
+  any data is read or model loaded (non-finite floats, Lightning's trainer values too);
 - :func:`check_against_model`: the values that depend on the model (``data.max_length``
   against its position limit, head settings against its layers), run once the model's own
   config (``transformers.AutoConfig``) is read, before the weights load;
@@ -661,9 +661,74 @@ def check_backend(cfg: DictConfig) -> None:
         )
 
 
+# The groups whose float settings must be finite numbers (the loggers' timeouts may be inf).
+FLOAT_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks")
+
+
+def _leaves(node: Any, key: str) -> list[tuple[str, Any]]:
+    """(dotted key, value) of every leaf under ``node``."""
+    if isinstance(node, Mapping):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{key}.{k}")]
+    if isinstance(node, list | tuple):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, f"{key}[{i}]")]
+    return [(key, node)]
+
+
+def check_finite_floats(cfg: DictConfig) -> None:
+    """No float setting is nan or inf: torch takes ``lr=inf`` and trains to empty answers,
+    and ``nan`` fails deep inside an optimiser. Every float leaf of :data:`FLOAT_GROUPS`
+    (unresolved: an interpolation is checked where it points)."""
+    for group in FLOAT_GROUPS:
+        if cfg.get(group) is None:
+            continue
+        for key, value in _leaves(OmegaConf.to_container(cfg[group], resolve=False), group):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{key}={value} is not a finite number; give a finite one")
+
+
+# Lightning's smallest accepted value of each integer trainer setting (null is always allowed).
+TRAINER_MINIMUMS = {
+    "max_epochs": -1,  # -1: no limit
+    "max_steps": -1,
+    "min_epochs": 0,
+    "accumulate_grad_batches": 1,
+    "num_nodes": 1,
+    "num_sanity_val_steps": -1,  # -1: the whole validation set
+    "log_every_n_steps": 1,
+    "check_val_every_n_epoch": 1,
+}
+
+
+def lightning_precisions() -> tuple[str, ...]:
+    """Every ``precision`` Lightning's Trainer takes, as the strings a config gives."""
+    from typing import get_args
+
+    from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+
+    values = (str(v) for literal in get_args(_PRECISION_INPUT) for v in get_args(literal))
+    return tuple(dict.fromkeys(values))  # 16 is both an int and a string alias
+
+
+def check_trainer(trainer: Mapping[str, Any]) -> None:
+    """The trainer settings Lightning would refuse only once the model has loaded (with a
+    multi-line message): ``precision`` (or auto, resolved by cli/precision.py) and the
+    integer counts of :data:`TRAINER_MINIMUMS`."""
+    precision = trainer.get("precision")
+    accepted = ("auto", *lightning_precisions())
+    if precision is not None and str(precision) not in accepted:
+        raise ConfigError(f"trainer.precision={precision!r}; use one of {', '.join(accepted)}")
+    for key, least in TRAINER_MINIMUMS.items():
+        value = trainer.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"trainer.{key}={value!r} must be a whole number >= {least}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Every rule on config values that the schema's types cannot express, checked before any
     data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
+    check_finite_floats(cfg)
     data = cfg.data
     if data.max_length < 32:
         raise ConfigError(f"data.max_length={data.max_length} is too small; use 32 or more")
@@ -734,6 +799,8 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"scheduler.warmup_steps={steps} must be >= 0 or null")
     if cfg.get("logger") is not None:
         check_loggers(cfg.logger)
+    if cfg.get("trainer") is not None:
+        check_trainer(cfg.trainer)
     check_backend(cfg)
     strategy = str(cfg.trainer.get("strategy", "auto"))
     if any(launch in strategy for launch in ("spawn", "fork", "notebook")):

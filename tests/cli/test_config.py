@@ -467,6 +467,58 @@ def test_backend_rules_name_the_key(entry: str, overrides: list[str], key: str, 
 # -- issue 25, point 6: values that once ran, or failed late, deep or in a traceback -------
 
 
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optimizer.lr=inf", "optimizer.lr=inf"),  # once trained to every answer ""
+        ("optimizer.lr=nan", "optimizer.lr=nan"),
+        ("optimizer.weight_decay=nan", "optimizer.weight_decay=nan"),
+        ("optimizer.betas=[0.9,nan]", "optimizer.betas[1]=nan"),
+        ("trainer.gradient_clip_val=inf", "trainer.gradient_clip_val=inf"),
+        ("data.null_score_diff_threshold=-inf", "data.null_score_diff_threshold=-inf"),
+        ("model.head_args.dropout=nan", "model.head_args.dropout=nan"),
+    ],
+)
+def test_a_non_finite_float_setting_is_refused_naming_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} is not a finite number") as err:
+        check_config(_compose("train", [override]))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.precision=bogus", "trainer.precision='bogus'; use one of auto, "),
+        ("trainer.max_epochs=-5", "trainer.max_epochs=-5 must be a whole number >= -1"),
+        ("trainer.max_steps=-2", "trainer.max_steps=-2 must be a whole number >= -1"),
+        (
+            "trainer.accumulate_grad_batches=0",
+            "trainer.accumulate_grad_batches=0 must be a whole number >= 1",
+        ),
+        ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 must be a whole number >= 1"),
+    ],
+)
+def test_trainer_settings_lightning_refuses_fail_before_anything_loads(override, message) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", [override]))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_every_precision_lightning_takes_is_accepted() -> None:
+    from typing import get_args
+
+    from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+
+    message = str(
+        pytest.raises(ConfigError, check_config, _compose("train", ["trainer.precision=x"])).value
+    )
+    for literal in get_args(_PRECISION_INPUT):
+        for value in get_args(literal):
+            assert f", {value}" in message  # the message lists what Lightning accepts
+            check_config(_compose("train", [f"trainer.precision={value}"]))
+    check_config(_compose("train", ["trainer.precision=auto", "trainer.max_epochs=-1"]))
+
+
 @pytest.mark.parametrize("path", ["/nonexistent", "./missing", "../missing/set", "/no/dev.json"])
 def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: str) -> None:
     """Once taken for a Hub dataset name: looked up on the Hub, the key never named."""
