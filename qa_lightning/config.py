@@ -19,6 +19,7 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import signal
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from qa_lightning.errors import ConfigError, DataFileNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 class Choice(str, Enum):
@@ -725,6 +728,17 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
             raise ConfigError(f"trainer.{key}={value!r} must be a whole number >= {least}")
 
 
+def warn_unused_predict_file(cfg: DictConfig) -> None:
+    """``data.predict_file`` is read by predict.py alone; elsewhere say once that it is not
+    (warned, not refused: one data preset may serve train.py and predict.py)."""
+    if cfg.task_name != "predict" and cfg.data.get("predict_file"):
+        log.warning(
+            "data.predict_file=%s is read by predict.py only; %s.py ignores it",
+            cfg.data.predict_file,
+            cfg.task_name,
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Every rule on config values that the schema's types cannot express, checked before any
     data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
@@ -787,6 +801,12 @@ def check_config(cfg: DictConfig) -> None:
             f"{', '.join(HEADS)} (linear is the usual probe)"
         )
     check_freeze_layers(model.freeze_layers)
+    if model.freeze_layers and model.freeze != Freeze.layers:
+        raise ConfigError(
+            f"model.freeze_layers={model.freeze_layers} is read only with model.freeze=layers "
+            f"(here model.freeze={model.freeze}); add model.freeze=layers or drop it"
+        )
+    warn_unused_predict_file(cfg)
     if "optimizer" in cfg and cfg.optimizer.lr <= 0:
         raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
     if "scheduler" in cfg:

@@ -519,6 +519,23 @@ def test_every_precision_lightning_takes_is_accepted() -> None:
     check_config(_compose("train", ["trainer.precision=auto", "trainer.max_epochs=-1"]))
 
 
+def test_freeze_layers_without_freeze_layers_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", ["model.head=linear", "model.freeze_layers=99"]))
+    assert str(err.value) == (
+        "model.freeze_layers=99 is read only with model.freeze=layers (here model.freeze=none); "
+        "add model.freeze=layers or drop it"
+    )
+
+
+def test_a_predict_file_given_to_train_is_named_in_one_warning(tmp_path: Path, caplog) -> None:
+    (tmp_path / "q.json").write_text("{}")
+    with caplog.at_level("WARNING", logger="qa_lightning.config"):
+        check_config(_compose("train", [f"data.predict_file={tmp_path / 'q.json'}"]))
+    (record,) = [r for r in caplog.records if "data.predict_file" in r.getMessage()]
+    assert record.getMessage().endswith("is read by predict.py only; train.py ignores it")
+
+
 @pytest.mark.parametrize("path", ["/nonexistent", "./missing", "../missing/set", "/no/dev.json"])
 def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: str) -> None:
     """Once taken for a Hub dataset name: looked up on the Hub, the key never named."""
