@@ -8,6 +8,8 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 
 - :func:`check_config`: every value rule and cross-field rule, run by the entry points before
   any data is read or model loaded (non-finite floats, Lightning's trainer values too);
+- :func:`check_run_dir`: ``hydra.run.dir`` can be made and written, run by a Hydra callback
+  (``cli/task.py``) before Hydra makes the folder;
 - :func:`check_against_model`: the values that depend on the model (``data.max_length``
   against its position limit, head settings against its layers), run once the model's own
   config (``transformers.AutoConfig``) is read, before the weights load;
@@ -21,6 +23,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -737,6 +740,21 @@ def warn_unused_predict_file(cfg: DictConfig) -> None:
             cfg.data.predict_file,
             cfg.task_name,
         )
+
+
+def check_run_dir(path: str | os.PathLike, key: str = "hydra.run.dir") -> None:
+    """The run folder ``path`` (the value of ``key``) can be created and written to."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"{key}={str(path)!r} cannot be created or written to ({err.strerror or err}); "
+            "give a folder you can write"
+        ) from None
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -207,3 +207,10 @@ def test_bad_synthetic_settings_stop_in_one_line(tmp_path, tiny_bert_dir):
     )
     assert_one_line_error(proc, "data.synthetic.unanswerable_fraction=1.5", "between 0 and 1")
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_a_run_dir_that_cannot_be_made_fails_in_one_line(tmp_path):
+    """Once Hydra's FileNotFoundError traceback (hydra.run.dir=/proc/x)."""
+    (tmp_path / "file").write_text("")
+    proc = run_entry("train.py", ["experiment=demo"], tmp_path / "file" / "run", check=False)
+    assert_one_line_error(proc, f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be created")

@@ -543,3 +543,14 @@ def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: s
         check_config(_compose("train", [f"+data.eval_sets.x={path}"]))
     assert str(err.value).startswith(f"data file not found: {path!r} (data.eval_sets.x)")
     check_config(_compose("train", ["+data.eval_sets.x=rajpurkar/squad_v2"]))  # a Hub name
+
+
+def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -> None:
+    from qa_lightning.config import check_run_dir
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError) as err:
+        check_run_dir(tmp_path / "file" / "run")
+    assert str(err.value).startswith(f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be")
+    check_run_dir(tmp_path / "new" / "run")  # a folder that can be made is made
+    assert (tmp_path / "new" / "run").is_dir()
