@@ -214,3 +214,20 @@ def test_a_run_dir_that_cannot_be_made_fails_in_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     proc = run_entry("train.py", ["experiment=demo"], tmp_path / "file" / "run", check=False)
     assert_one_line_error(proc, f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be created")
+
+
+def test_a_saved_head_file_with_an_unexpected_key_is_refused_naming_it(tmp_path):
+    """Once a TypeError traceback from HeadArgs(**head_args): nothing read from a file runs."""
+    from qa_lightning.errors import ConfigError
+    from qa_lightning.models.head_module import HEAD_CONFIG, load_saved_head, saved_head_settings
+
+    path = tmp_path / HEAD_CONFIG
+    settings = {"head": "linear", "head_args": {"_target_": "os.system"}, "hidden_layer": -1}
+    path.write_text(json.dumps(settings))
+    for read in (saved_head_settings, lambda d: load_saved_head(d, 32)):
+        with pytest.raises(ConfigError) as err:
+            read(tmp_path)
+        assert str(err.value).startswith(f"{path} has unexpected key head_args._target_")
+    path.write_text(json.dumps({**settings, "head_args": {}, "_target_": "os.system"}))
+    with pytest.raises(ConfigError, match=r"has unexpected key '_target_'; allowed: head, "):
+        saved_head_settings(tmp_path)
