@@ -7,7 +7,9 @@ with the key's name and the values allowed (OmegaConf's own message). The rules 
 cannot express live here too, each raising a one-line :class:`ConfigError` naming the key:
 
 - :func:`check_config`: every value rule and cross-field rule, run by the entry points before
-  any data is read or model loaded;
+  any data is read or model loaded (non-finite floats, Lightning's trainer values too);
+- :func:`check_run_dir`: ``hydra.run.dir`` can be made and written, run by a Hydra callback
+  (``cli/task.py``) before Hydra makes the folder;
 - :func:`check_against_model`: the values that depend on the model (``data.max_length``
   against its position limit, head settings against its layers), run once the model's own
   config (``transformers.AutoConfig``) is read, before the weights load;
@@ -19,7 +21,9 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 from __future__ import annotations
 
 import difflib
+import logging
 import math
+import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +36,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from qa_lightning.errors import ConfigError, DataFileNotFoundError
+
+log = logging.getLogger(__name__)
 
 
 class Choice(str, Enum):
@@ -598,8 +604,12 @@ def file_source(path: str) -> DataSource:
 
 
 def _looks_like_file(value: str) -> bool:
+    """A path, not a Hub name: it starts like one (``/``, ``./``, ``../``), has a data
+    file's suffix or exists. A path that does not exist then fails naming its key, never
+    after a Hub lookup."""
     return (
-        Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
+        value.startswith(("/", "./", "../"))
+        or Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
         or Path(value).exists()
     )
 
@@ -640,7 +650,10 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
         if (entry.file is None) == (entry.hub_name is None):
             raise ConfigError(f"{key}: give exactly one of file and hub_name")
         if entry.file is not None and not Path(entry.file).is_file():
-            raise DataFileNotFoundError(f"data file not found: {entry.file!r} ({key})")
+            raise DataFileNotFoundError(
+                f"data file not found: {entry.file!r} ({key}); give an existing file "
+                "(.json, .jsonl, .csv, .parquet) or a Hub dataset name"
+            )
         if entry.max_samples is not None and entry.max_samples <= 0:
             raise ConfigError(f"{key}.max_samples={entry.max_samples} must be positive or null")
         resolved[str(name)] = entry
@@ -672,9 +685,100 @@ def check_backend(cfg: DictConfig) -> None:
         )
 
 
+# The groups whose float settings must be finite numbers (the loggers' timeouts may be inf).
+FLOAT_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks")
+
+
+def _leaves(node: Any, key: str) -> list[tuple[str, Any]]:
+    """(dotted key, value) of every leaf under ``node``."""
+    if isinstance(node, Mapping):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{key}.{k}")]
+    if isinstance(node, list | tuple):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, f"{key}[{i}]")]
+    return [(key, node)]
+
+
+def check_finite_floats(cfg: DictConfig) -> None:
+    """No float setting is nan or inf: torch takes ``lr=inf`` and trains to empty answers,
+    and ``nan`` fails deep inside an optimiser. Every float leaf of :data:`FLOAT_GROUPS`
+    (unresolved: an interpolation is checked where it points)."""
+    for group in FLOAT_GROUPS:
+        if cfg.get(group) is None:
+            continue
+        for key, value in _leaves(OmegaConf.to_container(cfg[group], resolve=False), group):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{key}={value} is not a finite number; give a finite one")
+
+
+# Lightning's smallest accepted value of each integer trainer setting (null is always allowed).
+TRAINER_MINIMUMS = {
+    "max_epochs": -1,  # -1: no limit
+    "max_steps": -1,
+    "min_epochs": 0,
+    "accumulate_grad_batches": 1,
+    "num_nodes": 1,
+    "num_sanity_val_steps": -1,  # -1: the whole validation set
+    "log_every_n_steps": 1,
+    "check_val_every_n_epoch": 1,
+}
+
+
+def lightning_precisions() -> tuple[str, ...]:
+    """Every ``precision`` Lightning's Trainer takes, as the strings a config gives."""
+    from typing import get_args
+
+    from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+
+    values = (str(v) for literal in get_args(_PRECISION_INPUT) for v in get_args(literal))
+    return tuple(dict.fromkeys(values))  # 16 is both an int and a string alias
+
+
+def check_trainer(trainer: Mapping[str, Any]) -> None:
+    """The trainer settings Lightning would refuse only once the model has loaded (with a
+    multi-line message): ``precision`` (or auto, resolved by cli/precision.py) and the
+    integer counts of :data:`TRAINER_MINIMUMS`."""
+    precision = trainer.get("precision")
+    accepted = ("auto", *lightning_precisions())
+    if precision is not None and str(precision) not in accepted:
+        raise ConfigError(f"trainer.precision={precision!r}; use one of {', '.join(accepted)}")
+    for key, least in TRAINER_MINIMUMS.items():
+        value = trainer.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"trainer.{key}={value!r} must be a whole number >= {least}")
+
+
+def warn_unused_predict_file(cfg: DictConfig) -> None:
+    """``data.predict_file`` is read by predict.py alone; elsewhere say once that it is not
+    (warned, not refused: one data preset may serve train.py and predict.py)."""
+    if cfg.task_name != "predict" and cfg.data.get("predict_file"):
+        log.warning(
+            "data.predict_file=%s is read by predict.py only; %s.py ignores it",
+            cfg.data.predict_file,
+            cfg.task_name,
+        )
+
+
+def check_run_dir(path: str | os.PathLike, key: str = "hydra.run.dir") -> None:
+    """The run folder ``path`` (the value of ``key``) can be created and written to."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"{key}={str(path)!r} cannot be created or written to ({err.strerror or err}); "
+            "give a folder you can write"
+        ) from None
+
+
 def check_config(cfg: DictConfig) -> None:
     """Every rule on config values that the schema's types cannot express, checked before any
     data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
+    check_finite_floats(cfg)
     data = cfg.data
     if data.max_length < 32:
         raise ConfigError(f"data.max_length={data.max_length} is too small; use 32 or more")
@@ -733,6 +837,12 @@ def check_config(cfg: DictConfig) -> None:
             f"{', '.join(HEADS)} (linear is the usual probe)"
         )
     check_freeze_layers(model.freeze_layers)
+    if model.freeze_layers and model.freeze != Freeze.layers:
+        raise ConfigError(
+            f"model.freeze_layers={model.freeze_layers} is read only with model.freeze=layers "
+            f"(here model.freeze={model.freeze}); add model.freeze=layers or drop it"
+        )
+    warn_unused_predict_file(cfg)
     if "optimizer" in cfg and cfg.optimizer.lr <= 0:
         raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
     if "scheduler" in cfg:
@@ -745,6 +855,8 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"scheduler.warmup_steps={steps} must be >= 0 or null")
     if cfg.get("logger") is not None:
         check_loggers(cfg.logger)
+    if cfg.get("trainer") is not None:
+        check_trainer(cfg.trainer)
     check_backend(cfg)
     strategy = str(cfg.trainer.get("strategy", "auto"))
     if any(launch in strategy for launch in ("spawn", "fork", "notebook")):

@@ -207,13 +207,19 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
     )
 
 
+def frozen_encoder(cfg: DictConfig, module: QAModule) -> Any | None:
+    """``module``'s frozen encoder, if it has one whose outputs are cached
+    (``model.encoder_cache``), for batches to carry them; it runs under the trainer's
+    autocast, as it would inside a step."""
+    return module.encoder_states(autocast_dtype(cfg.trainer.precision))
+
+
 def make_datamodule(
-    cfg: DictConfig, tokenizer: Any, module: QAModule, **kwargs: Any
+    cfg: DictConfig, tokenizer: Any, module: QAModule | None = None, **kwargs: Any
 ) -> SquadDataModule:
-    """``cfg.data`` for ``module``: handed its frozen encoder, if it has one whose outputs
-    are cached (``model.encoder_cache``), so that batches carry them. The encoder runs
-    under the trainer's autocast, as it would inside a step."""
-    encoder = module.encoder_states(autocast_dtype(cfg.trainer.precision))
+    """``cfg.data`` for ``module`` (its :func:`frozen_encoder`); without one, the encoder
+    can be handed over later (``SquadDataModule.use_encoder``)."""
+    encoder = frozen_encoder(cfg, module) if module is not None else None
     return SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, encoder=encoder, **kwargs)
 
 

@@ -16,6 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from qa_lightning.config import check_run_dir
 from qa_lightning.errors import ForeignRunFolderError, UserError
 
 log = logging.getLogger("qa_lightning")
@@ -55,6 +59,22 @@ def report_user_errors(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return None
 
     return wrapper
+
+
+class RunDirCheck(Callback):
+    """Hydra callback (conf/hydra/default.yaml): a ``hydra.run.dir`` that cannot be created
+    or written fails in one ``error:`` line. Hydra makes the folder before the task runs, so
+    the task wrapper never sees its FileNotFoundError, which ends in a traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            run_dir = str(config.hydra.run.dir)
+        except Exception:  # e.g. ${hydra:...}, resolvable only inside the job: Hydra's turn
+            return
+        try:
+            check_run_dir(run_dir)
+        except UserError as err:
+            raise SystemExit(f"error: {err}") from None  # Hydra reports Exceptions only
 
 
 def _release_memory() -> None:

@@ -7,15 +7,18 @@ import signal
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from qa_lightning.cli.common import (
     check_model_fits,
+    frozen_encoder,
     make_callbacks,
     make_datamodule,
     make_loggers,
@@ -27,6 +30,7 @@ from qa_lightning.cli.common import (
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config
+from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -71,16 +75,19 @@ def train(cfg: DictConfig) -> float | None:
         ckpt_path = str(state.checkpoint) if state.status == "interrupted" else None
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)
+    # The data next, read, checked and cached: a bad file fails in seconds, before W&B and
+    # the weights load (Lightning's prepare_data then finds the entries built).
+    tokenizer, datamodule = _prepared_data(cfg)
 
-    # Loggers first, so that a job failing later (a model that will not load, a stride the
-    # tokenizer rejects, a diverged loss) still leaves a W&B run, marked failed.
+    # Loggers before the model, so that a job failing later (weights that will not load, a
+    # diverged loss) still leaves a W&B run, marked failed.
     # (fast_dev_run swaps in a dummy logger anyway: no run folder logs for a smoke test)
     loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg)
     for logger in loggers:
         logger.log_hyperparams(run_hyperparams(cfg))
     error: BaseException | None = None
     try:
-        return _fit_and_evaluate(cfg, loggers, started, ckpt_path)
+        return _fit_and_evaluate(cfg, loggers, started, ckpt_path, tokenizer, datamodule)
     except BaseException as err:
         error = err
         raise
@@ -106,10 +113,9 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
-def _fit_and_evaluate(
-    cfg: DictConfig, loggers: list, started: float, ckpt_path: str | None
-) -> float | None:
-    output_dir = Path(cfg.paths.output_dir)
+def _prepared_data(cfg: DictConfig) -> tuple[Any, SquadDataModule]:
+    """The tokenizer and the datamodule with every set's examples read, checked and cached,
+    before the model loads (its frozen encoder, if any, is handed over later)."""
     model_cfg = cfg.model
     check_model_fits(cfg, model_cfg.name_or_path)  # its config only: before data and weights
     tokenizer = load_tokenizer(
@@ -117,8 +123,23 @@ def _fit_and_evaluate(
         revision=model_cfg.revision,
         trust_remote_code=model_cfg.trust_remote_code,
     )
+    datamodule = make_datamodule(cfg, tokenizer)
+    if rank_zero_only.rank == 0:  # as Lightning's prepare_data (the others load in setup)
+        datamodule.prepare_data()
+    return tokenizer, datamodule
+
+
+def _fit_and_evaluate(
+    cfg: DictConfig,
+    loggers: list,
+    started: float,
+    ckpt_path: str | None,
+    tokenizer: Any,
+    datamodule: SquadDataModule,
+) -> float | None:
+    output_dir = Path(cfg.paths.output_dir)
     module = make_module(cfg, training=True)
-    datamodule = make_datamodule(cfg, tokenizer, module)
+    datamodule.use_encoder(frozen_encoder(cfg, module))
 
     throughput = TrainThroughput()
     latest = LatestResults()

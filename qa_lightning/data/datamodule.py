@@ -135,7 +135,8 @@ class SquadDataModule(pl.LightningDataModule):
 
     ``with_train=False`` (eval.py) leaves the train set out; ``predict=True`` (predict.py)
     reads ``data.predict_file`` alone, with answers optional. ``encoder``: a frozen encoder
-    whose outputs batches carry (cached under ``data.encoder_cache_dir``).
+    whose outputs batches carry (cached under ``data.encoder_cache_dir``); it may also be
+    handed over later (:meth:`use_encoder`), so that the data is read before the model loads.
     """
 
     def __init__(
@@ -178,6 +179,11 @@ class SquadDataModule(pl.LightningDataModule):
         )
         self._cache_keys: dict[str, str] = {}
         self._tables: dict[str, tuple[Dataset, Dataset]] = {}  # name -> (examples, features)
+
+    def use_encoder(self, encoder: StateEncoder | None) -> None:
+        """The frozen encoder whose outputs batches carry, once the model is built: train.py
+        reads and checks the data first, so that a bad file fails before the weights load."""
+        self.encoder = encoder
 
     @staticmethod
     def _kind(split: str) -> str:

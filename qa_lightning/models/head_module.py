@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from qa_lightning.config import HeadArgs
+from qa_lightning.errors import ConfigError
 from qa_lightning.models.encoder_head import (
     EncoderWithHead,
     FrozenEncoderStates,
@@ -32,10 +34,43 @@ HEAD_CONFIG = "qa_head.json"
 HEAD_WEIGHTS = "qa_head.safetensors"
 
 
+# what save_pretrained writes to qa_head.json: these keys, head_args with HeadArgs' fields
+SAVED_HEAD_KEYS = ("head", "head_args", "hidden_layer")
+HEAD_ARG_KEYS = tuple(HeadArgs.__dataclass_fields__)
+
+
 def saved_head_settings(directory: str | Path) -> dict[str, Any] | None:
-    """The head settings saved beside an encoder by ``save_pretrained``, if any."""
+    """The head settings saved beside an encoder by ``save_pretrained``, if any, checked:
+    the file is plain data, so a key it never holds (a ``_target_``) is refused, not run."""
     path = Path(directory) / HEAD_CONFIG
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        settings = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})") from None
+    check_saved_head(settings, path)
+    return settings
+
+
+def check_saved_head(settings: Any, path: Path) -> None:
+    """``settings`` (read from ``path``) holds only what ``save_pretrained`` writes."""
+    if not isinstance(settings, dict) or "head" not in settings:
+        raise ConfigError(f"{path} must be an object with keys {', '.join(SAVED_HEAD_KEYS)}")
+    unknown = sorted(set(settings) - set(SAVED_HEAD_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path} has unexpected key {unknown[0]!r}; allowed: {', '.join(SAVED_HEAD_KEYS)}"
+        )
+    head_args = settings.get("head_args") or {}
+    if not isinstance(head_args, dict):
+        raise ConfigError(f"{path}: head_args must be an object with {', '.join(HEAD_ARG_KEYS)}")
+    unknown = sorted(set(head_args) - set(HEAD_ARG_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path} has unexpected key head_args.{unknown[0]}; allowed head_args: "
+            f"{', '.join(HEAD_ARG_KEYS)}"
+        )
 
 
 def load_saved_head(directory: str | Path, hidden_size: int) -> tuple[SpanHead, dict] | None:

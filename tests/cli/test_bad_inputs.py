@@ -129,7 +129,11 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, tiny_bert_dir, tiny_ro
     )
     line = assert_one_line_error(proc, f"ckpt_path={ckpt}", "another model", str(tiny_bert_dir))
     assert str(tiny_roberta_dir) in line
-    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    # the data is read before the model (and so the checkpoint): its features, of good
+    # data, are cached whole, for the corrected run to use
+    entries = [p for p in (tmp_path / "cache" / "features").iterdir() if p.is_dir()]
+    assert entries and all((entry / "_COMPLETE").is_file() for entry in entries)
 
 
 def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(tmp_path, tiny_bert_dir):
@@ -206,4 +210,52 @@ def test_bad_synthetic_settings_stop_in_one_line(tmp_path, tiny_bert_dir):
         check=False,
     )
     assert_one_line_error(proc, "data.synthetic.unanswerable_fraction=1.5", "between 0 and 1")
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_a_run_dir_that_cannot_be_made_fails_in_one_line(tmp_path):
+    """Once Hydra's FileNotFoundError traceback (hydra.run.dir=/proc/x)."""
+    (tmp_path / "file").write_text("")
+    proc = run_entry("train.py", ["experiment=demo"], tmp_path / "file" / "run", check=False)
+    assert_one_line_error(proc, f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be created")
+
+
+def test_a_saved_head_file_with_an_unexpected_key_is_refused_naming_it(tmp_path):
+    """Once a TypeError traceback from HeadArgs(**head_args): nothing read from a file runs."""
+    from qa_lightning.errors import ConfigError
+    from qa_lightning.models.head_module import HEAD_CONFIG, load_saved_head, saved_head_settings
+
+    path = tmp_path / HEAD_CONFIG
+    settings = {"head": "linear", "head_args": {"_target_": "os.system"}, "hidden_layer": -1}
+    path.write_text(json.dumps(settings))
+    for read in (saved_head_settings, lambda d: load_saved_head(d, 32)):
+        with pytest.raises(ConfigError) as err:
+            read(tmp_path)
+        assert str(err.value).startswith(f"{path} has unexpected key head_args._target_")
+    path.write_text(json.dumps({**settings, "head_args": {}, "_target_": "os.system"}))
+    with pytest.raises(ConfigError, match=r"has unexpected key '_target_'; allowed: head, "):
+        saved_head_settings(tmp_path)
+
+
+def test_a_bad_data_file_fails_before_wandb_and_the_weights_load(tmp_path, tiny_bert_dir):
+    """Once read inside trainer.fit, 15-20 s in, after W&B and the model had loaded."""
+    import shutil
+
+    model_dir = shutil.copytree(tiny_bert_dir, tmp_path / "no-weights")
+    (model_dir / "model.safetensors").unlink()  # had they been read first, the error says so
+    bad = bad_json(tmp_path)
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={model_dir}",
+            "data=squad_json",
+            f"data.train_file={bad}",
+            f"data.validation_file={good_file(tmp_path)}",
+            "logger=wandb",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    assert_one_line_error(proc, str(bad), "malformed JSON at line 3 column 17")
+    assert not (tmp_path / "run" / "wandb").exists()  # W&B never started
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")

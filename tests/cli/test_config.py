@@ -462,3 +462,95 @@ def test_backend_rules_name_the_key(entry: str, overrides: list[str], key: str, 
         cfg = _compose(entry, [*overrides, f"data.predict_file={predict_file}"])
         check_config(cfg)
     assert "\n" not in str(err.value)
+
+
+# -- issue 25, point 6: values that once ran, or failed late, deep or in a traceback -------
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optimizer.lr=inf", "optimizer.lr=inf"),  # once trained to every answer ""
+        ("optimizer.lr=nan", "optimizer.lr=nan"),
+        ("optimizer.weight_decay=nan", "optimizer.weight_decay=nan"),
+        ("optimizer.betas=[0.9,nan]", "optimizer.betas[1]=nan"),
+        ("trainer.gradient_clip_val=inf", "trainer.gradient_clip_val=inf"),
+        ("data.null_score_diff_threshold=-inf", "data.null_score_diff_threshold=-inf"),
+        ("model.head_args.dropout=nan", "model.head_args.dropout=nan"),
+    ],
+)
+def test_a_non_finite_float_setting_is_refused_naming_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} is not a finite number") as err:
+        check_config(_compose("train", [override]))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.precision=bogus", "trainer.precision='bogus'; use one of auto, "),
+        ("trainer.max_epochs=-5", "trainer.max_epochs=-5 must be a whole number >= -1"),
+        ("trainer.max_steps=-2", "trainer.max_steps=-2 must be a whole number >= -1"),
+        (
+            "trainer.accumulate_grad_batches=0",
+            "trainer.accumulate_grad_batches=0 must be a whole number >= 1",
+        ),
+        ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 must be a whole number >= 1"),
+    ],
+)
+def test_trainer_settings_lightning_refuses_fail_before_anything_loads(override, message) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", [override]))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_every_precision_lightning_takes_is_accepted() -> None:
+    from typing import get_args
+
+    from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+
+    message = str(
+        pytest.raises(ConfigError, check_config, _compose("train", ["trainer.precision=x"])).value
+    )
+    for literal in get_args(_PRECISION_INPUT):
+        for value in get_args(literal):
+            assert f", {value}" in message  # the message lists what Lightning accepts
+            check_config(_compose("train", [f"trainer.precision={value}"]))
+    check_config(_compose("train", ["trainer.precision=auto", "trainer.max_epochs=-1"]))
+
+
+def test_freeze_layers_without_freeze_layers_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", ["model.head=linear", "model.freeze_layers=99"]))
+    assert str(err.value) == (
+        "model.freeze_layers=99 is read only with model.freeze=layers (here model.freeze=none); "
+        "add model.freeze=layers or drop it"
+    )
+
+
+def test_a_predict_file_given_to_train_is_named_in_one_warning(tmp_path: Path, caplog) -> None:
+    (tmp_path / "q.json").write_text("{}")
+    with caplog.at_level("WARNING", logger="qa_lightning.config"):
+        check_config(_compose("train", [f"data.predict_file={tmp_path / 'q.json'}"]))
+    (record,) = [r for r in caplog.records if "data.predict_file" in r.getMessage()]
+    assert record.getMessage().endswith("is read by predict.py only; train.py ignores it")
+
+
+@pytest.mark.parametrize("path", ["/nonexistent", "./missing", "../missing/set", "/no/dev.json"])
+def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: str) -> None:
+    """Once taken for a Hub dataset name: looked up on the Hub, the key never named."""
+    with pytest.raises(FileNotFoundError) as err:
+        check_config(_compose("train", [f"+data.eval_sets.x={path}"]))
+    assert str(err.value).startswith(f"data file not found: {path!r} (data.eval_sets.x)")
+    check_config(_compose("train", ["+data.eval_sets.x=rajpurkar/squad_v2"]))  # a Hub name
+
+
+def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -> None:
+    from qa_lightning.config import check_run_dir
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError) as err:
+        check_run_dir(tmp_path / "file" / "run")
+    assert str(err.value).startswith(f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be")
+    check_run_dir(tmp_path / "new" / "run")  # a folder that can be made is made
+    assert (tmp_path / "new" / "run").is_dir()

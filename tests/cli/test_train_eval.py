@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -294,31 +295,14 @@ def test_partial_validation_scores_only_complete_examples(tmp_path: Path, tiny_b
 
 
 def test_failed_job_marks_its_wandb_run_failed(tmp_path: Path, tiny_bert_dir) -> None:
-    bad = tmp_path / "bad.json"
-    record = {"id": "q1", "question": "Who?", "answers": [{"text": "Velden", "answer_start": 3}]}
-    bad.write_text(
-        json.dumps(
-            {
-                "version": "1.1",
-                "data": [
-                    {
-                        "title": "t",
-                        "paragraphs": [{"context": "The city of Velden.", "qas": [record]}],
-                    }
-                ],
-            }
-        )
-    )
+    # weights that will not load fail after W&B starts (a bad data file fails before it)
+    model_dir = shutil.copytree(tiny_bert_dir, tmp_path / "no-weights")
+    (model_dir / "model.safetensors").unlink()
     run_dir = tmp_path / "run"
-    overrides = [
-        f"model.name_or_path={tiny_bert_dir}",
-        "data=squad_json",
-        f"data.train_file={bad}",
-        f"data.validation_file={bad}",
-    ]
+    overrides = [f"model.name_or_path={model_dir}", *SMALL_DATA]
     proc = run_entry("train.py", [*overrides, "logger=wandb"], run_dir, check=False)
     assert proc.returncode != 0
-    assert "q1" in proc.stderr and "bad.json" in proc.stderr and "answer_start=3" in proc.stderr
+    assert f"could not load the model '{model_dir}'" in proc.stderr
     summary = wandb_summary(run_dir)
     assert summary["exit_code"] == 1 and summary["state"] != "finished"
     assert not (run_dir / "metrics.json").exists()
