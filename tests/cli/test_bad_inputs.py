@@ -78,7 +78,15 @@ def assert_nothing_trusted_left(run_dir: Path, cache_dir: Path) -> None:
     assert not features.exists() or not [p for p in features.iterdir() if p.is_dir()]
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# Every case's exact message is a unit test in tests/data/test_sources.py; through train.py
+# (about 9 s each, mostly imports) two cases run by default and the rest with `make test-all`.
+THROUGH_TRAIN_PY = ("malformed JSON", "duplicate ids")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c if c in THROUGH_TRAIN_PY else pytest.param(c, marks=pytest.mark.slow) for c in CASES],
+)
 def test_bad_data_file_stops_with_one_line(case, tmp_path, tiny_bert_dir):
     make, needles = CASES[case]
     bad = make(tmp_path)
@@ -168,7 +176,10 @@ def test_an_optimized_metric_typo_stops_before_training(tmp_path, tiny_bert_dir)
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
 
 
-@pytest.mark.parametrize("script", ["train.py", "eval.py"])
+@pytest.mark.parametrize(
+    "script",
+    ["train.py", pytest.param("eval.py", marks=pytest.mark.slow)],  # ~10 s each
+)
 def test_max_length_beyond_the_models_positions_stops_before_the_weights_load(
     script, tmp_path, wordpiece_tokenizer
 ):

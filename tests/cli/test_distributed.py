@@ -303,6 +303,7 @@ def test_two_process_training_runs_and_its_validation_is_the_one_process_eval(
         assert run.json(name) == one.json(name), name
 
 
+@pytest.mark.slow  # ~22 s; tests/data/test_cache_locks.py builds an entry from 3 processes
 def test_two_process_training_builds_the_encoder_cache_once(
     tmp_path: Path, tiny_bert_dir: Path
 ) -> None:

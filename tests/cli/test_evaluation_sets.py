@@ -151,7 +151,10 @@ def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("which", "scored_as", "v2"),
-    [("unlabelled_json", "shifted", False), ("unlabelled_jsonl", "flat", True)],
+    [
+        pytest.param("unlabelled_json", "shifted", False, marks=pytest.mark.slow),  # ~11 s
+        ("unlabelled_jsonl", "flat", True),
+    ],
 )
 def test_predict_answers_an_unlabelled_file(run, files, tmp_path, which, scored_as, v2) -> None:
     """The same questions without answers get the answers training gave them when scored."""

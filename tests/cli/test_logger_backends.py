@@ -83,6 +83,7 @@ def test_mlflow_local_store_in_the_run_folder(tmp_path: Path, tiny_bert_dir) -> 
     assert _csv_f1(run_dir)[-1] == pytest.approx(metrics["f1"], abs=1e-4)
 
 
+@pytest.mark.slow  # ~12 s
 def test_throughput_preset_logs_lightnings_windowed_rates(tmp_path: Path, tiny_bert_dir) -> None:
     """callbacks=throughput adds Lightning's ThroughputMonitor with our batch functions:
     features/s and non-padding tokens/s reach the log (tokens/s above features/s, as every

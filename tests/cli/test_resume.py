@@ -52,6 +52,7 @@ def uninterrupted(tmp_path_factory, tiny_bert_dir) -> Path:
     return run_dir
 
 
+@pytest.mark.slow  # ~13 s; the kill tests compare with the same uninterrupted run
 def test_same_seed_twice_gives_the_same_metrics(uninterrupted, tiny_bert_dir, tmp_path):
     run_entry("train.py", train_args(tiny_bert_dir), tmp_path / "again")
     assert final_scores(tmp_path / "again") == final_scores(uninterrupted)
@@ -60,7 +61,7 @@ def test_same_seed_twice_gives_the_same_metrics(uninterrupted, tiny_bert_dir, tm
 @pytest.mark.parametrize(
     ("signal_name", "step"),
     [
-        ("SIGTERM", 4),
+        pytest.param("SIGTERM", 4, marks=pytest.mark.slow),  # the SLURM test sends a signal too
         ("SIGKILL", 7),
         pytest.param("SIGTERM", 15, marks=pytest.mark.slow),  # the last step of epoch 1
         pytest.param("SIGTERM", 19, marks=pytest.mark.slow),  # inside epoch 2
@@ -95,6 +96,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(
     assert final_scores(run_dir) == final_scores(uninterrupted)
 
 
+@pytest.mark.slow  # ~36 s: three trainings
 def test_resume_after_an_epoch_cut_short_by_limit_train_batches(tiny_bert_dir, tmp_path):
     """With trainer.limit_train_batches=2 an epoch ends after 2 of its 3 batches. Stopped
     at that boundary, the run resumed with the next epoch's first batch (it once compared

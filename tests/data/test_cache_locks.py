@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.data.test_datamodule import data_cfg
@@ -100,6 +101,7 @@ def _visible_entries(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
 
 
+@pytest.mark.slow  # ~18 s; the encoder-cache entry below takes the same entry_lock
 def test_parallel_jobs_build_a_feature_entry_once(tmp_path, wordpiece_tokenizer):
     cfg = data_cfg(
         tmp_path, synthetic={"n_train": 4, "n_eval": 12, "unanswerable_fraction": 0.0, "seed": 0}

@@ -132,6 +132,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # ~28 s; the refused key falls back through the same path
 def test_unreachable_server_falls_back_to_offline(tmp_path: Path, tiny_bert_dir) -> None:
     started = time.monotonic()
     run_dir, output = _train_online(
