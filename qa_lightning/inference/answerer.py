@@ -24,7 +24,7 @@ from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
 from qa_lightning.models.onnx_model import onnx_span_model
-from qa_lightning.models.precision import FP32, answering_autocast
+from qa_lightning.models.precision import FP32, answering_autocast, autocast_to
 
 DECODING_FILE = "qa_decoding.json"
 
@@ -167,10 +167,7 @@ class Answerer:
         starts: list[np.ndarray] = [np.empty(0)] * len(lengths)
         ends: list[np.ndarray] = [np.empty(0)] * len(lengths)
         order = np.argsort(-lengths, kind="stable")
-        autocast = torch.autocast(
-            self.device.type, dtype=self.autocast, enabled=self.autocast is not None
-        )
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast_to(self.device.type, self.autocast):
             for lo in range(0, len(order), batch_size):
                 rows = order[lo : lo + batch_size]
                 batch = self.tokenizer.pad(

@@ -28,7 +28,7 @@ from qa_lightning.inference.answerer import (
     fp32_for_onnx,
 )
 from qa_lightning.models.onnx_model import onnx_span_model
-from qa_lightning.models.precision import answering_autocast
+from qa_lightning.models.precision import answering_autocast, autocast_to
 
 TASK = "extractive-question-answering"
 
@@ -159,10 +159,7 @@ class ExtractiveQAPipeline(Pipeline):
         return {"batch": batch, "example": example, "features": features}
 
     def _forward(self, model_inputs: dict[str, Any]):
-        autocast = torch.autocast(
-            self.device.type, dtype=self.autocast, enabled=self.autocast is not None
-        )
-        with torch.no_grad(), autocast:
+        with torch.no_grad(), autocast_to(self.device.type, self.autocast):
             out = self.span_model(**model_inputs["batch"])
         return {
             **model_inputs,

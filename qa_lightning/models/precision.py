@@ -21,6 +21,11 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
     return dtypes.get(str(precision))
 
 
+def autocast_to(device_type: str, dtype: torch.dtype | None) -> torch.autocast:
+    """``torch.autocast`` to ``dtype`` on ``device_type``; switched off for None."""
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+
 def answering_autocast(precision: str, device_type: str) -> tuple[torch.dtype | None, str | None]:
     """(the autocast dtype that reproduces ``precision`` on ``device_type``, or None for
     none; why it cannot be reproduced here, or None when it is)."""
