@@ -490,6 +490,9 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "train"
+    # the researcher's packages to import first (their heads, losses, readers ...); a class
+    # path a saved run names is only built from these or qa_lightning
+    imports: list[str] = field(default_factory=list)
     seed: int = 42
     tags: list[str] = field(default_factory=list)
     # resume training from this Lightning checkpoint; "last": the run folder's last.ckpt if
@@ -519,6 +522,9 @@ class EvalConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "eval"
+    # the researcher's packages to import first (their heads, losses, readers ...); a class
+    # path a saved run names is only built from these or qa_lightning
+    imports: list[str] = field(default_factory=list)
     seed: int = 42
     tags: list[str] = field(default_factory=list)
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path is scored
@@ -535,6 +541,9 @@ class PredictConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "predict"
+    # the researcher's packages to import first (their heads, losses, readers ...); a class
+    # path a saved run names is only built from these or qa_lightning
+    imports: list[str] = field(default_factory=list)
     seed: int = 42
     ckpt_path: str | None = None  # a Lightning checkpoint; else model.name_or_path answers
     backend: Backend = Backend.torch  # as EvalConfig.backend
@@ -564,6 +573,9 @@ class ExportConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "export"
+    # the researcher's packages to import first (their heads, losses, readers ...); a class
+    # path a saved run names is only built from these or qa_lightning
+    imports: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -596,6 +608,9 @@ class ServeConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "serve"
+    # the researcher's packages to import first (their heads, losses, readers ...); a class
+    # path a saved run names is only built from these or qa_lightning
+    imports: list[str] = field(default_factory=list)
 
 
 def file_source(path: str) -> DataSource:

@@ -19,6 +19,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from qa_lightning.components import import_modules
 from qa_lightning.config import check_run_dir
 from qa_lightning.errors import ForeignRunFolderError, UserError
 
@@ -45,6 +46,7 @@ def report_user_errors(task: Callable[[Any], Any]) -> Callable[[Any], Any]:
     @functools.wraps(task)
     def wrapper(cfg: Any) -> Any:
         try:
+            import_modules(cfg.get("imports"))  # the user's own components, before any check
             return task(cfg)
         except Exception as err:
             # a folder of another run is never written into: the sweep stops instead
