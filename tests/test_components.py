@@ -30,7 +30,10 @@ def test_a_node_is_built_with_the_seams_own_arguments():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"_target_": "no_such_pkg.Head"}, "model.head._target_='no_such_pkg.Head' cannot be imported"),
+        (
+            {"_target_": "no_such_pkg.Head"},
+            "model.head._target_='no_such_pkg.Head' cannot be imported",
+        ),
         ({"_target_": "torch.nn.Linear"}, "is not a span head: give a subclass of"),
         ({"_target_": f"{__name__}.Child", "depth": 2}, "model.head.depth: Child takes no 'depth'"),
         ({"width": 2}, "model.head needs a _target_"),
