@@ -200,16 +200,9 @@ class DataConfig:
     predict_file: str | None = None
 
 
-class Head(Choice):
-    """model.head: our span heads on the bare encoder (null: the checkpoint's own QA model)."""
-
-    linear = "linear"
-    mlp = "mlp"
-    bilstm = "bilstm"
-    transformer = "transformer"
-
-
-HEADS = Head.values()
+# model.head's short names for the built-in heads (conf/model/head/<name>.yaml holds each
+# as a node; qa_lightning.models.heads.NAMED_HEADS maps them to classes)
+HEADS = ("linear", "mlp", "bilstm", "transformer")
 
 
 class Freeze(Choice):
@@ -232,7 +225,8 @@ class AttnImplementation(Choice):
 
 @dataclass
 class HeadArgs:
-    """Hyper-parameters of our span heads; each head reads the ones it has."""
+    """Hyper-parameters of the built-in heads given by name (``model.head=mlp``); each head
+    reads the ones it has. A head given as a node takes its arguments in the node."""
 
     dropout: float = 0.1
     hidden_size: int = 256  # mlp: inner width; bilstm: width of each direction
@@ -253,9 +247,16 @@ class ModelConfig:
     # torch.compile the module for training (GPUs: fewer, fused kernels; the first steps pay
     # for compilation, and dynamic padding compiles with dynamic shapes)
     compile: bool = False
+    # the LightningModule (a qa_lightning.models.QAModule subclass); null: QAModule, or
+    # HeadQAModule with a head. module_args: its own keyword arguments
+    _target_: str | None = None
+    module_args: dict[str, Any] = field(default_factory=dict)
     # null: the checkpoint's own QA model (AutoModelForQuestionAnswering), fine-tuned whole.
-    # linear | mlp | bilstm | transformer: our head on the bare encoder (AutoModel).
-    head: Head | None = None
+    # A span head on the bare encoder (AutoModel): a node naming any SpanHead subclass
+    # (model/head=linear|mlp|bilstm|transformer or your own YAML), or a built-in's name
+    head: Any = None
+    # the training loss: a node naming a SpanLoss subclass; null: start/end cross-entropy
+    loss: Any = None
     head_args: HeadArgs = field(default_factory=HeadArgs)
     # with a head: none | embeddings | layers (embeddings + the bottom freeze_layers) | all
     freeze: Freeze = Freeze.none

@@ -15,13 +15,16 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
+from qa_lightning.components import resolve_class
 from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.models.checks import module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
+from qa_lightning.models.heads import head_label, head_node
 from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.onnx_model import OnnxQAModule, OnnxSpanModel
 from qa_lightning.models.precision import autocast_dtype
-from qa_lightning.models.qa_module import QAModule
+from qa_lightning.models.qa_module import MODULE_CLASS, QAModule
 from qa_lightning.tracking.checkpoints import (
     CheckpointOnInterrupt,
     MidEpochCheckpoint,
@@ -161,43 +164,50 @@ def check_model_fits(
 
 
 def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
-    """QAModule for ``model.head=null``, else HeadQAModule (also for a saved head directory).
+    """The LightningModule of ``cfg.model``: ``model._target_`` (checked), else QAModule for
+    ``model.head=null`` and HeadQAModule with a head (also for a saved head directory).
 
     Every setting is handed over as plain Python (Enum members as their strings): they are
     the module's hyper-parameters, which checkpoints keep and ``weights_only`` loading reads.
     """
     model = to_plain(cfg.model)
+    cls = module_class(model)
     kwargs: dict[str, Any] = {
         "revision": model["revision"],
         "attn_implementation": model["attn_implementation"],
         "trust_remote_code": model["trust_remote_code"],
+        "loss": model.get("loss"),
+        **(model.get("module_args") or {}),
     }
     if training:
         kwargs["optimizer"] = to_plain(cfg.optimizer)
         kwargs["scheduler"] = to_plain(cfg.scheduler)
-    head = {
-        "head": model["head"],
-        "head_args": model["head_args"],
-        "hidden_layer": model["hidden_layer"],
-    }
-    freeze = model["freeze"]
-    if model["head"] is None:
+    if not issubclass(cls, HeadQAModule):
         saved = saved_head_settings(resolve_model_path(model["name_or_path"]))
-        if saved is None:
-            return QAModule(model["name_or_path"], **kwargs)
-        head = saved
+        if saved is None or model.get("_target_") is not None:
+            return cls(model["name_or_path"], **kwargs)
+        cls, head = HeadQAModule, {"head": saved["head"], "head_args": saved.get("head_args")}
+        head["hidden_layer"] = saved["hidden_layer"]
         # model.head=null means the model as saved, fine-tuned whole; scoring it, the
         # encoder stays frozen (its outputs can then be cached)
         freeze = "none" if training else "all"
         if training:
+            label = head_label(head_node(head["head"], head["head_args"]))
             log.info(
                 "%s holds a saved %s head: fine-tuning it with its encoder (model.head=null); "
-                "to train the head alone give model.head=%s model.freeze=all",
+                "to train the head alone give model/head=%s model.freeze=all",
                 model["name_or_path"],
-                saved["head"],
-                saved["head"],
+                label,
+                label,
             )
-    return HeadQAModule(
+    else:
+        head = {
+            "head": model["head"],
+            "head_args": model["head_args"],
+            "hidden_layer": model["hidden_layer"],
+        }
+        freeze = model["freeze"]
+    return cls(
         model["name_or_path"],
         **head,
         freeze=freeze,
@@ -244,9 +254,13 @@ def load_module(
         "weights_only": WEIGHTS_ONLY,
         "model_config": checkpoint.get("model_config"),
     }
-    if checkpoint.get("hyper_parameters", {}).get("head") is None:
-        return QAModule.load_from_checkpoint(ckpt_path, **settings)
-    return HeadQAModule.load_from_checkpoint(ckpt_path, **settings)
+    saved_class = checkpoint.get(MODULE_CLASS)
+    if saved_class is None:  # written before checkpoints named their class
+        has_head = checkpoint.get("hyper_parameters", {}).get("head") is not None
+        cls = HeadQAModule if has_head else QAModule
+    else:
+        cls = resolve_class(saved_class, QAModule, where=f"{ckpt_path}: {MODULE_CLASS}")
+    return cls.load_from_checkpoint(ckpt_path, **settings)
 
 
 def apply_saved_decoding(cfg: DictConfig) -> None:

@@ -19,7 +19,8 @@ from qa_lightning.cli.common import (
     write_resolved_config,
 )
 from qa_lightning.cli.precision import resolve_precision
-from qa_lightning.config import check_config
+from qa_lightning.config import check_config, to_plain
+from qa_lightning.models.checks import check_model_components
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
@@ -33,6 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     set_env_defaults()
     apply_saved_decoding(cfg)
     check_config(cfg)
+    check_model_components(to_plain(cfg.model))  # before any data or weights load
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)

@@ -29,8 +29,9 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
-from qa_lightning.config import check_config
+from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.models.checks import check_model_components
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -59,6 +60,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     set_env_defaults()
     check_config(cfg)
+    check_model_components(to_plain(cfg.model))  # before any data or weights load
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)

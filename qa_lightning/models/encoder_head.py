@@ -24,6 +24,7 @@ from qa_lightning.config import (
 )
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.heads import SpanHead
+from qa_lightning.models.losses import SpanCrossEntropy
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
@@ -129,13 +130,9 @@ class EncoderWithHead(nn.Module):
         start, end = self.head(hidden_states, attention_mask)
         loss = None
         if start_positions is not None and end_positions is not None:
-            # As *ForQuestionAnswering: labels outside the window are ignored.
-            width = start.shape[1]
-            loss_fn = nn.CrossEntropyLoss(ignore_index=width)
-            loss = (
-                loss_fn(start, start_positions.clamp(0, width))
-                + loss_fn(end, end_positions.clamp(0, width))
-            ) / 2
+            # as *ForQuestionAnswering models do (the modules use model.loss instead)
+            labels = {"start_positions": start_positions, "end_positions": end_positions}
+            loss = SpanCrossEntropy()(start, end, labels)
         return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end)
 
 

@@ -24,7 +24,7 @@ from qa_lightning.models.encoder_head import (
     FrozenEncoderStates,
     parameter_counts,
 )
-from qa_lightning.models.heads import SpanHead, build_head
+from qa_lightning.models.heads import SpanHead, head_label, head_node, make_head
 from qa_lightning.models.loading import load_encoder, resolve_model_path
 from qa_lightning.models.qa_module import _FORMER_EVAL_SETTINGS, QAModule
 
@@ -34,9 +34,10 @@ HEAD_CONFIG = "qa_head.json"
 HEAD_WEIGHTS = "qa_head.safetensors"
 
 
-# what save_pretrained writes to qa_head.json: these keys, head_args with HeadArgs' fields
+# what save_pretrained writes to qa_head.json: the head's node (class path and keyword
+# arguments) and the layer it reads; folders saved before heads were nodes have the head's
+# name and its head_args instead
 SAVED_HEAD_KEYS = ("head", "head_args", "hidden_layer")
-HEAD_ARG_KEYS = tuple(HeadArgs.__dataclass_fields__)
 
 
 def saved_head_settings(directory: str | Path) -> dict[str, Any] | None:
@@ -54,7 +55,8 @@ def saved_head_settings(directory: str | Path) -> dict[str, Any] | None:
 
 
 def check_saved_head(settings: Any, path: Path) -> None:
-    """``settings`` (read from ``path``) holds only what ``save_pretrained`` writes."""
+    """``settings`` (read from ``path``) holds only what ``save_pretrained`` writes, as plain
+    data; the head's class path is resolved later, only to a ``SpanHead`` subclass."""
     if not isinstance(settings, dict) or "head" not in settings:
         raise ConfigError(f"{path} must be an object with keys {', '.join(SAVED_HEAD_KEYS)}")
     unknown = sorted(set(settings) - set(SAVED_HEAD_KEYS))
@@ -62,14 +64,20 @@ def check_saved_head(settings: Any, path: Path) -> None:
         raise ConfigError(
             f"{path} has unexpected key {unknown[0]!r}; allowed: {', '.join(SAVED_HEAD_KEYS)}"
         )
+    head = settings["head"]
+    if isinstance(head, dict):
+        if not isinstance(head.get("_target_"), str):
+            raise ConfigError(f"{path}: head must name its class in _target_")
+        return
+    head_arg_keys = tuple(HeadArgs.__dataclass_fields__)
     head_args = settings.get("head_args") or {}
     if not isinstance(head_args, dict):
-        raise ConfigError(f"{path}: head_args must be an object with {', '.join(HEAD_ARG_KEYS)}")
-    unknown = sorted(set(head_args) - set(HEAD_ARG_KEYS))
+        raise ConfigError(f"{path}: head_args must be an object with {', '.join(head_arg_keys)}")
+    unknown = sorted(set(head_args) - set(head_arg_keys))
     if unknown:
         raise ConfigError(
             f"{path} has unexpected key head_args.{unknown[0]}; allowed head_args: "
-            f"{', '.join(HEAD_ARG_KEYS)}"
+            f"{', '.join(head_arg_keys)}"
         )
 
 
@@ -79,9 +87,10 @@ def load_saved_head(directory: str | Path, hidden_size: int) -> tuple[SpanHead, 
     settings = saved_head_settings(directory)
     if settings is None:
         return None
-    head = build_head(settings["head"], hidden_size, settings["head_args"])
+    node = head_node(settings["head"], settings.get("head_args"))
+    head = make_head(node, hidden_size, where=str(Path(directory) / HEAD_CONFIG))
     head.load_state_dict(load_file(Path(directory) / HEAD_WEIGHTS))
-    return head, settings
+    return head, {**settings, "head": node}
 
 
 class HeadQAModule(QAModule):
@@ -91,7 +100,7 @@ class HeadQAModule(QAModule):
         self,
         model_name_or_path: str,
         *,
-        head: str = "linear",
+        head: str | dict[str, Any] = "linear",
         head_args: dict[str, Any] | None = None,
         freeze: str = "all",
         freeze_layers: int = 0,
@@ -99,6 +108,10 @@ class HeadQAModule(QAModule):
         encoder_cache: bool = True,
         **kwargs: Any,
     ):
+        # the head as its node (plain data) from here on, whichever way it was given; the
+        # hyper-parameters below are read from these locals
+        head = head_node(head, head_args)
+        head_args = None
         super().__init__(model_name_or_path, **kwargs)
         self.save_hyperparameters(ignore=[*_FORMER_EVAL_SETTINGS, "model_config"])
 
@@ -111,7 +124,7 @@ class HeadQAModule(QAModule):
             attn_implementation=hp.get("attn_implementation"),
             config=self._saved_config,
         )
-        head = build_head(hp.head, encoder.config.hidden_size, hp.head_args)
+        head = make_head(hp.head, encoder.config.hidden_size)
         if self._saved_config is None:  # else a checkpoint's weights follow
             saved_head = Path(resolve_model_path(hp.model_name_or_path)) / HEAD_WEIGHTS
             if saved_head.is_file():  # a directory written by save_pretrained below
@@ -133,7 +146,7 @@ class HeadQAModule(QAModule):
             {k: v.contiguous() for k, v in self.model.head.state_dict().items()},
             directory / HEAD_WEIGHTS,
         )
-        settings = {k: self.hparams[k] for k in ("head", "head_args", "hidden_layer")}
+        settings = {k: self.hparams[k] for k in ("head", "hidden_layer")}
         (directory / HEAD_CONFIG).write_text(json.dumps(settings, indent=2))
 
     @property
@@ -155,7 +168,7 @@ class HeadQAModule(QAModule):
             counts["trainable"],
             counts["frozen"],
             self.hparams.freeze,
-            self.hparams.head,
+            head_label(self.hparams.head),
         )
         for logger in self.loggers:
             logger.log_hyperparams({f"params/{k}": v for k, v in counts.items()})
@@ -169,6 +182,4 @@ class HeadQAModule(QAModule):
         return self.model(
             hidden_states=hidden.float(),  # stored in float16
             attention_mask=batch["attention_mask"],
-            start_positions=batch.get("start_positions"),
-            end_positions=batch.get("end_positions"),
         )

@@ -3,6 +3,19 @@
 It computes the span loss for training and start/end logits for evaluation and prediction,
 nothing else: the evaluation sets' evaluators (built on the data side) take the logits
 from each step's output and score them.
+
+It is also the LightningModule seam (``model._target_``). A researcher's module subclasses
+it (or ``HeadQAModule``) and keeps its protocol:
+
+- ``forward(batch)`` -> an output with ``start_logits`` and ``end_logits`` (B, T), from the
+  model inputs alone (``input_ids``, ``attention_mask``, ``token_type_ids``, or the cached
+  ``hidden_states``); ``training_step`` adds ``model.loss`` (which sees the whole batch);
+- ``validation_step`` / ``predict_step`` return ``{"start_logits", "end_logits"}``;
+- ``save_pretrained(folder)`` writes what ``from_pretrained`` (or ``qa_head.json``) reads;
+- ``encoder_states()``: a frozen encoder whose outputs the data side may cache, or None;
+- ``model_config``: the pretrained part's transformers config.
+
+Checkpoints record the class path (``module_class``), resolved on load only to a subclass.
 """
 
 from __future__ import annotations
@@ -16,9 +29,11 @@ import torch
 from hydra.utils import instantiate
 from transformers import get_scheduler
 
+from qa_lightning.components import class_path
 from qa_lightning.errors import TrainingDivergedError
 from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.loading import config_from_dict, load_qa_model
+from qa_lightning.models.losses import make_loss
 
 if TYPE_CHECKING:
     from qa_lightning.models.encoder_head import FrozenEncoderStates
@@ -30,7 +45,10 @@ DEFAULT_OPTIMIZER = {
     "weight_decay": 0.01,
 }
 DEFAULT_SCHEDULER = {"name": "linear", "warmup_ratio": 0.1, "warmup_steps": None}
-_NOT_MODEL_INPUTS = ("feature_index",)
+# what the network is given; labels and every other column a batch carries reach the loss
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# the checkpoint entry naming the module's class (older checkpoints: chosen by their head)
+MODULE_CLASS = "module_class"
 # Evaluation settings that checkpoints written before evaluation moved to the data side
 # carry as hyper-parameters; accepted and dropped so those checkpoints still load.
 _FORMER_EVAL_SETTINGS = (
@@ -45,8 +63,9 @@ _FORMER_EVAL_SETTINGS = (
 class QAModule(pl.LightningModule):
     """Fine-tunes a QA model; its evaluation steps return start/end logits.
 
-    ``optimizer`` is a Hydra partial config (``_target_`` + kwargs), kept as a plain dict
-    so checkpoints stay loadable without the config tree.
+    ``optimizer`` is a Hydra partial config (``_target_`` + kwargs) and ``loss`` a
+    :class:`~qa_lightning.models.losses.SpanLoss` node (null: the span cross-entropy), kept
+    as plain dicts so checkpoints stay loadable without the config tree.
     """
 
     def __init__(
@@ -59,6 +78,7 @@ class QAModule(pl.LightningModule):
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
         model_config: dict[str, Any] | None = None,
+        loss: dict[str, Any] | None = None,
         **former_eval_settings: Any,
     ):
         super().__init__()
@@ -70,6 +90,7 @@ class QAModule(pl.LightningModule):
         # checkpoint holding every weight loads without the base model's files (offline)
         self._saved_config = config_from_dict(model_config) if model_config else None
         self.model = self.build_model()
+        self.loss = make_loss(loss)
         # from_pretrained returns eval mode and Lightning keeps each submodule's mode:
         # without this, fine-tuning would run with dropout off.
         self.model.train()
@@ -95,6 +116,7 @@ class QAModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # plain data (a dict of numbers and strings): read back with weights_only loading
         checkpoint["model_config"] = self.model_config.to_dict()
+        checkpoint[MODULE_CLASS] = class_path(type(self))
 
     def save_pretrained(self, directory: str | Path) -> None:
         """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""
@@ -107,12 +129,12 @@ class QAModule(pl.LightningModule):
 
     # -- steps ---------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor]):
-        """Model outputs (loss when the batch has labels, start/end logits) for a batch."""
-        inputs = {k: v for k, v in batch.items() if k not in _NOT_MODEL_INPUTS}
-        return self.model(**inputs)
+        """Start/end logits of a batch, from its model inputs alone."""
+        return self.model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self(batch).loss
+        out = self(batch)
+        loss = self.loss(out.start_logits, out.end_logits, batch)
         self.log(
             "train/loss",
             loss,

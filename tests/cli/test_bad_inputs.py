@@ -147,17 +147,17 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, tiny_bert_dir, tiny_ro
 def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(tmp_path, tiny_bert_dir):
     proc = run_entry(
         "train.py",
-        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "model.head=bogus"],
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "model.freeze=bogus"],
         tmp_path / "run",
         check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
     # Hydra's own message: the override, the values allowed and the key
-    assert "Invalid value 'bogus', expected one of [linear, mlp, bilstm, transformer]" in (
+    assert "Invalid value 'bogus', expected one of [none, embeddings, layers, all]" in (
         proc.stderr
     )
-    assert "full_key: model.head" in proc.stderr
+    assert "full_key: model.freeze" in proc.stderr
     assert not (tmp_path / "run").exists()  # nothing ran: Hydra refused the config
 
 

@@ -1,0 +1,45 @@
+"""The model's components checked before anything loads: the LightningModule, the span
+head and the loss each resolve to a subclass of their seam and take the keys given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qa_lightning.components import check_component, check_signature
+from qa_lightning.errors import ConfigError
+from qa_lightning.models.head_module import HeadQAModule
+from qa_lightning.models.heads import NAMED_HEADS, SpanHead
+from qa_lightning.models.losses import SpanLoss
+from qa_lightning.models.qa_module import QAModule
+
+
+def module_class(model: Mapping[str, Any]) -> type[QAModule]:
+    """The LightningModule ``model._target_`` names (checked), else the built-in one for
+    ``model.head`` (QAModule without a head, HeadQAModule with one)."""
+    target = model.get("_target_")
+    if target is None:
+        return QAModule if model.get("head") is None else HeadQAModule
+    cls = check_component("model", {"_target_": target}, QAModule, what="LightningModule")
+    check_signature("model.module_args", cls, dict(model.get("module_args") or {}))
+    return cls
+
+
+def check_model_components(model: Mapping[str, Any]) -> None:
+    """``model._target_``, ``model.head`` and ``model.loss``; one line naming the key."""
+    cls = module_class(model)
+    head = model.get("head")
+    if isinstance(head, Mapping):
+        check_component("model.head", head, SpanHead, what="span head", supplied=("hidden_size",))
+    elif head is not None and head not in NAMED_HEADS:
+        raise ConfigError(
+            f"model.head={head!r}; use a node with a _target_ (model/head=<yaml>) or one of "
+            f"{', '.join(NAMED_HEADS)}"
+        )
+    if head is not None and not issubclass(cls, HeadQAModule):
+        raise ConfigError(
+            f"model.head is set but model._target_={model.get('_target_')!r} is not a "
+            "HeadQAModule subclass, which builds a head on the encoder; drop one of them"
+        )
+    if model.get("loss") is not None:
+        check_component("model.loss", model["loss"], SpanLoss, what="span loss")
