@@ -36,6 +36,11 @@ def check_model_components(model: Mapping[str, Any]) -> None:
             f"model.head={head!r}; use a node with a _target_ (model/head=<yaml>) or one of "
             f"{', '.join(NAMED_HEADS)}"
         )
+    if head is None and issubclass(cls, HeadQAModule):
+        raise ConfigError(
+            f"model._target_={model.get('_target_')!r} builds a span head on the encoder: "
+            "give one with model/head=<name> (linear, mlp, bilstm, transformer or yours)"
+        )
     if head is not None and not issubclass(cls, HeadQAModule):
         raise ConfigError(
             f"model.head is set but model._target_={model.get('_target_')!r} is not a "

@@ -135,7 +135,7 @@ def model_card(
         f"- windows: max_length {data['max_length']}, doc_stride {data['doc_stride']}",
         f"- optimiser: lr {config['optimizer']['lr']}, batch {data['batch_size']}, "
         f"{trainer['max_epochs']} epochs, precision {trainer['precision']}",
-        f"- head: {config['model'].get('head') or 'transformers QA layer'}, "
+        f"- head: {_head_label(config['model'].get('head'))}, "
         f"freeze {config['model'].get('freeze', 'none')}",
         "",
         "Command:",
@@ -160,3 +160,10 @@ def card_metadata(text: str) -> dict[str, Any]:
     """The metadata block of a card (what the Hub reads)."""
     _, block, _ = text.split("---\n", 2)
     return yaml.safe_load(block)
+
+
+def _head_label(head: Any) -> str:
+    """``model.head`` for a reader: a name, or a node's class path."""
+    if isinstance(head, dict):
+        return f"`{head.get('_target_')}`"
+    return head or "transformers QA layer"

@@ -154,9 +154,7 @@ def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(tmp_p
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
     # Hydra's own message: the override, the values allowed and the key
-    assert "Invalid value 'bogus', expected one of [none, embeddings, layers, all]" in (
-        proc.stderr
-    )
+    assert "Invalid value 'bogus', expected one of [none, embeddings, layers, all]" in (proc.stderr)
     assert "full_key: model.freeze" in proc.stderr
     assert not (tmp_path / "run").exists()  # nothing ran: Hydra refused the config
 

@@ -39,7 +39,10 @@ def test_model_head_null_fine_tunes_a_saved_head_with_its_encoder_and_says_so(
     with caplog.at_level(logging.INFO, logger="qa_lightning.cli.common"):
         module = make_module(cfg_for(saved), training=True)
     assert isinstance(module, HeadQAModule)
-    assert module.hparams.head == {"_target_": "qa_lightning.models.heads.LinearHead", "dropout": 0.1}
+    assert module.hparams.head == {
+        "_target_": "qa_lightning.models.heads.LinearHead",
+        "dropout": 0.1,
+    }
     assert parameter_counts(module)["frozen"] == 0
     assert module.encoder_states() is None  # a trainable encoder has no fixed outputs
     (line,) = [r.getMessage() for r in caplog.records if "holds a saved linear head" in r.message]

@@ -331,9 +331,13 @@ def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     assert (config["scheduler"]["name"], config["data"]["on_bad_record"]) == ("linear", "raise")
     ckpt = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
     hparams = ckpt["hyper_parameters"]
-    settings = (hparams["head"], hparams["freeze"], hparams["scheduler"]["name"])
-    assert settings == ("bilstm", "all", "linear") and {type(v) for v in settings} == {str}
-    assert json.loads((run_dir / "best_model" / "qa_head.json").read_text())["head"] == "bilstm"
+    settings = (hparams["freeze"], hparams["scheduler"]["name"])
+    assert settings == ("all", "linear") and {type(v) for v in settings} == {str}
+    # the head by name is saved as its node: a class path and keyword arguments, plain data
+    node = {"_target_": "qa_lightning.models.heads.BiLSTMHead", "width": 16, "num_layers": 1}
+    assert hparams["head"] == {**node, "dropout": 0.1}
+    saved = json.loads((run_dir / "best_model" / "qa_head.json").read_text())
+    assert saved["head"] == {**node, "dropout": 0.1}
     assert list((tmp_path / "cache" / "encoder").iterdir())  # the encoder cache was used
     assert (run_dir / "best_model" / "qa_head.safetensors").is_file()
     trained = json.loads((run_dir / "predictions.json").read_text())
