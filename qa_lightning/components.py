@@ -29,15 +29,35 @@ def class_path(obj: Any) -> str:
 
 
 def _import(key: str, target: Any) -> Any:
-    from hydra.utils import get_object
+    """The object a dotted path names: the longest importable module prefix, then its
+    attributes (written here rather than Hydra's ``get_object``, which logs an error of
+    several lines before raising)."""
+    import importlib
 
     if not isinstance(target, str) or not target:
         raise ConfigError(f"{key}._target_ must be a class path string (got {target!r})")
-    try:
-        return get_object(target)
-    except Exception as err:  # ImportError, AttributeError, a module failing on import
-        reason = " ".join(str(err).split())[:200]
-        raise ConfigError(f"{key}._target_={target!r} cannot be imported ({reason})") from None
+    parts = target.split(".")
+    for cut in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name is not None and not module_name.startswith(err.name):
+                # a module that exists failed importing one of its own dependencies
+                raise ConfigError(f"{key}._target_={target!r} cannot be imported ({err})") from None
+            continue
+        except Exception as err:  # the module itself fails on import
+            reason = " ".join(str(err).split())[:200]
+            raise ConfigError(f"{key}._target_={target!r} cannot be imported ({reason})") from None
+        for attribute in parts[cut:]:
+            if not hasattr(obj, attribute):
+                raise ConfigError(
+                    f"{key}._target_={target!r} cannot be imported ({module_name!r} has no "
+                    f"{attribute!r})"
+                )
+            obj = getattr(obj, attribute)
+        return obj
+    raise ConfigError(f"{key}._target_={target!r} cannot be imported (no module {parts[0]!r})")
 
 
 def _check_base(key: str, target: str, obj: Any, base: type | None, what: str) -> None:

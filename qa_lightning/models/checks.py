@@ -3,10 +3,11 @@ head and the loss each resolve to a subclass of their seam and take the keys giv
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from qa_lightning.components import check_component, check_signature
+from qa_lightning.components import check_component
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.models.heads import NAMED_HEADS, SpanHead
@@ -21,8 +22,25 @@ def module_class(model: Mapping[str, Any]) -> type[QAModule]:
     if target is None:
         return QAModule if model.get("head") is None else HeadQAModule
     cls = check_component("model", {"_target_": target}, QAModule, what="LightningModule")
-    check_signature("model.module_args", cls, dict(model.get("module_args") or {}))
+    accepted = module_arguments(cls)
+    for key in model.get("module_args") or {}:
+        if key not in accepted:
+            raise ConfigError(
+                f"model.module_args.{key}: {cls.__qualname__} takes no {key!r}; its own "
+                f"arguments are {', '.join(sorted(accepted - module_arguments(QAModule))) or 'none'}"
+            )
     return cls
+
+
+def module_arguments(cls: type[QAModule]) -> set[str]:
+    """The keyword arguments ``cls`` takes: its own and its bases' down to QAModule (each
+    passes the rest on with ``**kwargs``)."""
+    names: set[str] = set()
+    for klass in cls.__mro__[: cls.__mro__.index(QAModule) + 1]:
+        if "__init__" in vars(klass):
+            params = inspect.signature(klass.__init__).parameters.values()
+            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return names - {"self"}
 
 
 def check_model_components(model: Mapping[str, Any]) -> None:
