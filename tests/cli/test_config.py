@@ -562,3 +562,33 @@ def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -
     assert str(err.value).startswith(f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be")
     check_run_dir(tmp_path / "new" / "run")  # a folder that can be made is made
     assert (tmp_path / "new" / "run").is_dir()
+
+
+USER_SLICES = "tests.evaluation.user_slices"
+
+
+@pytest.mark.parametrize("config_name", ["train", "eval"])
+def test_evaluation_slices_compose_and_a_bad_node_fails_in_one_line(config_name, tmp_path):
+    from qa_lightning.evaluation.slices import build_slices
+
+    assert not (CONF / "evaluation").exists()  # a top-level key, not a config group
+    cfg = _compose(config_name, ["data=synthetic"])
+    assert [s.name for s in build_slices(cfg.evaluation.slices)] == [
+        "question_type",
+        "answer_length",
+        "windows",
+        "answerable",
+    ]
+    mine = f"{{_target_:{USER_SLICES}.QuestionLength,short_words:3}}"
+    builtin = "{_target_:qa_lightning.evaluation.slices.Windows}"
+    cfg = _compose(config_name, ["data=synthetic", f"evaluation.slices=[{builtin},{mine}]"])
+    entry_checks(cfg)
+    assert [s.name for s in build_slices(cfg.evaluation.slices)] == ["windows", "question_length"]
+    bad = f"{{_target_:{USER_SLICES}.QuestionLength,words:3}}"
+    cfg = _compose(config_name, ["data=synthetic", f"evaluation.slices=[{builtin},{bad}]"])
+    with pytest.raises(ConfigError) as err:
+        entry_checks(cfg)
+    assert str(err.value).startswith("evaluation.slices[1].words: QuestionLength takes no")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigCompositionException):  # a typo under evaluation: the schema
+        _compose(config_name, ["evaluation.slice=[]"])
