@@ -9,7 +9,7 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 - :func:`check_config`: every value rule and cross-field rule, run by the entry points before
   any data is read or model loaded (non-finite floats, Lightning's trainer values too); the
   rules on names the evaluation owns (``optimized_metric``, ``monitor``, ``evaluation.slices``)
-  are ``qa_lightning.evaluation.checks``', which the entry points run next;
+  are checked by ``qa_lightning.evaluation.checks``, which the entry points run next;
 - :func:`check_run_dir`: ``hydra.run.dir`` can be made and written, run by a Hydra callback
   (``cli/task.py``) before Hydra makes the folder;
 - :func:`check_against_model`: the values that depend on the model (``data.max_length``
