@@ -7,7 +7,9 @@ with the key's name and the values allowed (OmegaConf's own message). The rules 
 cannot express live here too, each raising a one-line :class:`ConfigError` naming the key:
 
 - :func:`check_config`: every value rule and cross-field rule, run by the entry points before
-  any data is read or model loaded (non-finite floats, Lightning's trainer values too);
+  any data is read or model loaded (non-finite floats, Lightning's trainer values too); the
+  rules on names the evaluation owns (``optimized_metric``, ``monitor``, ``evaluation.slices``)
+  are checked by ``qa_lightning.evaluation.checks``, which the entry points run next;
 - :func:`check_run_dir`: ``hydra.run.dir`` can be made and written, run by a Hydra callback
   (``cli/task.py``) before Hydra makes the folder;
 - :func:`check_against_model`: the values that depend on the model (``data.max_length``
@@ -20,12 +22,11 @@ cannot express live here too, each raising a one-line :class:`ConfigError` namin
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib.util import find_spec
@@ -479,6 +480,26 @@ class ExtrasConfig:
     print_config: bool = True  # the resolved config as a tree on the console at start
 
 
+# evaluation.slices' default: the built-in families (qa_lightning.evaluation.slices; the
+# schema cannot import it, tests/evaluation/test_slices.py holds the two lists equal).
+BUILTIN_SLICE_TARGETS = tuple(
+    f"qa_lightning.evaluation.slices.{name}"
+    for name in ("QuestionType", "AnswerLength", "Windows", "Answerable")
+)
+
+
+@dataclass
+class EvaluationConfig:
+    """``evaluation``: what every scored set reports besides its scores (train.py, eval.py)."""
+
+    # slice families, each a _target_ node of a qa_lightning.evaluation.slices.Slice subclass
+    # (a researcher's own too): every question gets a label in each, every label its own
+    # EM/F1 in metrics.json, slices.png, per_question.jsonl, W&B and qa-compare
+    slices: list[Any] = field(
+        default_factory=lambda: [{"_target_": target} for target in BUILTIN_SLICE_TARGETS]
+    )
+
+
 @dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
@@ -488,6 +509,7 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "train"
@@ -520,6 +542,7 @@ class EvalConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     extras: ExtrasConfig = field(default_factory=ExtrasConfig)
     task_name: str = "eval"
@@ -891,9 +914,8 @@ def check_config(cfg: DictConfig) -> None:
             "<run folder>/checkpoints/last.ckpt"
         )
     if cfg.get("callbacks") is not None:
-        check_callbacks(cfg.callbacks, data)
-    if cfg.get("optimized_metric") is not None:
-        check_metric("optimized_metric", cfg.optimized_metric, logged_metrics(data, fitting=False))
+        check_callbacks(cfg.callbacks)
+    # optimized_metric, the monitors and evaluation.slices: qa_lightning.evaluation.checks
 
 
 # -- data: the window ------------------------------------------------------------------------
@@ -1043,64 +1065,6 @@ def check_against_model(
             check_freeze_layers(model["freeze_layers"], n_layers)
 
 
-# -- metrics: optimized_metric and the monitors --------------------------------------------
-
-# What every evaluation set logs, under val/ (the validation set) or eval/<name>/ (a
-# data.eval_sets entry): the official scores (qa_lightning.evaluation.scoring) and a
-# bootstrap interval of each per-question score (evaluator.EvaluationResult.metrics).
-# tests/evaluation/test_evaluator.py holds these to what a real result logs.
-SET_SCORES = ("exact", "f1", "total")
-SET_SCORES_V2 = (
-    "HasAns_exact",
-    "HasAns_f1",
-    "HasAns_total",
-    "NoAns_exact",
-    "NoAns_f1",
-    "NoAns_total",
-    "best_exact",
-    "best_exact_thresh",
-    "best_f1",
-    "best_f1_thresh",
-)
-SET_INTERVALS = ("exact", "f1")
-SET_INTERVALS_V2 = ("HasAns_f1", "NoAns_f1")
-# What training logs (QAModule.training_step: on step and epoch, both seen by callbacks).
-TRAIN_METRICS = ("train/loss", "train/loss_step", "train/loss_epoch")
-
-
-def set_metrics(prefix: str, *, version_2: bool) -> list[str]:
-    """The metric names one evaluation set logs under ``prefix`` (``val``, ``eval/<name>``)."""
-    scores = SET_SCORES + (SET_SCORES_V2 if version_2 else ())
-    intervals = SET_INTERVALS + (SET_INTERVALS_V2 if version_2 else ())
-    bounds = [f"{key}_ci_{end}" for key in intervals for end in ("low", "high")]
-    return [f"{prefix}/{name}" for name in (*scores, *bounds)]
-
-
-def logged_metrics(data: Mapping[str, Any], *, fitting: bool) -> list[str]:
-    """The metrics a training run logs. ``fitting``: those its callbacks (checkpoint, early
-    stopping) can monitor, ``train/loss`` and the validation set's; otherwise those of the
-    final evaluation, the validation set's and every ``data.eval_sets`` entry's."""
-    version_2 = bool(data.get("version_2"))
-    names = set_metrics("val", version_2=version_2)
-    if fitting:
-        return [*TRAIN_METRICS, *names]
-    for name, spec in resolve_eval_sets(data).items():
-        set_v2 = version_2 if spec.version_2 is None else bool(spec.version_2)
-        names += set_metrics(f"eval/{name}", version_2=set_v2)
-    return names
-
-
-def check_metric(key: str, metric: str, allowed: Sequence[str]) -> None:
-    """``metric`` (the value of ``key``) must be one of the ``allowed`` names."""
-    if metric in allowed:
-        return
-    close = difflib.get_close_matches(str(metric), allowed, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    raise ConfigError(
-        f"{key}={metric!r} is not a metric this run logs{hint}; use one of {', '.join(allowed)}"
-    )
-
-
 # -- loggers and callbacks -------------------------------------------------------------------
 
 # what a logger entry needs installed: any one of the modules (the `loggers` extra has them)
@@ -1132,9 +1096,9 @@ def check_init_timeout(timeout: float | None) -> None:
         raise ConfigError(f"logger.wandb.init_timeout={timeout}; use seconds > 0")
 
 
-def check_callbacks(callbacks: Mapping[str, Any], data: Mapping[str, Any]) -> None:
-    """``callbacks.*``: the checkpoint settings, an importable ``_target_`` for every other
-    entry (``callbacks.extra`` too), and every ``monitor`` a metric logged while fitting."""
+def check_callbacks(callbacks: Mapping[str, Any]) -> None:
+    """``callbacks.*``: the checkpoint settings and an importable ``_target_`` for every other
+    entry (``callbacks.extra`` too). Their ``monitor`` names: qa_lightning.evaluation.checks."""
     checkpoint = callbacks["checkpoint"]
     every = checkpoint.get("every_n_train_steps")
     if every is not None and every <= 0:
@@ -1147,18 +1111,11 @@ def check_callbacks(callbacks: Mapping[str, Any], data: Mapping[str, Any]) -> No
             f"callbacks.checkpoint.requeue_signal={requeue!r} is not a signal; use auto, null "
             "or a name such as SIGUSR1 or SIGUSR2"
         )
-    entries = {"checkpoint": checkpoint}
     for name, spec in callbacks.items():
         if name not in ("checkpoint", "extra") and spec is not None:
             import_target(f"callbacks.{name}", spec, "callback")
-            entries[name] = spec
     for name, spec in (callbacks.get("extra") or {}).items():
         import_target(f"callbacks.extra.{name}", spec, "callback")
-        entries[f"extra.{name}"] = spec
-    allowed = logged_metrics(data, fitting=True)
-    for name, spec in entries.items():
-        if spec.get("monitor") is not None:
-            check_metric(f"callbacks.{name}.monitor", spec["monitor"], allowed)
 
 
 def import_target(key: str, spec: Any, kind: str) -> Any:

@@ -18,6 +18,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from qa_lightning.components import resolve_class
 from qa_lightning.config import check_against_model, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.evaluation.slices import build_slices
 from qa_lightning.models.checks import module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.heads import head_label, head_node
@@ -228,9 +229,13 @@ def make_datamodule(
     cfg: DictConfig, tokenizer: Any, module: QAModule | None = None, **kwargs: Any
 ) -> SquadDataModule:
     """``cfg.data`` for ``module`` (its :func:`frozen_encoder`); without one, the encoder
-    can be handed over later (``SquadDataModule.use_encoder``)."""
+    can be handed over later (``SquadDataModule.use_encoder``). Its evaluators label
+    questions with ``evaluation.slices`` (predict.py: none to label, the built-ins)."""
     encoder = frozen_encoder(cfg, module) if module is not None else None
-    return SquadDataModule(cfg.data, tokenizer, seed=cfg.seed, encoder=encoder, **kwargs)
+    slices = build_slices(OmegaConf.select(cfg, "evaluation.slices"))
+    return SquadDataModule(
+        cfg.data, tokenizer, seed=cfg.seed, encoder=encoder, slices=slices, **kwargs
+    )
 
 
 def load_module(

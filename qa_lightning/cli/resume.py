@@ -32,6 +32,7 @@ _WHERE_AND_HOW = (
     "paths",
     "logger",
     "extras",
+    "evaluation",  # slice families: how results are broken down (older folders lack the key)
     "ckpt_path",
     "rerun_failed",
     "trainer.enable_progress_bar",

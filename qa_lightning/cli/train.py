@@ -31,6 +31,7 @@ from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
@@ -61,6 +62,7 @@ def train(cfg: DictConfig) -> float | None:
     set_env_defaults()
     check_config(cfg)
     check_model_components(to_plain(cfg.model))  # before any data or weights load
+    check_evaluation(cfg)
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
@@ -186,7 +188,7 @@ def _fit_and_evaluate(
     # The best checkpoint, on the validation set and every data.eval_sets entry.
     trainer.validate(module, datamodule=datamodule, ckpt_path=best, weights_only=WEIGHTS_ONLY)
     results = latest.results
-    # val/... and eval/<name>/...: every name check_config allows for optimized_metric
+    # val/... and eval/<name>/...: every name check_evaluation allows for optimized_metric
     metrics = {k: v for result in results for k, v in result.metrics().items()}
     summary = {
         "status": "completed",

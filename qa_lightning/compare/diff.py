@@ -26,8 +26,8 @@ from qa_lightning.compare.settings import SEED_KEY, Setting
 from qa_lightning.compare.stats import PairedTest, paired_test
 from qa_lightning.compare.table import format_value, markdown_table
 from qa_lightning.evaluation.intervals import bootstrap_interval
+from qa_lightning.evaluation.metric_names import RECORD_SCORES
 from qa_lightning.evaluation.sets import VALIDATION
-from qa_lightning.evaluation.slices import SLICE_ORDER
 
 NO_ANSWER = "(no answer)"
 MIN_SLICE = 20  # slices named as "helped most" / "hurt most" need this many questions
@@ -94,8 +94,10 @@ def question_diff(
 ) -> QuestionDiff:
     """Flipped questions, slice changes and the paired tests of B against A."""
     ia, ib = common_questions(a, b)
-    scores_a = {metric: a.scores[metric][ia] for metric in ("f1", "exact")}
-    scores_b = {metric: b.scores[metric][ib] for metric in ("f1", "exact")}
+    scores_a = {metric: a.scores[metric][ia] for metric in RECORD_SCORES}
+    scores_b = {metric: b.scores[metric][ib] for metric in RECORD_SCORES}
+    # the families A's run folders hold (metrics.json), a researcher's own too
+    families = [*a.families, *(f for f in b.families if f not in a.families)]
     tests = {metric: paired_test(scores_b[metric], scores_a[metric]) for metric in scores_a}
     flips: list[Flip] = []
     by_slice: dict[tuple[str, str], list[float]] = {}
@@ -104,7 +106,7 @@ def question_diff(
         exact_a, exact_b = float(scores_a["exact"][k]), float(scores_b["exact"][k])
         f1_a, f1_b = float(scores_a["f1"][k]), float(scores_b["f1"][k])
         record = a.records[qid]
-        for family in SLICE_ORDER:
+        for family in families:
             if record.get(family) is not None:
                 by_slice.setdefault((family, str(record[family])), []).append(f1_b - f1_a)
         right_a, right_b = exact_a > 50.0, exact_b > 50.0

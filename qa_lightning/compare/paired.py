@@ -15,9 +15,11 @@ import numpy as np
 
 from qa_lightning.compare.runs import read_records
 from qa_lightning.compare.settings import Setting
+from qa_lightning.compare.slice_table import slice_families
 from qa_lightning.compare.stats import PairedTest, holm, paired_test, seeds_p_value
+from qa_lightning.evaluation.metric_names import RECORD_SCORES
 
-TESTED = ("f1", "exact")  # per-question scores every record carries
+TESTED = RECORD_SCORES  # per-question scores every record carries
 ALPHA = 0.05
 
 
@@ -29,6 +31,9 @@ class SettingScores:
     scores: dict[str, np.ndarray]  # metric -> one value per id (percent)
     records: dict[str, dict]  # id -> the first run's record (question, gold, slice labels)
     predictions: dict[str, list[str]]  # id -> each run's prediction
+    # the slice families the runs wrote into metrics.json (the records' label fields), and
+    # each family's labels in the order written there (the run's display order)
+    families: dict[str, list[str]] = field(default_factory=dict)
 
 
 def setting_scores(setting: Setting, set_name: str) -> SettingScores | str:
@@ -53,7 +58,8 @@ def setting_scores(setting: Setting, set_name: str) -> SettingScores | str:
         for metric in TESTED
     }
     predictions = {qid: [str(records[qid]["prediction"]) for records in per_run] for qid in ids}
-    return SettingScores(ids, scores, {qid: per_run[0][qid] for qid in ids}, predictions)
+    families = slice_families(run.set_slices(set_name) for run in setting.runs)
+    return SettingScores(ids, scores, {qid: per_run[0][qid] for qid in ids}, predictions, families)
 
 
 def common_questions(a: SettingScores, b: SettingScores) -> tuple[np.ndarray, np.ndarray]:

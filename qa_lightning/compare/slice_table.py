@@ -1,17 +1,19 @@
 """The slices of the top settings side by side: where one setting wins and another loses.
 
 Each cell is a slice's F1 averaged over the setting's seeds, read from the slices every run
-wrote into metrics.json (so it is exactly the slice table of each run, averaged).
+wrote into metrics.json (so it is exactly the slice table of each run, averaged). The
+families and their labels' order are those metrics.json holds, so a researcher's own slice
+family (``evaluation.slices``) shows as the built-ins do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa_lightning.compare.settings import Setting
-from qa_lightning.evaluation.slices import SLICE_ORDER
 
 
 @dataclass
@@ -38,18 +40,12 @@ def slice_table(settings: list[Setting], set_name: str) -> SliceTable:
             with_slices.append(setting)
         else:
             missing.append(setting.label)
-    labels: dict[str, list[str]] = {}
-    for setting in with_slices:
-        for run in setting.runs:
-            for family, by_label in run.set_slices(set_name).items():
-                known = labels.setdefault(family, [])
-                known += [label for label in by_label if label not in known]
+    labels = slice_families(
+        run.set_slices(set_name) for setting in with_slices for run in setting.runs
+    )
     rows = []
-    for family in sorted(labels, key=_family_order):
-        order = SLICE_ORDER.get(family, ())
-        for label in sorted(
-            labels[family], key=lambda x, o=order: (o.index(x) if x in o else len(o), x)
-        ):
+    for family, family_labels in labels.items():
+        for label in family_labels:
             f1, count = [], 0
             for setting in with_slices:
                 cells = [
@@ -63,6 +59,13 @@ def slice_table(settings: list[Setting], set_name: str) -> SliceTable:
     return SliceTable(set_name, with_slices, rows, missing)
 
 
-def _family_order(family: str) -> tuple:
-    families = list(SLICE_ORDER)
-    return (families.index(family) if family in families else len(families), family)
+def slice_families(slices: Iterable[Mapping[str, Mapping]]) -> dict[str, list[str]]:
+    """family -> labels of several runs' metrics.json ``slices``, in the order they were
+    written (the evaluator writes each family's display order; a family or label only a
+    later run has comes after the first run's)."""
+    families: dict[str, list[str]] = {}
+    for by_family in slices:
+        for family, by_label in by_family.items():
+            known = families.setdefault(family, [])
+            known += [label for label in by_label if label not in known]
+    return families

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from qa_lightning.compare.runs import COMPLETED, FAILED, RunRecord
+from qa_lightning.evaluation.metric_names import HEADLINE_SCORES
 from qa_lightning.evaluation.sets import VALIDATION
 
 # Scores shown when any run has them (v2 runs add HasAns/NoAns and the best thresholds).
-SCORE_COLUMNS = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_exact", "best_f1")
+SCORE_COLUMNS = HEADLINE_SCORES
 RUN_COLUMNS = {"train_features_per_second": "train feat/s", "wall_seconds": "wall s"}
 NOT_SET = "default"  # a parameter a run did not override: its config default
 

@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from qa_lightning.data.loading import eval_set_data, load_examples, predict_data
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
 from qa_lightning.errors import DataFileNotFoundError
 from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
+from qa_lightning.evaluation.slices import DEFAULT_SLICES, Slice
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class SquadDataModule(pl.LightningDataModule):
     reads ``data.predict_file`` alone, with answers optional. ``encoder``: a frozen encoder
     whose outputs batches carry (cached under ``data.encoder_cache_dir``); it may also be
     handed over later (:meth:`use_encoder`), so that the data is read before the model loads.
+    ``slices``: the slice families its evaluators label questions with (the built-ins).
     """
 
     def __init__(
@@ -148,12 +150,14 @@ class SquadDataModule(pl.LightningDataModule):
         with_train: bool = True,
         predict: bool = False,
         encoder: StateEncoder | None = None,
+        slices: Sequence[Slice] = DEFAULT_SLICES,
     ):
         super().__init__()
         self.cfg = dict(data)
         self.tokenizer = tokenizer
         self.seed = seed
         self.encoder = encoder
+        self.slices = tuple(slices)
         self._encoded: dict[str, EncodedFeatures] = {}  # by set name
         self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
@@ -490,6 +494,7 @@ class SquadDataModule(pl.LightningDataModule):
             ),
             labelled=split != PREDICT,
             seed=self.seed,
+            slices=self.slices,
         )
 
     def evaluators(self) -> list[Evaluator]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,13 @@ from qa_lightning.evaluation.metric import QALogitsCollector, decode_complete_ex
 from qa_lightning.evaluation.postprocessing import Postprocessed
 from qa_lightning.evaluation.scoring import per_question_scores, scores_from_per_question
 from qa_lightning.evaluation.sets import PREDICT, VALIDATION, metric_prefix
-from qa_lightning.evaluation.slices import slice_labels, slice_scores
+from qa_lightning.evaluation.slices import (
+    DEFAULT_SLICES,
+    Question,
+    Slice,
+    label_questions,
+    slice_scores,
+)
 
 __all__ = [
     "PREDICT",
@@ -121,12 +128,14 @@ def score_decoded(
     null_score_diff_threshold: float = 0.0,
     total_examples: int | None = None,
     seed: int = 0,
+    slices: Sequence[Slice] = DEFAULT_SLICES,
 ) -> EvaluationResult:
     """Official scores, intervals, slices and per-question records of decoded answers.
 
     ``examples`` are the scored questions (every one with an answer in ``outputs``) and
     ``windows`` their window counts. For v2 the official no-answer override uses
-    ``null_score_diff_threshold``, so it agrees with the predictions themselves.
+    ``null_score_diff_threshold``, so it agrees with the predictions themselves. ``slices``:
+    the families each question is labelled with (``evaluation.slices``).
     """
     null_odds = outputs.null_odds if version_2 else None
     pq = per_question_scores(
@@ -142,9 +151,23 @@ def score_decoded(
     if version_2:
         per_question["HasAns_f1"] = f1[pq.has_answer]
         per_question["NoAns_f1"] = f1[~pq.has_answer]
-    columns = examples.select_columns(["question", "answers"]).to_dict()
+    wanted = ["question", "answers", "title", "context"]
+    columns = examples.select_columns([c for c in wanted if c in examples.column_names]).to_dict()
     golds = [list(a["text"]) for a in columns["answers"]]
-    labels = slice_labels(columns["question"], golds, windows, version_2=version_2)
+    questions = [
+        Question(
+            question=columns["question"][i],
+            answers=tuple(gold),
+            windows=int(windows[i]),
+            version_2=version_2,
+            id=qid,
+            title=columns["title"][i] if "title" in columns else "",
+            context=columns["context"][i] if "context" in columns else "",
+            prediction=outputs.predictions[qid],
+        )
+        for i, (qid, gold) in enumerate(zip(pq.ids, golds, strict=True))
+    ]
+    labels = label_questions(questions, slices, version_2=version_2)
     records = [
         {
             "id": qid,
@@ -168,7 +191,7 @@ def score_decoded(
         outputs=outputs,
         scores=scores,
         intervals=score_intervals(per_question, seed=seed),
-        slices=slice_scores(labels, exact, f1, seed=seed),
+        slices=slice_scores(labels, exact, f1, seed=seed, slices=slices),
         records=records,
     )
 
@@ -185,6 +208,7 @@ class Evaluator:
         max_length: the features' window size (logit rows are padded to it).
         labelled: ``False`` for a prediction-only set: answers, no scores.
         seed: of the bootstrap intervals (the same seed gives the same intervals).
+        slices: the slice families of the result (``evaluation.slices``; the built-ins).
     """
 
     def __init__(
@@ -198,6 +222,7 @@ class Evaluator:
         decoding: DecodingSettings | None = None,
         labelled: bool = True,
         seed: int = 0,
+        slices: Sequence[Slice] = DEFAULT_SLICES,
     ):
         self.name = name
         self.examples = examples
@@ -206,6 +231,7 @@ class Evaluator:
         self.decoding = decoding or DecodingSettings()
         self.labelled = labelled
         self.seed = seed
+        self.slices = tuple(slices)
         self.collector = QALogitsCollector(max_length=max_length)
 
     def to(self, device: torch.device | str) -> Evaluator:
@@ -260,4 +286,5 @@ class Evaluator:
             null_score_diff_threshold=self.decoding.null_score_diff_threshold,
             total_examples=len(self.examples),
             seed=self.seed,
+            slices=self.slices,
         )

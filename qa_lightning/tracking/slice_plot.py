@@ -82,7 +82,7 @@ def _draw_family(
     for row, value in zip(rows, f1, strict=True):  # right of the axes: never hits an error bar
         ax.text(1.01, row, f"{value:.1f}", transform=beside_axes, va="center", fontsize=8)
     ax.set_yticks(list(rows), [f"{name} (n={labels[name]['count']})" for name in names])
-    ax.invert_yaxis()  # first label on top, in SLICE_ORDER order
+    ax.invert_yaxis()  # first label on top, in the family's order
     ax.tick_params(axis="y", labelsize=9)
     ax.set_xlim(0, 100)
     ax.set_title(_FAMILY_TITLES.get(family, family), loc="left", fontsize=10)

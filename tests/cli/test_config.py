@@ -19,6 +19,7 @@ from qa_lightning.config import (
     check_config,
     register_configs,
 )
+from qa_lightning.evaluation.checks import check_evaluation
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = [
@@ -33,6 +34,13 @@ GROUPS = [
     "debug",
 ]
 register_configs()
+
+
+def entry_checks(cfg) -> None:
+    """What train.py and eval.py check before anything loads: the schema's rules, then the
+    evaluation's (optimized_metric, monitors, evaluation.slices)."""
+    check_config(cfg)
+    check_evaluation(cfg)
 
 
 def _compose(config_name: str, overrides: list[str]):
@@ -243,21 +251,21 @@ def test_cross_field_rules_name_the_key(overrides: list[str], key: str) -> None:
 def test_optimized_metric_must_be_a_metric_the_run_logs(tmp_path: Path) -> None:
     cfg = _compose("train", ["optimized_metric=val/f2"])
     with pytest.raises(ConfigError) as err:
-        check_config(cfg)
+        entry_checks(cfg)
     message = str(err.value)
     assert message.startswith("optimized_metric='val/f2' is not a metric this run logs")
     assert "(did you mean val/f1?)" in message and "\n" not in message
     assert "val/exact, val/f1, val/total, val/exact_ci_low" in message
     assert "HasAns" not in message  # SQuAD 1.1 logs no v2 scores
     # v2's scores with data.version_2; an eval set's under eval/<name>/ (after training only)
-    check_config(_compose("train", ["data=squad_v2", "optimized_metric=val/HasAns_f1"]))
+    entry_checks(_compose("train", ["data=squad_v2", "optimized_metric=val/HasAns_f1"]))
     with pytest.raises(ConfigError, match="optimized_metric='val/HasAns_f1'"):
-        check_config(_compose("train", ["optimized_metric=val/HasAns_f1"]))
+        entry_checks(_compose("train", ["optimized_metric=val/HasAns_f1"]))
     (tmp_path / "new_wiki.json").write_text("{}")
     eval_set = f"+data.eval_sets.new_wiki={tmp_path / 'new_wiki.json'}"
-    check_config(_compose("train", [eval_set, "optimized_metric=eval/new_wiki/f1_ci_low"]))
+    entry_checks(_compose("train", [eval_set, "optimized_metric=eval/new_wiki/f1_ci_low"]))
     with pytest.raises(ConfigError, match="optimized_metric='eval/amazon/f1'"):
-        check_config(_compose("train", [eval_set, "optimized_metric=eval/amazon/f1"]))
+        entry_checks(_compose("train", [eval_set, "optimized_metric=eval/amazon/f1"]))
 
 
 @pytest.mark.parametrize(
@@ -279,14 +287,14 @@ def test_optimized_metric_must_be_a_metric_the_run_logs(tmp_path: Path) -> None:
 )
 def test_monitors_must_be_metrics_logged_while_fitting(overrides, key, tmp_path) -> None:
     with pytest.raises(ConfigError, match=rf"^{re.escape(key)}='[^']+' is not a metric") as err:
-        check_config(_compose("train", overrides))
+        entry_checks(_compose("train", overrides))
     assert "val/f1" in str(err.value) and "\n" not in str(err.value)
-    check_config(_compose("train", ["callbacks.checkpoint.monitor=train/loss_epoch"]))
+    entry_checks(_compose("train", ["callbacks.checkpoint.monitor=train/loss_epoch"]))
     # an eval set is scored after training only: nothing a checkpoint could monitor
     (tmp_path / "new_wiki.json").write_text("{}")
     eval_set = f"+data.eval_sets.new_wiki={tmp_path / 'new_wiki.json'}"
     with pytest.raises(ConfigError, match="callbacks.checkpoint.monitor='eval/new_wiki/f1'"):
-        check_config(_compose("train", [eval_set, "callbacks.checkpoint.monitor=eval/new_wiki/f1"]))
+        entry_checks(_compose("train", [eval_set, "callbacks.checkpoint.monitor=eval/new_wiki/f1"]))
 
 
 def _bert(**kwargs):
@@ -553,3 +561,33 @@ def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -
     assert str(err.value).startswith(f"hydra.run.dir='{tmp_path / 'file' / 'run'}' cannot be")
     check_run_dir(tmp_path / "new" / "run")  # a folder that can be made is made
     assert (tmp_path / "new" / "run").is_dir()
+
+
+USER_SLICES = "tests.evaluation.user_slices"
+
+
+@pytest.mark.parametrize("config_name", ["train", "eval"])
+def test_evaluation_slices_compose_and_a_bad_node_fails_in_one_line(config_name, tmp_path):
+    from qa_lightning.evaluation.slices import build_slices
+
+    assert not (CONF / "evaluation").exists()  # a top-level key, not a config group
+    cfg = _compose(config_name, ["data=synthetic"])
+    assert [s.name for s in build_slices(cfg.evaluation.slices)] == [
+        "question_type",
+        "answer_length",
+        "windows",
+        "answerable",
+    ]
+    mine = f"{{_target_:{USER_SLICES}.QuestionLength,short_words:3}}"
+    builtin = "{_target_:qa_lightning.evaluation.slices.Windows}"
+    cfg = _compose(config_name, ["data=synthetic", f"evaluation.slices=[{builtin},{mine}]"])
+    entry_checks(cfg)
+    assert [s.name for s in build_slices(cfg.evaluation.slices)] == ["windows", "question_length"]
+    bad = f"{{_target_:{USER_SLICES}.QuestionLength,words:3}}"
+    cfg = _compose(config_name, ["data=synthetic", f"evaluation.slices=[{builtin},{bad}]"])
+    with pytest.raises(ConfigError) as err:
+        entry_checks(cfg)
+    assert str(err.value).startswith("evaluation.slices[1].words: QuestionLength takes no")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigCompositionException):  # a typo under evaluation: the schema
+        _compose(config_name, ["evaluation.slice=[]"])

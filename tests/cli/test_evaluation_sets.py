@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_lightning.config import BUILTIN_SLICE_TARGETS
 from qa_lightning.data.synthetic import make_synthetic_squad
 from tests.cli.test_train_eval import SMALL_DATA, run_entry, wandb_summary
 
@@ -45,6 +46,12 @@ def write_jsonl(path: Path, examples, *, with_answers: bool = True) -> Path:
                 record["answers"] = row["answers"]
             f.write(json.dumps(record) + "\n")
     return path
+
+
+SLICES = [
+    *(f"{{_target_:{target}}}" for target in BUILTIN_SLICE_TARGETS),
+    "{_target_:tests.evaluation.user_slices.QuestionLength,short_words:6}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +142,8 @@ def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
             *SMALL_DATA[3:5],
             f"+data.eval_sets.shifted={files['shifted']}",
             "extras.print_config=false",
+            # the built-ins and a researcher's own family (tests/evaluation/user_slices.py)
+            f"evaluation.slices=[{','.join(SLICES)}]",
         ],
         out,
     )
@@ -144,6 +153,12 @@ def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:
     trained = json.loads((run_dir / "metrics.json").read_text())["sets"]["shifted"]
     assert metrics["sets"]["shifted"]["scores"] == trained["scores"]
     assert metrics["sets"]["shifted"]["intervals"] == trained["intervals"]
+    slices = metrics["sets"]["shifted"]["slices"]
+    assert list(slices) == [*trained["slices"], "question_length"]
+    assert {k: v for k, v in slices.items() if k in trained["slices"]} == trained["slices"]
+    assert sum(s["count"] for s in slices["question_length"].values()) == 30
+    records = (out / "eval" / "shifted" / "per_question.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["question_length"] in ("short", "long") for line in records)
     assert json.loads((out / "eval" / "shifted" / "predictions.json").read_text()) == json.loads(
         (run_dir / "eval" / "shifted" / "predictions.json").read_text()
     )

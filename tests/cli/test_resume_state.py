@@ -108,6 +108,19 @@ def test_where_and_how_a_run_reports_may_change(tmp_path):
     assert previous_attempt(cfg).status == "completed"
 
 
+def test_a_folder_from_before_evaluation_slices_is_the_same_run(tmp_path):
+    """config.yaml of an older version has no evaluation key; the slices a run reports are
+    not what it computes, so a relaunch may also change them."""
+    cfg = train_cfg(tmp_path)
+    earlier_attempt(tmp_path, cfg, metrics=FINISHED)
+    saved = OmegaConf.load(tmp_path / "config.yaml")
+    del saved["evaluation"]
+    OmegaConf.save(saved, tmp_path / "config.yaml")
+    assert previous_attempt(cfg).status == "completed"
+    fewer = "evaluation.slices=[{_target_:qa_lightning.evaluation.slices.Windows}]"
+    assert previous_attempt(train_cfg(tmp_path, fewer)).status == "completed"
+
+
 def test_ckpt_path_last_is_accepted_by_train_only(tmp_path):
     check_config(train_cfg(tmp_path, "ckpt_path=last"))
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -268,6 +268,20 @@ def test_bad_config_value_is_one_line_error(tmp_path: Path, tiny_bert_dir) -> No
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
+@pytest.mark.slow  # ~10 s; tests/cli/test_config.py checks the same rule in process
+def test_a_bad_slice_node_fails_before_anything_loads(tmp_path: Path, tiny_bert_dir) -> None:
+    overrides = [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "logger=none"]
+    bad = "evaluation.slices=[{_target_:tests.evaluation.user_slices.NotASlice}]"
+    proc = run_entry("train.py", [*overrides, bad], tmp_path / "run", check=False)
+    assert proc.returncode == 1
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert (
+        "evaluation.slices[0]._target_=" in line and "qa_lightning.evaluation.slices.Slice" in line
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "cache").exists()  # no data was read
+
+
 def test_partial_validation_scores_only_complete_examples(tmp_path: Path, tiny_bert_dir) -> None:
     run_dir = tmp_path / "run"
     # in dataset order, the first 16 windows hold whole examples and a part of one more

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from qa_lightning.evaluation.slices import slice_labels, slice_scores
+from qa_lightning.evaluation.slices import DEFAULT_SLICES, Slice, slice_labels, slice_scores
 
 WH = ("What", "Who", "When", "Where", "Why", "How many")
 ANSWERS = ("Paris", "the old bridge", "a very long answer of words")
@@ -29,13 +29,24 @@ def questions(n: int) -> list[dict]:
 
 
 def set_files(
-    folder: Path, qs: list[dict], exact: np.ndarray, f1: np.ndarray, *, records: bool = True
+    folder: Path,
+    qs: list[dict],
+    exact: np.ndarray,
+    f1: np.ndarray,
+    *,
+    records: bool = True,
+    slices: tuple[Slice, ...] = DEFAULT_SLICES,
 ) -> dict:
-    """Write the set's per_question.jsonl into ``folder``; return its metrics.json entry."""
+    """Write the set's per_question.jsonl into ``folder``; return its metrics.json entry
+    (``slices``: the families its questions are labelled with, as ``evaluation.slices``)."""
     exact = np.asarray(exact, dtype=float)
     f1 = np.asarray(f1, dtype=float)
     labels = slice_labels(
-        [q["question"] for q in qs], [q["gold_answers"] for q in qs], [1] * len(qs), version_2=False
+        [q["question"] for q in qs],
+        [q["gold_answers"] for q in qs],
+        [1] * len(qs),
+        version_2=False,
+        slices=slices,
     )
     if records:
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +60,7 @@ def set_files(
         "examples": len(qs),
         "scores": {"exact": float(exact.mean()), "f1": float(f1.mean()), "total": len(qs)},
         "intervals": {},
-        "slices": slice_scores(labels, exact, f1),
+        "slices": slice_scores(labels, exact, f1, slices=slices),
     }
 
 
@@ -63,6 +74,7 @@ def scored_run(
     other_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     records: bool = True,
     sets: bool = True,
+    slices: tuple[Slice, ...] = DEFAULT_SLICES,
 ) -> Path:
     """A completed run scored on validation (and ``other_sets``). ``records=False`` leaves
     out per_question.jsonl, ``sets=False`` writes metrics.json as older versions did."""
@@ -72,7 +84,7 @@ def scored_run(
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     (folder / "config.yaml").write_text("seed: 1\n")
-    validation = set_files(folder, qs, exact, f1, records=records)
+    validation = set_files(folder, qs, exact, f1, records=records, slices=slices)
     metrics = {"status": "completed", "split": "validation", **validation["scores"]}
     if sets:
         metrics["sets"] = {"validation": validation}

@@ -102,9 +102,9 @@ def test_the_validation_set_is_logged_under_val_and_described_in_one_line():
 @pytest.mark.parametrize("version_2", [False, True])
 @pytest.mark.parametrize(("name", "prefix"), [("validation", "val"), ("new_wiki", "eval/new_wiki")])
 def test_the_config_knows_every_metric_a_set_logs(name, prefix, version_2):
-    """qa_lightning.config lists these names for optimized_metric and the monitors (the config
-    cannot import evaluation): they must be what a result logs, no more and no fewer."""
-    from qa_lightning.config import set_metrics
+    """The catalogue optimized_metric and the monitors are checked against (metric_names)
+    must be what a result logs, no more and no fewer."""
+    from qa_lightning.evaluation.metric_names import set_metrics
 
     n = 12  # q3 is unanswerable: v2 has HasAns and NoAns questions
     predictions = random_predictions(n, seed=2)

@@ -158,9 +158,14 @@ def test_slice_scores_is_deterministic_for_a_seed():
     assert slice_scores(labels, exact, f1, seed=2) == slice_scores(labels, exact, f1, seed=2)
 
 
-def test_slice_scores_rejects_labels_it_cannot_order():
-    with pytest.raises(ValueError, match="unknown question_type"):
-        slice_scores([{"question_type": "whence"}], np.array([0.0]), np.array([0.0]))
+def test_labels_a_family_does_not_order_come_after_its_order_sorted():
+    labels = [{"question_type": q} for q in ("whence", "who", "aught", "what", "who")]
+    scores = slice_scores(labels, np.zeros(5), np.zeros(5))
+    assert list(scores["question_type"]) == ["what", "who", "aught", "whence"]
+    assert scores["question_type"]["who"]["count"] == 2
+
+
+def test_slice_scores_rejects_families_it_was_not_given():
     with pytest.raises(ValueError, match="unknown slice families"):
         slice_scores([{"topic": "history"}], np.array([0.0]), np.array([0.0]))
     with pytest.raises(ValueError, match="same slice families"):

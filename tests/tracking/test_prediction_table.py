@@ -62,3 +62,21 @@ def test_slice_rows_cover_every_slice_with_its_count():
     rows = [dict(zip(SLICE_COLUMNS, r, strict=True)) for r in slice_rows(result.slices)]
     for family in result.slices:
         assert sum(r["count"] for r in rows if r["family"] == family) == 12
+
+
+def test_a_user_slice_family_gets_its_w_and_b_rows():
+    from qa_lightning.evaluation.slices import DEFAULT_SLICES
+    from tests.evaluation.user_slices import AnswerGiven
+
+    predictions = {f"q{i}": "" if i % 3 else f"answer {i}" for i in range(12)}
+    outputs = Postprocessed(predictions=predictions, null_odds={})
+    result = score_decoded(
+        "validation",
+        examples_with_answers(12),
+        [1] * 12,
+        outputs,
+        version_2=False,
+        slices=(*DEFAULT_SLICES, AnswerGiven()),
+    )
+    rows = [r for r in slice_rows(result.slices) if r[0] == "answer_given"]
+    assert [(r[1], r[2]) for r in rows] == [("abstained", 8), ("answered", 4)]
