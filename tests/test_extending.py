@@ -26,6 +26,8 @@ RESEARCH = [
     "model._target_=my_research.modules.RDropHeadModule",
     "+model.module_args.rdrop_alpha=0.5",
     "model.freeze=all",
+    "evaluation.slices=[{_target_:qa_lightning.evaluation.slices.QuestionType},"
+    "{_target_:my_research.slices.QuestionOverlap}]",
 ]
 FP32 = ["trainer=cpu", "trainer.precision=32-true", "logger=csv", "extras.print_config=false"]
 
@@ -70,6 +72,11 @@ def test_the_researchers_head_loss_and_module_train_and_are_saved_as_plain_data(
     # the module's own training step ran: it logs the two passes' disagreement
     header = (research_run / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert "train/rdrop_kl" in header.split(",")
+    # the researcher's slice is scored beside the built-in one, in its own label order
+    slices = metrics["sets"]["validation"]["slices"]
+    assert list(slices) == ["question_type", "question_overlap"]
+    assert set(slices["question_overlap"]) <= {"low", "mid", "high", "none"}
+    assert sum(s["count"] for s in slices["question_overlap"].values()) == 40
 
 
 def test_eval_rebuilds_them_only_when_the_package_is_named(research_run, tmp_path):
