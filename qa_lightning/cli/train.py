@@ -29,10 +29,11 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
-from qa_lightning.config import check_config
+from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
+from qa_lightning.models.optimization import check_optimization
 from qa_lightning.models.safe_checkpoint import (
     WEIGHTS_ONLY,
     check_checkpoint_fits,
@@ -59,6 +60,9 @@ def train(cfg: DictConfig) -> float | None:
     """
     set_env_defaults()
     check_config(cfg)
+    check_optimization(
+        to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
+    )
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
