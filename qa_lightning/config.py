@@ -267,19 +267,10 @@ class ModelConfig:
     encoder_cache: bool = True
 
 
-@dataclass
-class OptimizerConfig:
-    _target_: str = "torch.optim.AdamW"
-    _partial_: bool = True
-    lr: float = 3e-5
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-
-
 class SchedulerName(Choice):
     """scheduler.name: the transformers.get_scheduler schedules sized by warm-up and total
-    steps alone (the others need arguments or a monitored metric this config does not give)."""
+    steps alone (the others need arguments or a monitored metric this config does not give).
+    Checked by models/optimization.py: the scheduler node may be a ``_target_`` instead."""
 
     linear = "linear"
     cosine = "cosine"
@@ -288,13 +279,6 @@ class SchedulerName(Choice):
     constant = "constant"
     constant_with_warmup = "constant_with_warmup"
     inverse_sqrt = "inverse_sqrt"
-
-
-@dataclass
-class SchedulerConfig:
-    name: SchedulerName = SchedulerName.linear
-    warmup_ratio: float = 0.1
-    warmup_steps: int | None = None  # overrides warmup_ratio when set
 
 
 @dataclass
@@ -504,8 +488,13 @@ class EvaluationConfig:
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # open nodes, checked at start by qa_lightning/models/optimization.py (any keys a
+    # target takes): optimizer, a _partial_ torch.optim.Optimizer node; optimizer_groups,
+    # null (decay / no-decay groups) or a ParamGroups node (conf/optimizer_groups/);
+    # scheduler, {name, warmup_ratio, warmup_steps} or a _partial_ scheduler node
+    optimizer: Any = field(default_factory=dict)
+    optimizer_groups: Any = None
+    scheduler: Any = field(default_factory=dict)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
@@ -725,7 +714,15 @@ def check_backend(cfg: DictConfig) -> None:
 
 
 # The groups whose float settings must be finite numbers (the loggers' timeouts may be inf).
-FLOAT_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks")
+FLOAT_GROUPS = (
+    "data",
+    "model",
+    "optimizer",
+    "optimizer_groups",
+    "scheduler",
+    "trainer",
+    "callbacks",
+)
 
 
 def _leaves(node: Any, key: str) -> list[tuple[str, Any]]:
@@ -816,7 +813,9 @@ def check_run_dir(path: str | os.PathLike, key: str = "hydra.run.dir") -> None:
 
 def check_config(cfg: DictConfig) -> None:
     """Every rule on config values that the schema's types cannot express, checked before any
-    data is read or model loaded; a failure is one :class:`ConfigError` naming the key."""
+    data is read or model loaded; a failure is one :class:`ConfigError` naming the key. (The
+    optimizer, optimizer_groups and scheduler nodes are checked by their owner,
+    ``models/optimization.py:check_optimization``, which train.py calls next.)"""
     check_finite_floats(cfg)
     data = cfg.data
     if data.max_length < 32:
@@ -882,16 +881,6 @@ def check_config(cfg: DictConfig) -> None:
             f"(here model.freeze={model.freeze}); add model.freeze=layers or drop it"
         )
     warn_unused_predict_file(cfg)
-    if "optimizer" in cfg and cfg.optimizer.lr <= 0:
-        raise ConfigError(f"optimizer.lr={cfg.optimizer.lr} must be positive")
-    if "scheduler" in cfg:
-        if not 0.0 <= cfg.scheduler.warmup_ratio < 1.0:
-            raise ConfigError(
-                f"scheduler.warmup_ratio={cfg.scheduler.warmup_ratio} must be in [0, 1)"
-            )
-        steps = cfg.scheduler.warmup_steps
-        if steps is not None and steps < 0:
-            raise ConfigError(f"scheduler.warmup_steps={steps} must be >= 0 or null")
     if cfg.get("logger") is not None:
         check_loggers(cfg.logger)
     if cfg.get("trainer") is not None:

@@ -64,7 +64,16 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
 
 
 # The groups a reader looks for first; the rest follow in the config's own order.
-_TREE_ORDER = ("data", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks")
+_TREE_ORDER = (
+    "data",
+    "model",
+    "optimizer",
+    "optimizer_groups",
+    "scheduler",
+    "trainer",
+    "logger",
+    "callbacks",
+)
 
 
 def print_config_tree(cfg: DictConfig) -> None:
@@ -182,6 +191,7 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
     }
     if training:
         kwargs["optimizer"] = to_plain(cfg.optimizer)
+        kwargs["optimizer_groups"] = to_plain(cfg.get("optimizer_groups"))
         kwargs["scheduler"] = to_plain(cfg.scheduler)
     if not issubclass(cls, HeadQAModule):
         saved = saved_head_settings(resolve_model_path(model["name_or_path"]))

@@ -35,6 +35,7 @@ from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
+from qa_lightning.models.optimization import check_optimization
 from qa_lightning.models.safe_checkpoint import (
     WEIGHTS_ONLY,
     check_checkpoint_fits,
@@ -63,6 +64,9 @@ def train(cfg: DictConfig) -> float | None:
     check_config(cfg)
     check_model_components(to_plain(cfg.model))  # before any data or weights load
     check_evaluation(cfg)
+    check_optimization(
+        to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
+    )
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)

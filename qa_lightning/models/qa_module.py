@@ -20,31 +20,22 @@ Checkpoints record the class path (``module_class``), resolved on load only to a
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
-from transformers import get_scheduler
 
 from qa_lightning.components import class_path
 from qa_lightning.errors import TrainingDivergedError
 from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.loading import config_from_dict, load_qa_model
 from qa_lightning.models.losses import make_loss
+from qa_lightning.models.optimization import build_optimizer, build_scheduler
 
 if TYPE_CHECKING:
     from qa_lightning.models.encoder_head import FrozenEncoderStates
 
-DEFAULT_OPTIMIZER = {
-    "_target_": "torch.optim.AdamW",
-    "_partial_": True,
-    "lr": 3e-5,
-    "weight_decay": 0.01,
-}
-DEFAULT_SCHEDULER = {"name": "linear", "warmup_ratio": 0.1, "warmup_steps": None}
 # what the network is given; labels and every other column a batch carries reach the loss
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # the checkpoint entry naming the module's class (older checkpoints: chosen by their head)
@@ -63,9 +54,10 @@ _FORMER_EVAL_SETTINGS = (
 class QAModule(pl.LightningModule):
     """Fine-tunes a QA model; its evaluation steps return start/end logits.
 
-    ``optimizer`` is a Hydra partial config (``_target_`` + kwargs) and ``loss`` a
-    :class:`~qa_lightning.models.losses.SpanLoss` node (null: the span cross-entropy), kept
-    as plain dicts so checkpoints stay loadable without the config tree.
+    ``optimizer`` (a Hydra partial node: ``_target_`` + kwargs), ``optimizer_groups`` (a
+    ``ParamGroups`` node, None: decay / no-decay groups), ``scheduler`` and ``loss`` (a
+    :class:`~qa_lightning.models.losses.SpanLoss` node, None: the span cross-entropy) are
+    kept as plain dicts, so checkpoints stay loadable without the config tree.
     """
 
     def __init__(
@@ -73,6 +65,7 @@ class QAModule(pl.LightningModule):
         model_name_or_path: str,
         *,
         optimizer: dict[str, Any] | None = None,
+        optimizer_groups: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
@@ -173,29 +166,14 @@ class QAModule(pl.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self):
-        decay, no_decay = [], []
-        for param in self.model.parameters():
-            if param.requires_grad:
-                # Biases and LayerNorm weights (all 1-D parameters) get no weight decay.
-                (no_decay if param.ndim < 2 else decay).append(param)
-        spec = dict(self.hparams.optimizer or DEFAULT_OPTIMIZER)
-        weight_decay = spec.get("weight_decay", 0.0)
-        optimizer = instantiate(spec)(
-            [
-                {"params": decay, "weight_decay": weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ]
+        """``optimizer`` over the groups ``optimizer_groups`` makes of the trainable
+        parameters, and the ``scheduler``'s schedule, stepped every optimizer step (see
+        ``models/optimization.py``)."""
+        optimizer = build_optimizer(
+            self.model, self.hparams.optimizer, self.hparams.get("optimizer_groups")
         )
-        sched = {**DEFAULT_SCHEDULER, **(self.hparams.scheduler or {})}
         total = int(self.trainer.estimated_stepping_batches)
-        warmup = (
-            sched["warmup_steps"]
-            if sched.get("warmup_steps") is not None
-            else math.ceil(sched["warmup_ratio"] * total)
-        )
-        scheduler = get_scheduler(
-            sched["name"], optimizer, num_warmup_steps=warmup, num_training_steps=total
-        )
+        scheduler = build_scheduler(optimizer, self.hparams.scheduler, total)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -133,7 +133,8 @@ def model_card(
         f"- data: train `{data.get('train_file') or data.get('hub_name') or data['source']}`, "
         f"validation `{data.get('validation_file') or data.get('validation_split')}`",
         f"- windows: max_length {data['max_length']}, doc_stride {data['doc_stride']}",
-        f"- optimiser: lr {config['optimizer']['lr']}, batch {data['batch_size']}, "
+        f"- optimiser: {config['optimizer'].get('_target_', '?')}, lr "
+        f"{config['optimizer'].get('lr', 'its default')}, batch {data['batch_size']}, "
         f"{trainer['max_epochs']} epochs, precision {trainer['precision']}",
         f"- head: {_head_label(config['model'].get('head'))}, "
         f"freeze {config['model'].get('freeze', 'none')}",

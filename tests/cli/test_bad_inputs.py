@@ -268,3 +268,27 @@ def test_a_bad_data_file_fails_before_wandb_and_the_weights_load(tmp_path, tiny_
     assert_one_line_error(proc, str(bad), "malformed JSON at line 3 column 17")
     assert not (tmp_path / "run" / "wandb").exists()  # W&B never started
     assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+
+
+def test_an_optimizer_key_typo_fails_before_anything_loads(tmp_path, tiny_bert_dir):
+    """A key the optimizer does not take (``+`` adds it to the open node) is refused by the
+    start check, naming it, before the data or the weights (there are none) load."""
+    import shutil
+
+    model_dir = shutil.copytree(tiny_bert_dir, tmp_path / "no-weights")
+    (model_dir / "model.safetensors").unlink()  # had they been read first, the error says so
+    proc = run_entry(
+        "train.py",
+        [
+            f"model.name_or_path={model_dir}",
+            *SMALL_DATA,
+            "logger=csv",
+            "optimizer=sgd",
+            "+optimizer.momentun=0.9",
+        ],
+        tmp_path / "run",
+        check=False,
+    )
+    assert_one_line_error(proc, "optimizer.momentun: SGD takes no 'momentun'; it takes lr,")
+    assert_nothing_trusted_left(tmp_path / "run", tmp_path / "cache")
+    assert not (tmp_path / "run" / "config.yaml").exists()  # stopped before the run began

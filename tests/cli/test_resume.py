@@ -124,6 +124,35 @@ def test_resume_after_an_epoch_cut_short_by_limit_train_batches(tiny_bert_dir, t
     assert last["global_step"] == 2 * EPOCHS  # both epochs trained their 2 batches
 
 
+# SGD with momentum, layer-wise lr decay and a one-cycle schedule: per-group rates, momentum
+# buffers and a schedule sized by the run must all come back from last.ckpt.
+OPTIMIZATION = [
+    "optimizer=sgd",
+    "optimizer.lr=0.05",
+    "optimizer_groups=llrd",
+    "scheduler=one_cycle",
+]
+
+
+@pytest.mark.slow  # ~35 s: three trainings (tests/models/test_optimization.py: the same, fast)
+def test_a_killed_run_with_sgd_llrd_and_one_cycle_resumes_to_the_uninterrupted_result(
+    tiny_bert_dir, tmp_path
+):
+    plain = tmp_path / "plain"
+    run_entry("train.py", train_args(tiny_bert_dir, *OPTIMIZATION), plain)
+    run_dir = tmp_path / "run"
+    every = "callbacks.checkpoint.every_n_train_steps=2"
+    command = train_args(tiny_bert_dir, *OPTIMIZATION, every, *kill_at(7, "SIGKILL"))
+    proc = run_entry("train.py", command, run_dir, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    hparams = read_checkpoint(last)["hyper_parameters"]  # weights-only: plain settings
+    assert hparams["optimizer_groups"]["decay"] == 0.8
+    assert hparams["scheduler"]["_target_"] == "torch.optim.lr_scheduler.OneCycleLR"
+    run_entry("train.py", train_args(tiny_bert_dir, *OPTIMIZATION, f"ckpt_path={last}"), run_dir)
+    assert final_scores(run_dir) == final_scores(plain)
+
+
 FAKE_SCONTROL = """#!/bin/sh
 echo "$@" >> "$SCONTROL_LOG"
 """
