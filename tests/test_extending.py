@@ -26,6 +26,7 @@ RESEARCH = [
     "model._target_=my_research.modules.RDropHeadModule",
     "+model.module_args.rdrop_alpha=0.5",
     "model.freeze=all",
+    "optimizer_groups=head_lr",
     "evaluation.slices=[{_target_:qa_lightning.evaluation.slices.QuestionType},"
     "{_target_:my_research.slices.QuestionOverlap}]",
 ]
@@ -67,6 +68,7 @@ def test_the_researchers_head_loss_and_module_train_and_are_saved_as_plain_data(
         "smoothing": 0.1,
     }
     assert hparams["rdrop_alpha"] == 0.5
+    assert hparams["optimizer_groups"]["_target_"] == "my_research.param_groups.HeadLearningRate"
     saved = json.loads((research_run / "best_model" / "qa_head.json").read_text())
     assert saved["head"]["_target_"] == "my_research.heads.PointerHead"
     # the module's own training step ran: it logs the two passes' disagreement
@@ -281,3 +283,20 @@ def test_a_sweep_over_two_custom_heads_is_compared(tmp_path, tiny_bert_dir):
     proc = subprocess.run(compare, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "model/head" in proc.stdout and "pointer" in proc.stdout and "linear" in proc.stdout
+
+
+def test_the_head_learns_at_its_own_rate(tiny_bert_dir):
+    from my_research.param_groups import HeadLearningRate
+
+    from qa_lightning.models.head_module import HeadQAModule
+
+    module = HeadQAModule(str(tiny_bert_dir), head="linear", freeze="embeddings")
+    groups = HeadLearningRate(head_scale=4.0)(module.model, lr=1e-3, weight_decay=0.01)
+    head = {id(p) for p in module.model.head.parameters()}
+    for group in groups:
+        in_head = {id(p) in head for p in group["params"]}
+        assert len(in_head) == 1  # a group is all head or all encoder
+        assert group["lr"] == pytest.approx(4e-3 if in_head == {True} else 1e-3)
+    grouped = [id(p) for g in groups for p in g["params"]]
+    trainable = [id(p) for p in module.model.parameters() if p.requires_grad]
+    assert sorted(grouped) == sorted(trainable)  # every trainable parameter once, no frozen one
