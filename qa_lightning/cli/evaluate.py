@@ -20,6 +20,7 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config
+from qa_lightning.data.loading import check_readers
 from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
@@ -33,6 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     set_env_defaults()
     apply_saved_decoding(cfg)
     check_config(cfg)
+    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)

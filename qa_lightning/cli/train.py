@@ -31,6 +31,7 @@ from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.data.loading import check_readers
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -59,6 +60,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     set_env_defaults()
     check_config(cfg)
+    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
