@@ -94,9 +94,9 @@ class Reader:
 
     The datamodule sets the attributes :attr:`on_bad_record` (``data.on_bad_record``) and
     :attr:`answers_optional` (true when predicting: records may lack answers) after
-    building the reader, unless the node gives them. The constructor's arguments are recorded automatically for
-    :meth:`identity`; every argument naming an existing file is fingerprinted by content
-    (override :meth:`files` if the reader reads others).
+    building the reader, unless the node gives them. The constructor's arguments are
+    recorded automatically for :meth:`identity`; every argument naming an existing file is
+    fingerprinted by content (override :meth:`files` if the reader reads others).
     """
 
     #: example-level columns beyond the SQuAD schema; copied to each window of an example
@@ -181,10 +181,11 @@ class Reader:
                 f"{source}: {type(self).__qualname__}.read() lacks column(s) "
                 f"{', '.join(map(repr, missing))}; declare extra columns in extra_columns"
             )
+        checked = getattr(self, "_checked", None) == ds._fingerprint
         keep = [*COLUMNS, *self.extra_columns]
         if ds.column_names != keep:
             ds = ds.select_columns(keep)
-        if getattr(self, "_checked", None) != ds._fingerprint:
+        if not checked:
             ds = validate_examples(ds, source=source, on_bad_record=self.on_bad_record)
         return ds
 

@@ -16,7 +16,7 @@ from qa_lightning.data import MrqaReader, Reader
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.data.loading import check_readers, path_reader
 from qa_lightning.data.synthetic import make_synthetic_squad
-from qa_lightning.data.validation import DataValidationError
+from qa_lightning.data.validation import COLUMNS, DataValidationError
 from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation import squad_scores
 from tests.data.test_datamodule import data_cfg
@@ -330,3 +330,29 @@ def test_a_reader_identity_is_plain_data_with_the_files_content(tmp_path: Path) 
     assert identity["on_bad_record"] == "drop" and identity["arguments"] == {"path": str(path)}
     (digest,) = identity["files"].values()
     assert re.fullmatch(r"[0-9a-f]{64}", digest)
+
+
+class ListReader(Reader):
+    """A reader that builds its dataset itself (not with ``self.examples``)."""
+
+    def __init__(self, rows: list):
+        self.rows = rows
+
+    def read(self):
+        from datasets import Dataset
+
+        return Dataset.from_list(self.rows)
+
+
+def test_a_dataset_a_reader_built_itself_is_checked_record_by_record() -> None:
+    good = {"id": "a", "title": "", "context": "Ann met Bo.", "question": "Who?"}
+    rows = [
+        {**good, "answers": {"text": ["Ann"], "answer_start": [0]}, "junk": 1},
+        {**good, "id": "b", "answers": {"text": ["Bo"], "answer_start": [0]}, "junk": 2},
+    ]
+    with pytest.raises(DataValidationError, match=r"^data\.train_file: record id 'b'.*'Bo'"):
+        ListReader(rows).load(source="data.train_file")
+    reader = ListReader(rows)
+    reader.on_bad_record = "drop"
+    kept = reader.load(source="data.train_file")
+    assert kept["id"] == ["a"] and kept.column_names == list(COLUMNS)  # undeclared: dropped
