@@ -46,6 +46,7 @@ __all__ = [
 
 # set by the datamodule from the data config (unless a node gives them): in identity() once
 _SETTINGS = ("on_bad_record", "answers_optional")
+_FILE = "<file: see files>"  # an argument naming a file: its content is in identity()["files"]
 
 
 def file_digest(path: str | os.PathLike) -> str:
@@ -123,13 +124,18 @@ class Reader:
         return found
 
     def identity(self) -> dict[str, Any]:
-        """Plain data naming what ``read()`` returns: the feature cache's key for it."""
+        """Plain data naming what ``read()`` returns: the feature cache's key for it. A file
+        counts by its content (sha256), not its path: a copy elsewhere reuses the entry."""
+        files = [str(path) for path in self.files()]
+        arguments = {
+            k: _FILE if isinstance(v, str | os.PathLike) and str(v) in files else v
+            for k, v in getattr(self, "_arguments", {}).items()
+            if k not in _SETTINGS
+        }
         return {
             "reader": class_path(type(self)),
-            "arguments": _plain(
-                {k: v for k, v in getattr(self, "_arguments", {}).items() if k not in _SETTINGS}
-            ),
-            "files": {path: file_digest(path) for path in self.files()},
+            "arguments": _plain(arguments),
+            "files": [file_digest(path) for path in files],
             "on_bad_record": str(self.on_bad_record),
             "answers_optional": bool(self.answers_optional),
             "extra_columns": list(self.extra_columns),
