@@ -22,7 +22,7 @@ def squad_file(name: str) -> Path:
 
 
 def load_examples(name: str):
-    from qa_lightning.data.loading import read_squad_json
+    from qa_lightning.data import read_squad_json
 
     return read_squad_json(squad_file(name))
 

@@ -88,6 +88,7 @@ class DataSource(Choice):
     hub = "hub"  # a Hugging Face Hub dataset in the "squad" schema (rajpurkar/squad, ...)
     squad_json = "squad_json"  # local files in the official nested SQuAD JSON format
     flat = "flat"  # local jsonl/csv/parquet with a column mapping
+    mrqa = "mrqa"  # local MRQA 2019 shared-task files (.jsonl / .jsonl.gz)
     synthetic = "synthetic"  # generated SQuAD-style data (offline quick start, tests)
 
 
@@ -101,16 +102,20 @@ class SyntheticConfig:
 
 @dataclass
 class EvalSetConfig:
-    """One more set scored after training (and by eval.py): a file or a Hub dataset.
+    """One more set scored after training (and by eval.py): a file, a Hub dataset or a
+    reader node.
 
     On the command line a path or a Hub name is enough:
     ``+data.eval_sets.new_wiki=../shared/data/squad_shifts/new_wiki_subset.json``
-    (``.json``: official SQuAD JSON; ``.jsonl``/``.csv``/``.parquet``: flat, read with
-    ``data.columns``; anything else: a Hub dataset name, ``name`` or ``name:split``).
+    (``.json``: official SQuAD JSON; ``.jsonl``/``.jsonl.gz`` whose first line is an MRQA
+    header or context: MRQA; other ``.jsonl``/``.csv``/``.parquet``: flat, read with
+    ``data.columns``; anything else: a Hub dataset name, ``name`` or ``name:split``). A
+    mapping with a ``_target_`` is a reader node (``qa_lightning.data.readers.Reader``).
     """
 
     file: str | None = None
     hub_name: str | None = None
+    reader: Any = None  # a reader node {_target_: ..., ...}; checked by the data side
     split: str = "validation"  # of a Hub dataset
     version_2: bool | None = None  # null: data.version_2
     columns: dict[str, str] | None = None  # flat files; null: data.columns
@@ -169,8 +174,9 @@ class DataConfig:
     hub_name: str | None = None
     train_split: str = "train"
     validation_split: str = "validation"
-    train_file: str | None = None
-    validation_file: str | None = None
+    # a path (read as data.source says) or a reader node {_target_: my_pkg.MyReader, ...}
+    train_file: Any = None
+    validation_file: Any = None
     # flat files: our column name -> the file's (`+data.columns.context=passage`); an empty
     # mapping, not null, which Hydra cannot add keys to from the command line
     columns: dict[str, str] = field(default_factory=dict)
@@ -197,8 +203,9 @@ class DataConfig:
     # more evaluation sets by name, each a path, a Hub name or an EvalSetConfig mapping;
     # scored with the best checkpoint after training (logged as eval/<name>/...)
     eval_sets: dict[str, Any] = field(default_factory=dict)
-    # predict.py: a SQuAD JSON (.json) or flat (.jsonl/.csv/.parquet) file; answers optional
-    predict_file: str | None = None
+    # predict.py: a SQuAD JSON (.json), MRQA or flat (.jsonl/.csv/.parquet) file, or a
+    # reader node; answers optional
+    predict_file: Any = None
 
 
 # model.head's short names for the built-in heads (conf/model/head/<name>.yaml holds each
@@ -626,18 +633,13 @@ class ServeConfig:
     imports: list[str] = field(default_factory=list)
 
 
-def file_source(path: str) -> DataSource:
-    """How a data file is read, by its suffix: ``.json`` is nested SQuAD, others flat."""
-    return DataSource.squad_json if Path(path).suffix.lower() == ".json" else DataSource.flat
-
-
 def _looks_like_file(value: str) -> bool:
     """A path, not a Hub name: it starts like one (``/``, ``./``, ``../``), has a data
     file's suffix or exists. A path that does not exist then fails naming its key, never
     after a Hub lookup."""
     return (
         value.startswith(("/", "./", "../"))
-        or Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet")
+        or Path(value).suffix.lower() in (".json", ".jsonl", ".csv", ".parquet", ".gz")
         or Path(value).exists()
     )
 
@@ -662,6 +664,8 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
             else:
                 hub_name, _, split = spec.partition(":")
                 entry = EvalSetConfig(hub_name=hub_name, split=split or "validation")
+        elif isinstance(spec, Mapping) and "_target_" in spec:
+            entry = EvalSetConfig(reader=dict(spec))
         elif isinstance(spec, Mapping):
             unknown = sorted(set(spec) - set(EVAL_SET_KEYS))
             if unknown:
@@ -672,11 +676,15 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
             entry = EvalSetConfig(**{k: v for k, v in spec.items()})
         else:
             raise ConfigError(
-                f"{key}={spec!r}: give a file path, a Hub dataset name or a mapping with "
-                f"{', '.join(EVAL_SET_KEYS)}"
+                f"{key}={spec!r}: give a file path, a Hub dataset name, a reader node "
+                f"{{_target_: ...}} or a mapping with {', '.join(EVAL_SET_KEYS)}"
             )
-        if (entry.file is None) == (entry.hub_name is None):
-            raise ConfigError(f"{key}: give exactly one of file and hub_name")
+        if sum(x is not None for x in (entry.file, entry.hub_name, entry.reader)) != 1:
+            raise ConfigError(f"{key}: give exactly one of file, hub_name and reader")
+        if entry.reader is not None and not (
+            isinstance(entry.reader, Mapping) and entry.reader.get("_target_")
+        ):
+            raise ConfigError(f"{key}.reader needs a _target_ (the data reader's class path)")
         if entry.file is not None and not Path(entry.file).is_file():
             raise DataFileNotFoundError(
                 f"data file not found: {entry.file!r} ({key}); give an existing file "
@@ -828,7 +836,8 @@ def check_config(cfg: DictConfig) -> None:
     source = DataSource(data.source)
     if source is DataSource.hub and not data.hub_name:
         raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
-    if source in (DataSource.squad_json, DataSource.flat) and cfg.task_name != "predict":
+    file_sources = (DataSource.squad_json, DataSource.flat, DataSource.mrqa)
+    if source in file_sources and cfg.task_name != "predict":
         training = cfg.task_name == "train"
         # eval.py may score only data.eval_sets; training always validates
         required = ("train_file", "validation_file") if training else ()
@@ -838,7 +847,8 @@ def check_config(cfg: DictConfig) -> None:
             if not data[key]:
                 raise ConfigError(f"data.{key} is required with data.source={source.value}")
         for key in ("train_file", "validation_file") if training else ("validation_file",):
-            if data[key] and not Path(data[key]).is_file():
+            # a reader node is checked by the data side (qa_lightning.data.loading)
+            if isinstance(data[key], str) and data[key] and not Path(data[key]).is_file():
                 raise DataFileNotFoundError(f"data file not found: {data[key]!r} (data.{key})")
     check_columns(data.get("columns"), "data.columns")
     for name, entry in resolve_eval_sets(data).items():
@@ -857,7 +867,7 @@ def check_config(cfg: DictConfig) -> None:
                 "data.predict_file is required by predict.py: a SQuAD JSON (.json) or a "
                 "jsonl/csv/parquet file with id, question and context"
             )
-        if not Path(data.predict_file).is_file():
+        if isinstance(data.predict_file, str) and not Path(data.predict_file).is_file():
             raise DataFileNotFoundError(
                 f"data file not found: {data.predict_file!r} (data.predict_file)"
             )

@@ -20,6 +20,7 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config, to_plain
+from qa_lightning.data.loading import check_readers
 from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components
 from qa_lightning.tracking.evaluation import LatestResults
@@ -37,6 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     check_config(cfg)
     check_model_components(to_plain(cfg.model))  # before any data or weights load
     check_evaluation(cfg)
+    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)

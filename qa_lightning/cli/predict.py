@@ -18,6 +18,7 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config, to_plain
+from qa_lightning.data.loading import check_readers
 from qa_lightning.models.checks import check_model_components
 from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.tracking.run_folder import RunFolderWriter
@@ -33,6 +34,7 @@ def predict(cfg: DictConfig) -> str:
     apply_saved_decoding(cfg)
     check_config(cfg)
     check_model_components(to_plain(cfg.model))  # before any data or weights load
+    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     output_dir = Path(cfg.paths.output_dir)
     write_resolved_config(cfg, output_dir)

@@ -31,6 +31,7 @@ from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
 from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.data.loading import check_readers
 from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components
 from qa_lightning.models.encoder_head import parameter_counts
@@ -67,6 +68,7 @@ def train(cfg: DictConfig) -> float | None:
     check_optimization(
         to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
     )
+    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)

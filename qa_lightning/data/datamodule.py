@@ -35,7 +35,6 @@ from transformers import PreTrainedTokenizerBase
 
 from qa_lightning.atomic import atomic_directory, entry_lock
 from qa_lightning.cache_integrity import entry_damage, remove_entry, write_marker
-from qa_lightning.config import resolve_eval_sets
 from qa_lightning.data.encoder_states import (
     EncodedFeatures,
     StateEncoder,
@@ -43,7 +42,8 @@ from qa_lightning.data.encoder_states import (
     encoder_cache_key,
 )
 from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
-from qa_lightning.data.loading import eval_set_data, load_examples, predict_data
+from qa_lightning.data.loading import build_reader, data_sets, load_examples
+from qa_lightning.data.readers import Reader
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
 from qa_lightning.errors import DataFileNotFoundError
 from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
@@ -57,18 +57,6 @@ _COMPLETE = "_COMPLETE"
 TRAIN = "train"
 
 
-def _file_digest(path: str | None, key: str) -> str | None:
-    if not path:
-        return None
-    if not Path(path).is_file():
-        raise DataFileNotFoundError(f"data file not found: {str(path)!r} (data.{key})")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     """Identity of a tokenizer by content (vocabulary, normaliser, special tokens, side)."""
     if tokenizer.is_fast:
@@ -80,6 +68,15 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
         backend = repr(tokenizer)
     text = json.dumps([backend, tokenizer.padding_side, tokenizer.truncation_side], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _collated(values: list[Any]) -> Any:
+    """A reader's extra column in a batch: numbers (or equal-length lists of numbers) as a
+    tensor, anything else as the list of values."""
+    try:
+        return torch.tensor(values)
+    except (TypeError, ValueError, RuntimeError):
+        return values
 
 
 class _IndexedFeatures(torch.utils.data.Dataset):
@@ -126,11 +123,6 @@ def feature_lengths(features: Dataset) -> list[int]:
     return pc.list_value_length(column).to_pylist()
 
 
-def _has_validation(cfg: Mapping[str, Any]) -> bool:
-    source = str(getattr(cfg["source"], "value", cfg["source"]))
-    return source in ("hub", "synthetic") or bool(cfg.get("validation_file"))
-
-
 class SquadDataModule(pl.LightningDataModule):
     """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node.
 
@@ -162,18 +154,17 @@ class SquadDataModule(pl.LightningDataModule):
         self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
         self._resume_at: tuple[int, int, bool] | None = None
-        # set name -> the data config that reads it (as its train or validation split)
-        self.set_data: dict[str, dict[str, Any]] = {}
-        if predict:
-            self.set_data[PREDICT] = predict_data(self.cfg)
-        else:
-            if with_train:
-                self.set_data[TRAIN] = self.cfg
-            if with_train or _has_validation(self.cfg):
-                self.set_data[VALIDATION] = self.cfg
-            for name, spec in resolve_eval_sets(self.cfg).items():
-                self.set_data[name] = eval_set_data(self.cfg, spec)
+        # set name -> the data config that reads it (as its train or validation split), with
+        # its reader node (data/loading.py)
+        self.set_data: dict[str, dict[str, Any]] = data_sets(
+            self.cfg, with_train=with_train, predict=predict
+        )
         self.splits = tuple(self.set_data)
+        # every reader checked and built now (cheap: nothing is read before prepare_data)
+        self.readers: dict[str, Reader] = {
+            name: build_reader(spec, answers_optional=name == PREDICT)
+            for name, spec in self.set_data.items()
+        }
         # Fail now, not after the data is read, when the windows cannot honour the stride.
         check_stride(
             tokenizer,
@@ -232,22 +223,15 @@ class SquadDataModule(pl.LightningDataModule):
     def _make_cache_key(self, split: str) -> str:
         cfg = self.set_data[split]
         kind = self._kind(split)
-        file_key = "train_file" if kind == "train" else "validation_file"
         max_samples = cfg.get("max_train_samples" if kind == "train" else "max_eval_samples")
-        source = str(cfg["source"].value if hasattr(cfg["source"], "value") else cfg["source"])
+        try:  # the class, its arguments and its files' sha256: what the examples are
+            identity = self.readers[split].identity()
+        except DataFileNotFoundError as err:
+            raise DataFileNotFoundError(f"{err} ({cfg['reader_key']})") from None
         spec = {
             "features_version": FEATURES_VERSION,
             "split": kind,
-            "source": source,
-            "hub_name": cfg.get("hub_name") if source == "hub" else None,
-            "hub_split": cfg.get(f"{kind}_split") if source == "hub" else None,
-            "file": _file_digest(cfg.get(file_key), file_key)
-            if source in ("squad_json", "flat")
-            else None,
-            "columns": dict(cfg["columns"]) if cfg.get("columns") else None,
-            "on_bad_record": cfg.get("on_bad_record"),
-            "answers_optional": split == PREDICT,
-            "synthetic": dict(cfg["synthetic"]) if source == "synthetic" else None,
+            "reader": identity,
             "max_samples": max_samples,
             # a capped train set is a seeded random subset (data/loading.py)
             "subset_seed": self.seed if kind == "train" and max_samples is not None else None,
@@ -263,8 +247,8 @@ class SquadDataModule(pl.LightningDataModule):
         return Path(self.cfg["cache_dir"]) / self.cache_key(split)
 
     def _build(self, split: str) -> tuple[Dataset, Dataset]:
-        cfg, kind = self.set_data[split], self._kind(split)
-        examples = load_examples(cfg, kind, seed=self.seed, answers_optional=split == PREDICT)
+        cfg, kind, reader = self.set_data[split], self._kind(split), self.readers[split]
+        examples = load_examples(reader, cfg, kind, seed=self.seed)
         if split != PREDICT and not cfg.get("version_2"):
             n_unanswerable = sum(1 for a in examples["answers"] if not a["text"])
             if n_unanswerable:
@@ -282,6 +266,7 @@ class SquadDataModule(pl.LightningDataModule):
             doc_stride=self.cfg["doc_stride"],
             max_question_tokens=self.cfg.get("max_question_tokens"),
             num_proc=self.cfg.get("preprocessing_num_proc"),
+            extra_columns=tuple(reader.extra_columns),
         )
         return examples, features
 
@@ -370,8 +355,12 @@ class SquadDataModule(pl.LightningDataModule):
         return [n for n in names if n in present and n in self.tokenizer.model_input_names]
 
     def _collate(
-        self, rows: list[dict[str, Any]], states: EncodedFeatures | None = None
+        self,
+        rows: list[dict[str, Any]],
+        states: EncodedFeatures | None = None,
+        extra: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        extras = {name: [row.pop(name) for row in rows] for name in extra}
         batch = self.tokenizer.pad(
             rows,
             padding="max_length" if self.cfg.get("pad_to_max_length") else "longest",
@@ -384,10 +373,13 @@ class SquadDataModule(pl.LightningDataModule):
             batch["hidden_states"] = states.batch(
                 batch["feature_index"], batch["input_ids"].shape[1]
             )
+        for name, values in extras.items():
+            batch[name] = _collated(values)
         return batch
 
     def train_dataloader(self) -> DataLoader:
-        columns = [*self.model_inputs, "start_positions", "end_positions"]
+        extra = tuple(self.readers[TRAIN].extra_columns)  # a reader's, for a loss to see
+        columns = [*self.model_inputs, "start_positions", "end_positions", *extra]
         dataset = _IndexedFeatures(self.train_features, columns)
         batch_size = self.cfg["batch_size"]
         # Batches of similar length (little padding) or plain shuffled ones, in an order
@@ -415,7 +407,7 @@ class SquadDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
-            collate_fn=functools.partial(self._collate, states=states),
+            collate_fn=functools.partial(self._collate, states=states, extra=extra),
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
             # the loader's own generator: creating an epoch's iterator draws a seed for the

@@ -115,6 +115,7 @@ def _prepare(
     max_question_tokens: int | None,
     num_proc: int | None,
     train: bool,
+    extra_columns: tuple[str, ...] = (),
 ) -> Dataset:
     check_stride(
         tokenizer,
@@ -129,6 +130,7 @@ def _prepare(
         "doc_stride": doc_stride,
         "question_cap": resolve_max_question_tokens(max_length, max_question_tokens),
         "train": train,
+        "extra_columns": tuple(extra_columns),
     }
     features = examples.map(
         _featurize,
@@ -163,8 +165,10 @@ def _featurize(
     doc_stride: int,
     question_cap: int,
     train: bool,
+    extra_columns: tuple[str, ...] = (),
 ) -> dict[str, list]:
-    """Windows of one batch of examples, each paragraph tokenised once.
+    """Windows of one batch of examples, each paragraph tokenised once; a reader's
+    ``extra_columns`` are copied to every window of their example.
 
     SQuAD asks several questions about each paragraph, so the batch's distinct contexts
     and its questions are tokenised separately (no special tokens) and every window is
@@ -198,6 +202,7 @@ def _featurize(
         t_pre, t_first, t_mid, t_second, t_suf = template.types
     cls_index, example_index, starts_out, ends_out, offsets_out = [], [], [], [], []
     capped_out = []  # True on the first window of a capped question: summed in _prepare
+    extras: dict[str, list] = {name: [] for name in extra_columns}
     for row, q_list in enumerate(q_enc["input_ids"]):
         capped = len(q_list) > question_cap
         question = np.asarray(q_list[:question_cap], dtype=np.int64)
@@ -230,6 +235,8 @@ def _featurize(
             cls_index.append(cls)
             example_index.append(indices[row])
             capped_out.append(capped and ws == 0)
+            for name, values in extras.items():
+                values.append(batch[name][row])
             if train:
                 s, e = cls, cls
                 if span is not None and ws <= span[0] and span[1] < we:
@@ -243,6 +250,7 @@ def _featurize(
     out["cls_index"] = cls_index
     out["example_index"] = example_index
     out["question_capped"] = capped_out
+    out.update(extras)
     if train:
         out["start_positions"] = starts_out
         out["end_positions"] = ends_out
@@ -278,8 +286,10 @@ def prepare_train_features(
     doc_stride: int,
     max_question_tokens: int | None = None,
     num_proc: int | None = None,
+    extra_columns: tuple[str, ...] = (),
 ) -> Dataset:
-    """Training windows with ``start_positions``/``end_positions`` labels (unpadded)."""
+    """Training windows with ``start_positions``/``end_positions`` labels (unpadded).
+    ``extra_columns``: example columns copied to each window (a reader's)."""
     return _prepare(
         examples,
         tokenizer,
@@ -288,6 +298,7 @@ def prepare_train_features(
         max_question_tokens=max_question_tokens,
         num_proc=num_proc,
         train=True,
+        extra_columns=extra_columns,
     )
 
 
@@ -364,8 +375,10 @@ def prepare_eval_features(
     doc_stride: int,
     max_question_tokens: int | None = None,
     num_proc: int | None = None,
+    extra_columns: tuple[str, ...] = (),
 ) -> Dataset:
-    """Evaluation windows with context-only ``offset_mapping`` (unpadded)."""
+    """Evaluation windows with context-only ``offset_mapping`` (unpadded).
+    ``extra_columns``: example columns copied to each window (a reader's)."""
     return _prepare(
         examples,
         tokenizer,
@@ -374,4 +387,5 @@ def prepare_eval_features(
         max_question_tokens=max_question_tokens,
         num_proc=num_proc,
         train=False,
+        extra_columns=extra_columns,
     )

@@ -1,83 +1,168 @@
-"""Pick the source named by the data config and select examples (never features)."""
+"""Which reader reads each data set, from the data config, and selecting examples (never
+features).
+
+Every set (``train``, ``validation``, each ``data.eval_sets`` entry, ``predict``) gets a
+reader node: the one the config gives (``data.train_file={_target_: ...}``), or one made
+from a path (by its suffix and, for ``.jsonl``, its first line) or from ``data.source`` (a
+shorthand for the built-in readers: ``hub``, ``squad_json``, ``flat``, ``mrqa``,
+``synthetic``). :func:`check_readers` checks every node before anything loads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
 
-from qa_lightning.config import DataSource, EvalSetConfig, choice, file_source
-from qa_lightning.data.sources import load_hub_squad, read_flat_file, read_squad_json
-from qa_lightning.data.synthetic import make_synthetic_squad
-from qa_lightning.data.validation import validate_examples
+from qa_lightning.components import build_component, check_component, class_path
+from qa_lightning.config import DataSource, EvalSetConfig, choice, resolve_eval_sets
+from qa_lightning.data.mrqa import MrqaReader, is_mrqa_file
+from qa_lightning.data.readers import (
+    FlatFileReader,
+    HubReader,
+    Reader,
+    SquadJsonReader,
+    SyntheticReader,
+)
+from qa_lightning.data.validation import check_on_bad_record
+
+TRAIN, VALIDATION, PREDICT = "train", "validation", "predict"
+WHAT = "data reader"
 
 
-def _source(cfg: Mapping[str, Any]) -> str:
-    return choice(DataSource, cfg["source"], "data.source").value
+def _node(cls: type, **kwargs: Any) -> dict[str, Any]:
+    return {"_target_": class_path(cls), **kwargs}
 
 
-def eval_set_data(cfg: Mapping[str, Any], spec: EvalSetConfig) -> dict[str, Any]:
-    """The data config that reads an extra evaluation set as its ``validation`` split."""
-    data = dict(cfg)
-    if spec.file is not None:
-        data.update(
-            source=file_source(spec.file).value,
-            validation_file=spec.file,
-            columns=spec.columns if spec.columns is not None else cfg.get("columns"),
+def path_reader(path: str, columns: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The reader node of a data file named by its path: ``.json`` is nested SQuAD, a
+    ``.jsonl``/``.jsonl.gz`` starting with an MRQA header or context is MRQA, anything
+    else a flat file read with ``columns``."""
+    if Path(path).suffix.lower() == ".json":
+        return _node(SquadJsonReader, path=path)
+    if is_mrqa_file(path):
+        return _node(MrqaReader, path=path)
+    return _node(FlatFileReader, path=path, columns=dict(columns) if columns else None)
+
+
+def _split_reader(cfg: Mapping[str, Any], split: str) -> tuple[str, dict[str, Any]]:
+    """(config key, reader node) of the main config's ``train`` or ``validation`` set."""
+    key = f"{split}_file"
+    value = cfg.get(key)
+    if isinstance(value, Mapping):
+        return f"data.{key}", dict(value)
+    source = choice(DataSource, cfg["source"], "data.source").value
+    if source == "hub":
+        node = _node(HubReader, name=cfg["hub_name"], split=cfg[f"{split}_split"])
+        return "data.hub_name", node
+    if source == "synthetic":
+        syn = cfg["synthetic"]
+        node = _node(
+            SyntheticReader,
+            n_examples=syn["n_train"] if split == TRAIN else syn["n_eval"],
+            seed=syn["seed"] + (0 if split == TRAIN else 10_000),
+            unanswerable_fraction=syn["unanswerable_fraction"],
+            id_prefix=f"syn-{split}",
         )
+        return "data.synthetic", node
+    columns = cfg.get("columns") or None
+    readers = {"squad_json": SquadJsonReader, "mrqa": MrqaReader}
+    if source in readers:
+        return f"data.{key}", _node(readers[source], path=value)
+    return f"data.{key}", _node(
+        FlatFileReader, path=value, columns=dict(columns) if columns else None
+    )
+
+
+def eval_set_data(cfg: Mapping[str, Any], name: str, spec: EvalSetConfig) -> dict[str, Any]:
+    """The data config that reads an extra evaluation set as its ``validation`` split."""
+    key = f"data.eval_sets.{name}"
+    if spec.reader is not None:
+        given = (cfg.get("eval_sets") or {}).get(name)
+        node = dict(spec.reader)
+        if isinstance(given, Mapping) and "reader" in given:
+            key += ".reader"
+    elif spec.file is not None:
+        columns = spec.columns if spec.columns is not None else cfg.get("columns")
+        node = path_reader(spec.file, columns)
     else:
-        data.update(source="hub", hub_name=spec.hub_name, validation_split=spec.split)
+        node = _node(HubReader, name=spec.hub_name, split=spec.split)
     version_2 = cfg.get("version_2", False) if spec.version_2 is None else spec.version_2
-    data.update(version_2=version_2, max_eval_samples=spec.max_samples)
-    return data
+    return {
+        **cfg,
+        "version_2": version_2,
+        "max_eval_samples": spec.max_samples,
+        "reader": node,
+        "reader_key": key,
+    }
 
 
 def predict_data(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The data config that reads ``data.predict_file`` as its ``validation`` split."""
-    path = cfg["predict_file"]
-    return {**cfg, "source": file_source(path).value, "validation_file": path}
+    value = cfg["predict_file"]
+    node = dict(value) if isinstance(value, Mapping) else path_reader(value, cfg.get("columns"))
+    return {**cfg, "reader": node, "reader_key": "data.predict_file"}
+
+
+def has_validation(cfg: Mapping[str, Any]) -> bool:
+    source = str(getattr(cfg["source"], "value", cfg["source"]))
+    return source in ("hub", "synthetic") or bool(cfg.get("validation_file"))
+
+
+def data_sets(
+    cfg: Mapping[str, Any], *, with_train: bool = True, predict: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Set name -> the data config that reads it, with its ``reader`` node and the
+    ``reader_key`` naming that node in messages."""
+    if predict:
+        return {PREDICT: predict_data(cfg)}
+    sets: dict[str, dict[str, Any]] = {}
+    splits = ([TRAIN] if with_train else []) + (
+        [VALIDATION] if with_train or has_validation(cfg) else []
+    )
+    for split in splits:
+        key, node = _split_reader(cfg, split)
+        sets[split] = {**cfg, "reader": node, "reader_key": key}
+    for name, spec in resolve_eval_sets(cfg).items():
+        sets[name] = eval_set_data(cfg, name, spec)
+    return sets
+
+
+def check_readers(cfg: Mapping[str, Any], *, task: str) -> None:
+    """Every reader node the ``task`` (train, eval, predict) reads, checked before anything
+    loads: it imports, subclasses :class:`Reader` and takes its keys (one line naming the
+    key, a :class:`~qa_lightning.errors.ConfigError`)."""
+    sets = data_sets(cfg, with_train=task == "train", predict=task == "predict")
+    for spec in sets.values():
+        check_component(spec["reader_key"], spec["reader"], Reader, what=WHAT)
+
+
+def build_reader(spec: Mapping[str, Any], *, answers_optional: bool = False) -> Reader:
+    """The reader of one set (a :func:`data_sets` value), with the data config's
+    ``on_bad_record`` and ``answers_optional`` unless its node gives them."""
+    node = spec["reader"]
+    reader = build_component(spec["reader_key"], node, Reader, what=WHAT)
+    if "on_bad_record" not in node:
+        reader.on_bad_record = check_on_bad_record(spec.get("on_bad_record", "raise"))
+    if "answers_optional" not in node:
+        reader.answers_optional = answers_optional
+    return reader
 
 
 def load_examples(
-    cfg: Mapping[str, Any], split: str, *, seed: int = 0, answers_optional: bool = False
+    reader: Reader, cfg: Mapping[str, Any], split: str, *, seed: int = 0, source: str = ""
 ) -> Dataset:
-    """Examples of ``split`` ("train" or "validation") in the HF "squad" schema, checked.
+    """Examples ``reader`` reads, checked, selected for ``split`` ("train" or "validation").
 
     ``max_train_samples`` takes a seeded random subset (so a small budget still spans many
     articles); ``max_eval_samples`` takes the first examples, a stable prefix of the dev set.
-    ``answers_optional``: records without answers are read with empty ones (prediction).
     """
-    source = _source(cfg)
-    on_bad = cfg.get("on_bad_record", "raise")
-    if source == "hub":
-        examples = load_hub_squad(cfg["hub_name"], cfg[f"{split}_split"])
-        examples = validate_examples(
-            examples, source=f"{cfg['hub_name']}[{split}]", on_bad_record=on_bad
-        )
-    elif source == "squad_json":
-        examples = read_squad_json(
-            cfg[f"{split}_file"], on_bad_record=on_bad, answers_optional=answers_optional
-        )
-    elif source == "flat":
-        examples = read_flat_file(
-            cfg[f"{split}_file"],
-            columns=cfg.get("columns"),
-            on_bad_record=on_bad,
-            answers_optional=answers_optional,
-        )
-    else:  # synthetic
-        syn = cfg["synthetic"]
-        examples = make_synthetic_squad(
-            syn["n_train"] if split == "train" else syn["n_eval"],
-            seed=syn["seed"] + (0 if split == "train" else 10_000),
-            unanswerable_fraction=syn["unanswerable_fraction"],
-            id_prefix=f"syn-{split}",
-        )
-
-    limit = cfg.get("max_train_samples" if split == "train" else "max_eval_samples")
+    examples = reader.load(source=source or cfg.get("reader_key", "data"))
+    limit = cfg.get("max_train_samples" if split == TRAIN else "max_eval_samples")
     if limit is not None and limit < len(examples):
-        if split == "train":
+        if split == TRAIN:
             examples = examples.shuffle(seed=seed).select(range(limit)).flatten_indices()
         else:
             examples = examples.select(range(limit))

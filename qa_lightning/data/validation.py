@@ -33,6 +33,7 @@ __all__ = [
     "COLUMNS",
     "ON_BAD_RECORD_CHOICES",
     "SQUAD_FEATURES",
+    "UNLOCATED",
     "DataValidationError",
     "ValidationReport",
     "check_on_bad_record",
@@ -56,6 +57,9 @@ SQUAD_FEATURES = datasets.Features(
 )
 COLUMNS: tuple[str, ...] = ("id", "title", "context", "question", "answers")
 ON_BAD_RECORD_CHOICES: tuple[str, ...] = OnBadRecord.values()  # ("raise", "drop")
+
+#: ``answer_start`` of a gold text kept for scoring only (see ``unlocated_answers``).
+UNLOCATED = -1
 
 _STRING_FIELDS = ("id", "title", "context", "question")
 _INT32_MAX = 2**31 - 1
@@ -164,7 +168,7 @@ def _normalise_answers(answers: Any) -> tuple[list, list]:
 
 
 def _check_record(
-    id_: Any, title: Any, context: Any, question: Any, answers: Any
+    id_: Any, title: Any, context: Any, question: Any, answers: Any, unlocated: bool = False
 ) -> tuple[list[str], list[int]]:
     for name, value in zip(_STRING_FIELDS, (id_, title, context, question), strict=True):
         if value is None:
@@ -192,7 +196,7 @@ def _check_record(
         )
     n = len(context)
     clean_starts: list[int] = []
-    for text, raw_start in zip(texts, starts, strict=True):
+    for k, (text, raw_start) in enumerate(zip(texts, starts, strict=True)):
         if not isinstance(text, str) or not text:
             raise _BadRecord(
                 "bad_answer_text",
@@ -206,6 +210,9 @@ def _check_record(
                 f"answer_start for answer {_short(text)} must be an integer, got "
                 f"{_type_name(raw_start)} {_short(str(raw_start))}",
             )
+        if unlocated and start == UNLOCATED and k > 0:  # a gold text for scoring only
+            clean_starts.append(start)
+            continue
         if start < 0 or start + len(text) > n or start > _INT32_MAX:
             raise _BadRecord(
                 "answer_start_out_of_range",
@@ -271,13 +278,20 @@ def validate_records(
     source: str,
     on_bad_record: str = "raise",
     locations: Sequence[str] | None = None,
+    problems: Sequence[tuple[str, str] | None] | None = None,
+    unlocated_answers: bool = False,
 ) -> tuple[dict[str, list], ValidationReport]:
     """Check raw column lists and return the cleaned columns of the records kept.
 
     ``records`` maps each of :data:`COLUMNS` to a list (``None`` marks a missing value);
     ``answers`` may be a ``{"text", "answer_start"}`` dict or a SQuAD list of answer objects.
     ``locations`` (optional, one per record) says where a record sits in the file, for the
-    messages. The returned columns fit :data:`SQUAD_FEATURES`.
+    messages. ``problems`` (optional, one per record): a ``(reason, message)`` a reader
+    already found in its own format, so that the record fails, or is dropped and counted,
+    exactly as a bad SQuAD record. ``unlocated_answers``: answers after the first may have
+    ``answer_start`` :data:`UNLOCATED` (gold texts for scoring that the context does not
+    hold verbatim, such as MRQA's answer aliases). The returned columns fit
+    :data:`SQUAD_FEATURES`.
     """
     on_bad_record = check_on_bad_record(on_bad_record)
     missing = [c for c in COLUMNS if c not in records]
@@ -297,9 +311,13 @@ def validate_records(
     for i in range(total):
         id_ = ids[i]
         try:
+            if problems is not None and problems[i] is not None:
+                raise _BadRecord(*problems[i])
             checked = _fast_check(id_, titles[i], contexts[i], questions[i], answers[i])
             if checked is None:
-                checked = _check_record(id_, titles[i], contexts[i], questions[i], answers[i])
+                checked = _check_record(
+                    id_, titles[i], contexts[i], questions[i], answers[i], unlocated_answers
+                )
             texts, starts = checked
             if id_ in seen:
                 first = seen[id_]

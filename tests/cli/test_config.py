@@ -58,7 +58,7 @@ def _options(group: str) -> list[str]:
 def _point_files_at(cfg, tmp_path: Path) -> None:
     """Data files must exist for check_config; stand-ins keep these tests self-contained."""
     for key in ("train_file", "validation_file"):
-        if cfg.data.source.value in ("squad_json", "flat"):
+        if cfg.data.source.value in ("squad_json", "flat", "mrqa"):
             (tmp_path / key).write_text("{}")
             cfg.data[key] = str(tmp_path / key)
 
@@ -119,7 +119,7 @@ def test_bad_type_fails_naming_the_key() -> None:
 # from the Enums, so that a value dropped from the schema fails this test). scheduler.name
 # is an open node's key, checked at start: tests/models/test_optimization.py.
 FIXED_CHOICES = {
-    "data.source": ["hub", "squad_json", "flat", "synthetic"],
+    "data.source": ["hub", "squad_json", "flat", "mrqa", "synthetic"],
     "data.on_bad_record": ["raise", "drop"],
     "model.freeze": ["none", "embeddings", "layers", "all"],
     "model.attn_implementation": ["eager", "sdpa", "flash_attention_2", "flex_attention"],
