@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from tests.cli.test_train_eval import ROOT, SMALL_DATA, run_entry
 
@@ -41,16 +42,32 @@ def research_on_path():
     sys.path.remove(str(EXAMPLES))
 
 
+def write_tsv(path: Path, n: int) -> Path:
+    """``n`` synthetic questions in my_research's TSV format, every other one weighted 2."""
+    from qa_lightning.data.synthetic import make_synthetic_squad
+
+    examples = make_synthetic_squad(n, seed=3, id_prefix="tsv")
+    lines = ["id\tquestion\tcontext\tanswer\tweight"]
+    for i, ex in enumerate(examples):
+        lines.append(
+            f"{ex['id']}\t{ex['question']}\t{ex['context']}\t{ex['answers']['text'][0]}\t{1 + i % 2}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def research_run(tmp_path_factory, tiny_bert_dir) -> Path:
-    run_dir = tmp_path_factory.mktemp("research") / "run"
+    root = tmp_path_factory.mktemp("research")
+    tsv = write_tsv(root / "train.tsv", 120)
+    reader = f"data.train_file={{_target_:my_research.readers.WeightedTsvReader,path:'{tsv}'}}"
     run_entry(
         "train.py",
-        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, *RESEARCH, *FP32],
-        run_dir,
+        [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, *RESEARCH, reader, *FP32],
+        root / "run",
         env=ENV,
     )
-    return run_dir
+    return root / "run"
 
 
 def test_the_researchers_head_loss_and_module_train_and_are_saved_as_plain_data(research_run):
@@ -69,6 +86,8 @@ def test_the_researchers_head_loss_and_module_train_and_are_saved_as_plain_data(
     }
     assert hparams["rdrop_alpha"] == 0.5
     assert hparams["optimizer_groups"]["_target_"] == "my_research.param_groups.HeadLearningRate"
+    config = yaml.safe_load((research_run / "config.yaml").read_text())
+    assert config["data"]["train_file"]["_target_"] == "my_research.readers.WeightedTsvReader"
     saved = json.loads((research_run / "best_model" / "qa_head.json").read_text())
     assert saved["head"]["_target_"] == "my_research.heads.PointerHead"
     # the module's own training step ran: it logs the two passes' disagreement
@@ -300,3 +319,31 @@ def test_the_head_learns_at_its_own_rate(tiny_bert_dir):
     grouped = [id(p) for g in groups for p in g["params"]]
     trainable = [id(p) for p in module.model.parameters() if p.requires_grad]
     assert sorted(grouped) == sorted(trainable)  # every trainable parameter once, no frozen one
+
+
+def test_the_readers_weight_column_reaches_the_batch_and_weighs_the_loss(
+    tmp_path, wordpiece_tokenizer
+):
+    from my_research.losses import LabelSmoothedSpanLoss
+
+    from qa_lightning.data.datamodule import SquadDataModule
+    from tests.data.test_datamodule import data_cfg
+
+    tsv = write_tsv(tmp_path / "train.tsv", 12)
+    node = {"_target_": "my_research.readers.WeightedTsvReader", "path": str(tsv)}
+    data = data_cfg(tmp_path, train_file=node, group_by_length=False)
+    dm = SquadDataModule(data, wordpiece_tokenizer, seed=0)
+    dm.prepare_data()
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["weight"].dtype == torch.float32 and set(batch["weight"].tolist()) <= {1.0, 2.0}
+
+    torch.manual_seed(0)
+    width = batch["input_ids"].shape[1]
+    start, end = torch.randn(len(batch["weight"]), width), torch.randn(len(batch["weight"]), width)
+    loss = LabelSmoothedSpanLoss(0.1)
+    only_first = {**batch, "weight": torch.zeros_like(batch["weight"])}
+    only_first["weight"][0] = 1.0
+    first = {k: v[:1] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    first["weight"] = torch.ones(1)
+    torch.testing.assert_close(loss(start, end, only_first), loss(start[:1], end[:1], first))
