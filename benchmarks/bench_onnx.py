@@ -74,7 +74,7 @@ def torch_runner(folder: Path, *, bf16: bool = False):
 
 
 def onnx_runner(folder: Path, *, quantized: bool, threads: int):
-    from qa_lightning.models.onnx_model import OnnxSpanModel
+    from qa_lightning.inference.onnx_runner import OnnxSpanModel
 
     model = OnnxSpanModel.from_folder(folder, quantized=quantized, threads=threads)
 

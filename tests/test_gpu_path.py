@@ -14,10 +14,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from qa_lightning.callbacks.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.evaluation.metric import QALogitsCollector
 from qa_lightning.models.qa_module import QAModule
-from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from tests.data.test_datamodule import data_cfg
 
 CUDA = torch.cuda.is_available()

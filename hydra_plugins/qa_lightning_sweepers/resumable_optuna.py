@@ -66,7 +66,7 @@ class ResumableOptunaSweeper(OptunaSweeper):
         from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 
         from qa_lightning.cli.resume import finished_result
-        from qa_lightning.tracking.run_files import FAILURE_FILE
+        from qa_lightning.storage.run_files import FAILURE_FILE
 
         impl = self.sweeper
         impl._process_searchspace_config()

@@ -15,23 +15,23 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.components import resolve_class
-from qa_lightning.config import check_against_model, to_plain
-from qa_lightning.data.datamodule import SquadDataModule
-from qa_lightning.evaluation.slices import build_slices
-from qa_lightning.models.checks import module_class
-from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
-from qa_lightning.models.heads import head_label, head_node
-from qa_lightning.models.loading import load_model_config, resolve_model_path
-from qa_lightning.models.onnx_model import OnnxQAModule, OnnxSpanModel
-from qa_lightning.models.precision import autocast_dtype
-from qa_lightning.models.qa_module import MODULE_CLASS, QAModule
-from qa_lightning.tracking.checkpoints import (
+from qa_lightning.callbacks.checkpoints import (
     CheckpointOnInterrupt,
     MidEpochCheckpoint,
     RandomStateCheckpoint,
 )
-from qa_lightning.tracking.evaluation import EvaluationCallback, Receiver
+from qa_lightning.callbacks.evaluation import EvaluationCallback, Receiver
+from qa_lightning.components import resolve_class
+from qa_lightning.config import check_against_model, to_plain
+from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.evaluation.slices import build_slices
+from qa_lightning.inference.onnx_runner import OnnxQAModule, OnnxSpanModel
+from qa_lightning.models.checks import module_class
+from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
+from qa_lightning.models.heads import head_label, head_node
+from qa_lightning.models.loading import load_model_config, resolve_model_path
+from qa_lightning.models.precision import autocast_dtype
+from qa_lightning.models.qa_module import MODULE_CLASS, QAModule
 from qa_lightning.tracking.loggers import build_loggers, run_identity, run_tags
 from qa_lightning.tracking.run_folder import RunFolderWriter
 

@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from qa_lightning.callbacks.evaluation import LatestResults
 from qa_lightning.cli.common import (
     apply_saved_decoding,
     make_callbacks,
@@ -23,7 +24,6 @@ from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.loading import check_readers
 from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components
-from qa_lightning.tracking.evaluation import LatestResults
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
 

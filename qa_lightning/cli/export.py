@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from qa_lightning.atomic import atomic_directory
 from qa_lightning.errors import ConfigError, UserError
 from qa_lightning.inference.answerer import DecodingSettings
+from qa_lightning.storage.atomic import atomic_directory
 from qa_lightning.tracking.model_card import model_card
 
 log = logging.getLogger(__name__)

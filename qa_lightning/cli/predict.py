@@ -9,6 +9,8 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from qa_lightning.callbacks.evaluation import EvaluationCallback, LatestResults
+from qa_lightning.callbacks.throughput import PredictThroughput
 from qa_lightning.cli.common import (
     apply_saved_decoding,
     make_datamodule,
@@ -20,9 +22,7 @@ from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.config import check_config, to_plain
 from qa_lightning.data.loading import check_readers
 from qa_lightning.models.checks import check_model_components
-from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.tracking.run_folder import RunFolderWriter
-from qa_lightning.tracking.throughput import PredictThroughput
 
 log = logging.getLogger(__name__)
 

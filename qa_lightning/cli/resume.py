@@ -18,10 +18,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from qa_lightning.callbacks.checkpoints import LAST_CHECKPOINT
 from qa_lightning.config import to_plain
 from qa_lightning.errors import ForeignRunFolderError
-from qa_lightning.tracking.checkpoints import LAST_CHECKPOINT
-from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE
+from qa_lightning.storage.run_files import FAILURE_FILE, METRICS_FILE
 
 log = logging.getLogger(__name__)
 

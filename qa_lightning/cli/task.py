@@ -90,7 +90,7 @@ def record_job_failure(err: BaseException) -> None:
     """Log a sweep job's error and write ``failure.json`` into its output folder."""
     from hydra.core.hydra_config import HydraConfig
 
-    from qa_lightning.tracking.run_files import FAILURE_FILE, write_json_atomic
+    from qa_lightning.storage.run_files import FAILURE_FILE, write_json_atomic
 
     hydra_cfg = HydraConfig.get()
     job = f"job {hydra_cfg.job.num} ({hydra_cfg.job.override_dirname or 'no overrides'})"

@@ -16,6 +16,9 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from qa_lightning.callbacks.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
+from qa_lightning.callbacks.evaluation import LatestResults
+from qa_lightning.callbacks.throughput import TrainThroughput
 from qa_lightning.cli.common import (
     check_model_fits,
     frozen_encoder,
@@ -42,13 +45,10 @@ from qa_lightning.models.safe_checkpoint import (
     check_checkpoint_fits,
     read_checkpoint,
 )
-from qa_lightning.tracking.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
-from qa_lightning.tracking.evaluation import LatestResults
+from qa_lightning.storage.run_files import FAILURE_FILE
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
-from qa_lightning.tracking.run_files import FAILURE_FILE
 from qa_lightning.tracking.run_folder import write_metrics
-from qa_lightning.tracking.throughput import TrainThroughput
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from qa_lightning.evaluation.sets import VALIDATION
-from qa_lightning.tracking.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_FILE, set_folder
+from qa_lightning.evaluation.sets import VALIDATION, set_folder
+from qa_lightning.storage.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_FILE
 
 COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
 # Overrides that say where a run writes, not what it is: never a compared parameter.

@@ -33,8 +33,6 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from qa_lightning.atomic import atomic_directory, entry_lock
-from qa_lightning.cache_integrity import entry_damage, remove_entry, write_marker
 from qa_lightning.data.encoder_states import (
     EncodedFeatures,
     StateEncoder,
@@ -48,6 +46,8 @@ from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSample
 from qa_lightning.errors import DataFileNotFoundError
 from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
 from qa_lightning.evaluation.slices import DEFAULT_SLICES, Slice
+from qa_lightning.storage.atomic import atomic_directory, entry_lock
+from qa_lightning.storage.cache_integrity import entry_damage, remove_entry, write_marker
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class SquadDataModule(pl.LightningDataModule):
             with atomic_directory(path) as tmp:
                 examples.save_to_disk(str(tmp / "examples"))
                 features.save_to_disk(str(tmp / "features"))
-                # last: lists every file above with its size and hash (cache_integrity.py)
+                # last: lists every file above with its size and hash (storage/cache_integrity.py)
                 write_marker(tmp, _COMPLETE, {"examples": len(examples), "features": len(features)})
         log.info(
             "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path

@@ -28,8 +28,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from qa_lightning.atomic import atomic_directory, entry_lock
-from qa_lightning.cache_integrity import entry_damage, write_marker
+from qa_lightning.storage.atomic import atomic_directory, entry_lock
+from qa_lightning.storage.cache_integrity import entry_damage, write_marker
 
 log = logging.getLogger(__name__)
 

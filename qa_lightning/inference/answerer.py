@@ -19,11 +19,11 @@ import torch
 from qa_lightning.data.features import count_windows, eval_windows
 from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
+from qa_lightning.inference.onnx_runner import onnx_span_model
 from qa_lightning.models.encoder_head import EncoderWithHead
 from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
-from qa_lightning.models.onnx_model import onnx_span_model
 from qa_lightning.models.precision import FP32, answering_autocast, autocast_to
 
 DECODING_FILE = "qa_decoding.json"

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qa_lightning.models.onnx_model import FP32_FILE, INT8_FILE, ONNX_DIR, OUTPUTS
+from qa_lightning.inference.onnx_runner import FP32_FILE, INT8_FILE, ONNX_DIR, OUTPUTS
 
 log = logging.getLogger(__name__)
 

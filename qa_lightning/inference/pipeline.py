@@ -27,7 +27,7 @@ from qa_lightning.inference.answerer import (
     answering_model,
     fp32_for_onnx,
 )
-from qa_lightning.models.onnx_model import onnx_span_model
+from qa_lightning.inference.onnx_runner import onnx_span_model
 from qa_lightning.models.precision import answering_autocast, autocast_to
 
 TASK = "extractive-question-answering"

@@ -25,7 +25,6 @@ from urllib.parse import urlparse
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.atomic import atomic_file
 from qa_lightning.config import (
     LOGGER_SCHEMAS,
     WandbMode,
@@ -34,6 +33,7 @@ from qa_lightning.config import (
     import_target,
 )
 from qa_lightning.errors import ConfigError
+from qa_lightning.storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,10 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
-from qa_lightning.atomic import atomic_file
 from qa_lightning.evaluation.evaluator import VALIDATION, EvaluationResult
-from qa_lightning.tracking.run_files import (
-    METRICS_FILE,
-    RECORDS_FILE,
-    set_folder,
-    write_json_atomic,
-)
+from qa_lightning.evaluation.sets import set_folder
+from qa_lightning.storage.atomic import atomic_file
+from qa_lightning.storage.run_files import METRICS_FILE, RECORDS_FILE, write_json_atomic
 from qa_lightning.tracking.slice_plot import plot_slices
 
 __all__ = [

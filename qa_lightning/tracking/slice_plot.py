@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
-from qa_lightning.atomic import atomic_file  # noqa: E402
+from qa_lightning.storage.atomic import atomic_file  # noqa: E402
 
 _FAMILY_TITLES = {
     "question_type": "question type",

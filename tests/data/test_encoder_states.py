@@ -12,11 +12,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from qa_lightning.callbacks.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.data import encoder_states as ec
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.models.encoder_head import encoder_fingerprint
 from qa_lightning.models.head_module import HeadQAModule
-from qa_lightning.tracking.evaluation import EvaluationCallback, LatestResults
 from tests.data.test_datamodule import data_cfg
 
 OPTIMIZER = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 3e-3, "weight_decay": 0.0}

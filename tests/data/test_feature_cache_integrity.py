@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_lightning.cache_integrity import entry_damage, write_marker
 from qa_lightning.data import datamodule as dm_module
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.storage.cache_integrity import entry_damage, write_marker
 from tests.data.test_datamodule import data_cfg
 
 MARKER = dm_module._COMPLETE

@@ -22,7 +22,7 @@ KILLED_WRITER = textwrap.dedent(
     import errno, io, os, shutil, signal, sys
     import torch
     from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
-    from qa_lightning.tracking.checkpoints import AtomicCheckpointIO
+    from qa_lightning.callbacks.checkpoints import AtomicCheckpointIO
 
     path, kind = sys.argv[1], sys.argv[2]
     writer = AtomicCheckpointIO() if kind == "atomic" else TorchCheckpointIO()

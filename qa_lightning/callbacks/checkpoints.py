@@ -36,7 +36,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from qa_lightning.atomic import atomic_file
+from qa_lightning.storage.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
