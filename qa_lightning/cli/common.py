@@ -16,12 +16,13 @@ from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelChec
 from pytorch_lightning.utilities import rank_zero_only
 
 from qa_lightning.components import resolve_class
-from qa_lightning.config import check_against_model, to_plain
+from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.evaluation.slices import build_slices
 from qa_lightning.models.checks import module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.heads import head_label, head_node
+from qa_lightning.models.limits import check_against_model
 from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.onnx_model import OnnxQAModule, OnnxSpanModel
 from qa_lightning.models.precision import autocast_dtype
