@@ -595,3 +595,25 @@ def test_evaluation_slices_compose_and_a_bad_node_fails_in_one_line(config_name,
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigCompositionException):  # a typo under evaluation: the schema
         _compose(config_name, ["evaluation.slice=[]"])
+
+
+def test_eval_sets_are_resolved_once_per_run_and_handed_on(tmp_path: Path, monkeypatch) -> None:
+    """check_run resolves data.eval_sets (their files checked) and returns them; the data
+    side then reads those, never resolving (nor touching the files) again."""
+    import qa_lightning.data.checks
+    import qa_lightning.data.loading
+    from qa_lightning.data.loading import data_sets
+
+    (tmp_path / "shift.json").write_text("{}")
+    cfg = _compose("train", [f"+data.eval_sets.shift={tmp_path / 'shift.json'}"])
+    calls = []
+    resolve = qa_lightning.data.checks.resolve_eval_sets
+    monkeypatch.setattr(
+        qa_lightning.data.checks, "resolve_eval_sets", lambda d: calls.append(1) or resolve(d)
+    )
+    monkeypatch.setattr(qa_lightning.data.loading, "resolve_eval_sets", lambda d: 1 / 0)
+    eval_sets = check_run(cfg, "train")
+    assert list(eval_sets) == ["shift"] and eval_sets["shift"].file.endswith("shift.json")
+    assert len(calls) == 1
+    sets = data_sets(cfg.data, eval_sets=eval_sets)
+    assert list(sets) == ["train", "validation", "shift"]
