@@ -22,13 +22,14 @@ from qa_lightning.callbacks.checkpoints import (
 )
 from qa_lightning.callbacks.evaluation import EvaluationCallback, Receiver
 from qa_lightning.components import resolve_class
-from qa_lightning.config import check_against_model, to_plain
+from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.evaluation.slices import build_slices
 from qa_lightning.inference.onnx_runner import OnnxQAModule, OnnxSpanModel
 from qa_lightning.models.checks import module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.heads import head_label, head_node
+from qa_lightning.models.limits import check_against_model
 from qa_lightning.models.loading import load_model_config, resolve_model_path
 from qa_lightning.models.precision import autocast_dtype
 from qa_lightning.models.qa_module import MODULE_CLASS, QAModule

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from qa_lightning.callbacks.evaluation import LatestResults
+from qa_lightning.cli.checks import check_run
 from qa_lightning.cli.common import (
     apply_saved_decoding,
     make_callbacks,
@@ -20,10 +21,6 @@ from qa_lightning.cli.common import (
     write_resolved_config,
 )
 from qa_lightning.cli.precision import resolve_precision
-from qa_lightning.config import check_config, to_plain
-from qa_lightning.data.loading import check_readers
-from qa_lightning.evaluation.checks import check_evaluation
-from qa_lightning.models.checks import check_model_components
 from qa_lightning.tracking.loggers import finish_loggers
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
 
@@ -35,15 +32,12 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     each set's scores by name."""
     set_env_defaults()
     apply_saved_decoding(cfg)
-    check_config(cfg)
-    check_model_components(to_plain(cfg.model))  # before any data or weights load
-    check_evaluation(cfg)
-    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
+    eval_sets = check_run(cfg, "eval")  # every value, once, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
-    datamodule = make_datamodule(cfg, tokenizer, module, with_train=False)
+    datamodule = make_datamodule(cfg, tokenizer, module, with_train=False, eval_sets=eval_sets)
     loggers = make_loggers(cfg)
     latest = LatestResults()
     tables = final_evaluation_tables(loggers, cfg)

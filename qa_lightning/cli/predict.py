@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from qa_lightning.callbacks.evaluation import EvaluationCallback, LatestResults
 from qa_lightning.callbacks.throughput import PredictThroughput
+from qa_lightning.cli.checks import check_run
 from qa_lightning.cli.common import (
     apply_saved_decoding,
     make_datamodule,
@@ -19,9 +20,6 @@ from qa_lightning.cli.common import (
     write_resolved_config,
 )
 from qa_lightning.cli.precision import resolve_precision
-from qa_lightning.config import check_config, to_plain
-from qa_lightning.data.loading import check_readers
-from qa_lightning.models.checks import check_model_components
 from qa_lightning.tracking.run_folder import RunFolderWriter
 
 log = logging.getLogger(__name__)
@@ -32,9 +30,7 @@ def predict(cfg: DictConfig) -> str:
     null_odds.json into the run folder; score nothing. Returns the predictions' path."""
     set_env_defaults()
     apply_saved_decoding(cfg)
-    check_config(cfg)
-    check_model_components(to_plain(cfg.model))  # before any data or weights load
-    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
+    check_run(cfg, "predict")  # every value, once, before anything loads (no eval sets)
     resolve_precision(cfg)  # before the config is recorded anywhere
     output_dir = Path(cfg.paths.output_dir)
     write_resolved_config(cfg, output_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -20,8 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from qa_lightning.components import import_modules
-from qa_lightning.config import check_run_dir
-from qa_lightning.errors import ForeignRunFolderError, UserError
+from qa_lightning.errors import ConfigError, ForeignRunFolderError, UserError
 
 log = logging.getLogger("qa_lightning")
 
@@ -108,3 +108,18 @@ def record_job_failure(err: BaseException) -> None:
             "traceback": traceback.format_exception(err),
         },
     )
+
+
+def check_run_dir(path: str | os.PathLike, key: str = "hydra.run.dir") -> None:
+    """The run folder ``path`` (the value of ``key``) can be created and written to."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"{key}={str(path)!r} cannot be created ({err.strerror or err}); "
+            "give a folder you can write"
+        ) from None
+    # asked, not probed with a file: every DDP rank runs this, and only rank 0 writes there
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}={str(path)!r} cannot be written to; give a folder you can write")

@@ -19,6 +19,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from qa_lightning.callbacks.checkpoints import AtomicCheckpointIO, CheckpointOnInterrupt
 from qa_lightning.callbacks.evaluation import LatestResults
 from qa_lightning.callbacks.throughput import TrainThroughput
+from qa_lightning.cli.checks import check_run
 from qa_lightning.cli.common import (
     check_model_fits,
     frozen_encoder,
@@ -32,14 +33,10 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
-from qa_lightning.config import check_config, to_plain
+from qa_lightning.config import EvalSetConfig
 from qa_lightning.data.datamodule import SquadDataModule
-from qa_lightning.data.loading import check_readers
-from qa_lightning.evaluation.checks import check_evaluation
-from qa_lightning.models.checks import check_model_components
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
-from qa_lightning.models.optimization import check_optimization
 from qa_lightning.models.safe_checkpoint import (
     WEIGHTS_ONLY,
     check_checkpoint_fits,
@@ -62,13 +59,7 @@ def train(cfg: DictConfig) -> float | None:
     again (unless ``rerun_failed=false``).
     """
     set_env_defaults()
-    check_config(cfg)
-    check_model_components(to_plain(cfg.model))  # before any data or weights load
-    check_evaluation(cfg)
-    check_optimization(
-        to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
-    )
-    check_readers(cfg.data, task=cfg.task_name)  # reader nodes, before anything loads
+    eval_sets = check_run(cfg, "train")  # every value, once, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
@@ -87,7 +78,7 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True)
     # The data next, read, checked and cached: a bad file fails in seconds, before W&B and
     # the weights load (Lightning's prepare_data then finds the entries built).
-    tokenizer, datamodule = _prepared_data(cfg)
+    tokenizer, datamodule = _prepared_data(cfg, eval_sets)
 
     # Loggers before the model, so that a job failing later (weights that will not load, a
     # diverged loss) still leaves a W&B run, marked failed.
@@ -123,7 +114,9 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
-def _prepared_data(cfg: DictConfig) -> tuple[Any, SquadDataModule]:
+def _prepared_data(
+    cfg: DictConfig, eval_sets: dict[str, EvalSetConfig]
+) -> tuple[Any, SquadDataModule]:
     """The tokenizer and the datamodule with every set's examples read, checked and cached,
     before the model loads (its frozen encoder, if any, is handed over later)."""
     model_cfg = cfg.model
@@ -133,7 +126,7 @@ def _prepared_data(cfg: DictConfig) -> tuple[Any, SquadDataModule]:
         revision=model_cfg.revision,
         trust_remote_code=model_cfg.trust_remote_code,
     )
-    datamodule = make_datamodule(cfg, tokenizer)
+    datamodule = make_datamodule(cfg, tokenizer, eval_sets=eval_sets)
     if rank_zero_only.rank == 0:  # as Lightning's prepare_data (the others load in setup)
         datamodule.prepare_data()
     return tokenizer, datamodule

@@ -33,6 +33,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
+from qa_lightning.config import EvalSetConfig
 from qa_lightning.data.encoder_states import (
     EncodedFeatures,
     StateEncoder,
@@ -131,6 +132,8 @@ class SquadDataModule(pl.LightningDataModule):
     whose outputs batches carry (cached under ``data.encoder_cache_dir``); it may also be
     handed over later (:meth:`use_encoder`), so that the data is read before the model loads.
     ``slices``: the slice families its evaluators label questions with (the built-ins).
+    ``eval_sets``: ``data.eval_sets`` as the entry point's start check resolved them (None:
+    resolved here).
     """
 
     def __init__(
@@ -143,6 +146,7 @@ class SquadDataModule(pl.LightningDataModule):
         predict: bool = False,
         encoder: StateEncoder | None = None,
         slices: Sequence[Slice] = DEFAULT_SLICES,
+        eval_sets: Mapping[str, EvalSetConfig] | None = None,
     ):
         super().__init__()
         self.cfg = dict(data)
@@ -157,7 +161,7 @@ class SquadDataModule(pl.LightningDataModule):
         # set name -> the data config that reads it (as its train or validation split), with
         # its reader node (data/loading.py)
         self.set_data: dict[str, dict[str, Any]] = data_sets(
-            self.cfg, with_train=with_train, predict=predict
+            self.cfg, with_train=with_train, predict=predict, eval_sets=eval_sets
         )
         self.splits = tuple(self.set_data)
         # every reader checked and built now (cheap: nothing is read before prepare_data)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
-from qa_lightning.config import (
+from qa_lightning.data.window import (
     DEFAULT_MAX_QUESTION_TOKENS,
     check_window,
     resolve_max_question_tokens,
@@ -51,7 +51,7 @@ def check_stride(
 
     The window keeps ``room = max_length - question_cap - special_tokens`` context tokens;
     HF tokenizers fail (or loop) when ``doc_stride >= room`` (the rule is
-    ``qa_lightning.config.check_window``'s, with this tokenizer's special tokens).
+    ``qa_lightning.data.window.check_window``'s, with this tokenizer's special tokens).
     """
     check_window(
         max_length=max_length,

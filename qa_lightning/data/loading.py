@@ -17,7 +17,8 @@ from typing import Any
 from datasets import Dataset
 
 from qa_lightning.components import build_component, check_component, class_path
-from qa_lightning.config import DataSource, EvalSetConfig, choice, resolve_eval_sets
+from qa_lightning.config import DataSource, EvalSetConfig, choice
+from qa_lightning.data.checks import resolve_eval_sets
 from qa_lightning.data.mrqa import MrqaReader, is_mrqa_file
 from qa_lightning.data.readers import (
     FlatFileReader,
@@ -53,7 +54,7 @@ def _split_reader(cfg: Mapping[str, Any], split: str) -> tuple[str, dict[str, An
     value = cfg.get(key)
     if isinstance(value, Mapping):
         return f"data.{key}", dict(value)
-    source = choice(DataSource, cfg["source"], "data.source").value
+    source = choice(DataSource, cfg["source"], "data.source")
     if source == "hub":
         node = _node(HubReader, name=cfg["hub_name"], split=cfg[f"{split}_split"])
         return "data.hub_name", node
@@ -112,10 +113,15 @@ def has_validation(cfg: Mapping[str, Any]) -> bool:
 
 
 def data_sets(
-    cfg: Mapping[str, Any], *, with_train: bool = True, predict: bool = False
+    cfg: Mapping[str, Any],
+    *,
+    with_train: bool = True,
+    predict: bool = False,
+    eval_sets: Mapping[str, EvalSetConfig] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Set name -> the data config that reads it, with its ``reader`` node and the
-    ``reader_key`` naming that node in messages."""
+    ``reader_key`` naming that node in messages. ``eval_sets``: ``data.eval_sets`` as the
+    start check resolved it (``checks.check_data``); None: resolved here."""
     if predict:
         return {PREDICT: predict_data(cfg)}
     sets: dict[str, dict[str, Any]] = {}
@@ -125,16 +131,22 @@ def data_sets(
     for split in splits:
         key, node = _split_reader(cfg, split)
         sets[split] = {**cfg, "reader": node, "reader_key": key}
-    for name, spec in resolve_eval_sets(cfg).items():
+    if eval_sets is None:
+        eval_sets = resolve_eval_sets(cfg)
+    for name, spec in eval_sets.items():
         sets[name] = eval_set_data(cfg, name, spec)
     return sets
 
 
-def check_readers(cfg: Mapping[str, Any], *, task: str) -> None:
+def check_readers(
+    cfg: Mapping[str, Any], *, task: str, eval_sets: Mapping[str, EvalSetConfig] | None = None
+) -> None:
     """Every reader node the ``task`` (train, eval, predict) reads, checked before anything
     loads: it imports, subclasses :class:`Reader` and takes its keys (one line naming the
     key, a :class:`~qa_lightning.errors.ConfigError`)."""
-    sets = data_sets(cfg, with_train=task == "train", predict=task == "predict")
+    sets = data_sets(
+        cfg, with_train=task == "train", predict=task == "predict", eval_sets=eval_sets
+    )
     for spec in sets.values():
         check_component(spec["reader_key"], spec["reader"], Reader, what=WHAT)
 

@@ -20,7 +20,7 @@ from typing import Any
 import datasets
 
 # the names read_flat_file(columns=...) accepts as keys, and their check, are the config's
-from qa_lightning.config import FLAT_FILE_FIELDS, check_columns
+from qa_lightning.data.checks import FLAT_FILE_FIELDS, check_columns
 from qa_lightning.data.validation import (
     COLUMNS,
     SQUAD_FEATURES,

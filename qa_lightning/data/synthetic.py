@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import datasets
 
-from qa_lightning.config import check_synthetic
+from qa_lightning.data.checks import check_synthetic
 from qa_lightning.data.validation import examples_from_columns
 
 __all__ = ["LONG_CONTEXT_FRACTION", "make_synthetic_squad"]

@@ -93,7 +93,7 @@ class _BadRecord(Exception):
 def check_on_bad_record(on_bad_record: str) -> str:
     """``on_bad_record`` as a string if it is allowed, else a one-line ``ConfigError`` (a
     ``ValueError``) naming the choices: the config's own check (``data.on_bad_record``)."""
-    return choice(OnBadRecord, on_bad_record, "on_bad_record").value
+    return choice(OnBadRecord, on_bad_record, "on_bad_record")
 
 
 def _short(text: str) -> str:

@@ -61,17 +61,22 @@ def set_metrics(prefix: str, *, version_2: bool) -> list[str]:
     return [f"{prefix}/{name}" for name in (*scores, *bounds)]
 
 
-def logged_metrics(data: Mapping[str, Any], *, fitting: bool) -> list[str]:
+def logged_metrics(
+    data: Mapping[str, Any], *, fitting: bool, eval_sets: Mapping[str, Any] | None = None
+) -> list[str]:
     """The metrics a training run logs. ``fitting``: those its callbacks (checkpoint, early
     stopping) can monitor, ``train/loss`` and the validation set's; otherwise those of the
-    final evaluation, the validation set's and every ``data.eval_sets`` entry's."""
-    from qa_lightning.config import resolve_eval_sets  # here: the compare tables need no Hydra
+    final evaluation, the validation set's and every ``data.eval_sets`` entry's
+    (``eval_sets``: those entries as the start check resolved them; None: read here)."""
+    if eval_sets is None:
+        from qa_lightning.config import parse_eval_sets  # here: the compare tables need no Hydra
 
+        eval_sets = parse_eval_sets(data)
     version_2 = bool(data.get("version_2"))
     names = set_metrics("val", version_2=version_2)
     if fitting:
         return [*TRAIN_METRICS, *names]
-    for name, spec in resolve_eval_sets(data).items():
+    for name, spec in eval_sets.items():
         set_v2 = version_2 if spec.version_2 is None else bool(spec.version_2)
         names += set_metrics(f"eval/{name}", version_2=set_v2)
     return names
@@ -88,12 +93,12 @@ def check_metric(key: str, metric: str, allowed: Sequence[str]) -> None:
     )
 
 
-def check_metric_names(cfg: Mapping[str, Any]) -> None:
+def check_metric_names(cfg: Mapping[str, Any], eval_sets: Mapping[str, Any] | None = None) -> None:
     """``optimized_metric`` names a metric the final evaluation logs, and every callback's
     ``monitor`` (``callbacks.*``, ``callbacks.extra.*``) one logged while fitting."""
     data = cfg["data"]
     if cfg.get("optimized_metric") is not None:
-        allowed = logged_metrics(data, fitting=False)
+        allowed = logged_metrics(data, fitting=False, eval_sets=eval_sets)
         check_metric("optimized_metric", cfg["optimized_metric"], allowed)
     callbacks = cfg.get("callbacks")
     if callbacks is None:

@@ -1,5 +1,7 @@
-"""The model's components checked before anything loads: the LightningModule, the span
-head and the loss each resolve to a subclass of their seam and take the keys given."""
+"""The model config checked before anything loads: the LightningModule, the span head and
+the loss each resolve to a subclass of their seam and take the keys given, and the settings
+that go with a head (``model.freeze``, ``model.freeze_layers``). What depends on the model's
+own config (position limit, layers): :mod:`qa_lightning.models.limits`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from qa_lightning.components import check_component
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.models.heads import NAMED_HEADS, SpanHead
+from qa_lightning.models.limits import check_freeze_layers
 from qa_lightning.models.losses import SpanLoss
 from qa_lightning.models.qa_module import QAModule
 
@@ -66,3 +69,32 @@ def check_model_components(model: Mapping[str, Any]) -> None:
         )
     if model.get("loss") is not None:
         check_component("model.loss", model["loss"], SpanLoss, what="span loss")
+
+
+# model.attn_implementation: the kernels of transformers this package knows (null: it picks).
+# Not an Enum of the schema: transformers adds kernels; one more is a line here.
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+
+
+def check_model_settings(model: Mapping[str, Any]) -> None:
+    """``model.attn_implementation`` is a known kernel; ``model.freeze`` needs a head;
+    ``model.freeze_layers`` goes with ``freeze=layers``."""
+    attn = model.get("attn_implementation")
+    if attn is not None and attn not in ATTN_IMPLEMENTATIONS:
+        raise ConfigError(
+            f"model.attn_implementation={attn!r}; use one of {', '.join(ATTN_IMPLEMENTATIONS)} "
+            "(or null: transformers picks)"
+        )
+    freeze = str(model.get("freeze", "none"))
+    if model.get("head") is None and freeze != "none":
+        raise ConfigError(
+            f"model.freeze={freeze} needs one of our heads: set model.head to one of "
+            f"{', '.join(NAMED_HEADS)} (linear is the usual probe)"
+        )
+    freeze_layers = model.get("freeze_layers", 0)
+    check_freeze_layers(freeze_layers)
+    if freeze_layers and freeze != "layers":
+        raise ConfigError(
+            f"model.freeze_layers={freeze_layers} is read only with model.freeze=layers "
+            f"(here model.freeze={freeze}); add model.freeze=layers or drop it"
+        )

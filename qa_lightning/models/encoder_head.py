@@ -15,15 +15,10 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
-from qa_lightning.config import (
-    Freeze,
-    check_freeze_layers,
-    check_hidden_layer,
-    choice,
-    layer_count,
-)
+from qa_lightning.config import Freeze, choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.heads import SpanHead
+from qa_lightning.models.limits import check_freeze_layers, check_hidden_layer, layer_count
 from qa_lightning.models.losses import SpanCrossEntropy
 
 
@@ -46,12 +41,12 @@ def frozen_modules(encoder: nn.Module, policy: str, num_layers: int = 0) -> list
     ``num_layers`` transformer layers; ``all``: the whole encoder; ``none``: nothing.
     """
     policy = choice(Freeze, policy, "model.freeze")
-    if policy is Freeze.none:
+    if policy == "none":
         return []
-    if policy is Freeze.all:
+    if policy == "all":
         return [encoder]
     embeddings = getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
-    if policy is Freeze.embeddings:
+    if policy == "embeddings":
         return [embeddings]
     layers = encoder_layers(encoder)
     check_freeze_layers(num_layers, len(layers))
@@ -89,7 +84,7 @@ class EncoderWithHead(nn.Module):
         self.frozen = frozen_modules(encoder, freeze, freeze_layers)
         for module in self.frozen:
             module.requires_grad_(False)
-        self.encoder_frozen = freeze == Freeze.all
+        self.encoder_frozen = freeze == "all"
         self.train()
 
     def train(self, mode: bool = True) -> EncoderWithHead:

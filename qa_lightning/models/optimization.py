@@ -209,9 +209,9 @@ def build_scheduler(
     if obj is None:
         from transformers import get_scheduler
 
-        name = choice(SchedulerName, spec.get("name", DEFAULT_SCHEDULER["name"]), "scheduler.name")
+        name = str(spec.get("name", DEFAULT_SCHEDULER["name"]))  # check_scheduler's check
         return get_scheduler(
-            name.value, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps
+            name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps
         )
     node = {k: v for k, v in spec.items() if k not in WARMUP_KEYS}
     sizes = {"num_training_steps": total_steps, "total_steps": total_steps}

@@ -25,15 +25,10 @@ from urllib.parse import urlparse
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.config import (
-    LOGGER_SCHEMAS,
-    WandbMode,
-    check_init_timeout,
-    choice,
-    import_target,
-)
+from qa_lightning.config import LOGGER_SCHEMAS, WandbMode, choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.storage.atomic import atomic_file
+from qa_lightning.tracking.checks import check_init_timeout, import_target
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +49,7 @@ def wandb_credentials_present() -> bool:
 
 def resolve_wandb_mode(mode: str) -> str:
     """auto -> WANDB_MODE if the user set it, else online with credentials, else offline."""
-    mode = choice(WandbMode, mode, "logger.wandb.mode").value
+    mode = choice(WandbMode, mode, "logger.wandb.mode")
     if mode != "auto":
         return mode
     if os.environ.get("WANDB_MODE"):
@@ -188,7 +183,10 @@ def _instantiate_logger(key: str, spec: Mapping[str, Any], context: Mapping[str,
     schema = LOGGER_SCHEMAS.get(key)
     defaults = _schema_defaults(schema) if schema is not None else {}
     spec = {k: v for k, v in {**defaults, **spec}.items() if k not in NOT_LOGGER_ARGUMENTS}
-    target = import_target(f"logger.{key}", spec, "logger")  # check_config's own check
+    # the class whose signature says which run values it takes; its import is the rule of
+    # tracking.checks.check_loggers (the start check), so a bad target called from code
+    # fails with the same line
+    target = import_target(f"logger.{key}", spec, "logger")
     takes = _keyword_parameters(target)
     run_kwargs = {k: v for k, v in context.items() if k in takes and spec.get(k) is None}
     spec = {k: v for k, v in spec.items() if k not in run_kwargs}

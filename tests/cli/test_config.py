@@ -11,15 +11,14 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
+from qa_lightning.cli.checks import check_run
 from qa_lightning.config import (
     Choice,
     ConfigError,
     SchedulerName,
-    check_against_model,
-    check_config,
     register_configs,
 )
-from qa_lightning.evaluation.checks import check_evaluation
+from qa_lightning.models.limits import check_against_model
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = [
@@ -37,11 +36,12 @@ GROUPS = [
 register_configs()
 
 
-def entry_checks(cfg) -> None:
-    """What train.py and eval.py check before anything loads: the schema's rules, then the
-    evaluation's (optimized_metric, monitors, evaluation.slices)."""
-    check_config(cfg)
-    check_evaluation(cfg)
+def check_config(cfg) -> None:
+    """What the entry point ``cfg`` was composed for checks before anything loads."""
+    check_run(cfg, cfg.task_name)
+
+
+entry_checks = check_config  # the evaluation's rules (optimized_metric, monitors, slices) too
 
 
 def _compose(config_name: str, overrides: list[str]):
@@ -67,15 +67,9 @@ def _point_files_at(cfg, tmp_path: Path) -> None:
     ("group", "option"), [(g, o) for g in GROUPS for o in _options(g)], ids=lambda v: str(v)
 )
 def test_every_group_option_composes_and_checks(group: str, option: str, tmp_path: Path) -> None:
-    from qa_lightning.config import to_plain
-    from qa_lightning.models.optimization import check_optimization
-
     cfg = _compose("train", [f"{group}={option}"])
     _point_files_at(cfg, tmp_path)
-    check_config(cfg)
-    check_optimization(
-        to_plain(cfg.optimizer), to_plain(cfg.optimizer_groups), to_plain(cfg.scheduler)
-    )
+    check_config(cfg)  # the optimizer, groups and scheduler nodes too
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     assert cfg.model.name_or_path
 
@@ -122,7 +116,6 @@ FIXED_CHOICES = {
     "data.source": ["hub", "squad_json", "flat", "mrqa", "synthetic"],
     "data.on_bad_record": ["raise", "drop"],
     "model.freeze": ["none", "embeddings", "layers", "all"],
-    "model.attn_implementation": ["eager", "sdpa", "flash_attention_2", "flex_attention"],
     "logger.wandb.mode": ["auto", "online", "offline", "disabled"],
     "callbacks.checkpoint.mode": ["min", "max"],
     "callbacks.early_stopping.mode": ["min", "max"],
@@ -164,10 +157,24 @@ def test_choice_members_are_named_by_their_values() -> None:
     import qa_lightning.config as config
 
     kinds = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Choice)]
-    assert len(kinds) >= 9
+    assert len(kinds) >= 8
     for kind in kinds:
         for member in kind:
             assert member.name == member.value, (kind, member)
+
+
+def test_an_open_set_is_a_plain_string_checked_at_start_naming_the_key_and_the_values() -> None:
+    """model.attn_implementation is transformers' (it adds kernels): no Enum in the schema,
+    the same information in one line before anything loads."""
+    cfg = _compose("train", ["model.attn_implementation=sdpa"])
+    assert type(cfg.model.attn_implementation) is str
+    check_config(cfg)
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("train", ["model.attn_implementation=bogus"]))
+    assert str(err.value) == (
+        "model.attn_implementation='bogus'; use one of eager, sdpa, flash_attention_2, "
+        "flex_attention (or null: transformers picks)"
+    )
 
 
 def test_every_scheduler_choice_builds_with_warmup_and_total_steps() -> None:
@@ -353,11 +360,11 @@ def test_head_settings_are_checked_against_the_models_layers(overrides, match) -
     ("logger", "package"), [("tensorboard", "tensorboard"), ("mlflow", "mlflow")]
 )
 def test_a_logger_whose_package_is_missing_fails_naming_it(logger, package, monkeypatch) -> None:
-    import qa_lightning.config
+    import qa_lightning.tracking.checks
 
     cfg = _compose("train", [f"logger={logger}"])
     check_config(cfg)  # installed here (the loggers extra)
-    monkeypatch.setattr(qa_lightning.config, "find_spec", lambda name: None)
+    monkeypatch.setattr(qa_lightning.tracking.checks, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=rf"logger\.{logger} needs the {package} package"):
         check_config(cfg)
 
@@ -534,7 +541,7 @@ def test_freeze_layers_without_freeze_layers_is_refused() -> None:
 
 def test_a_predict_file_given_to_train_is_named_in_one_warning(tmp_path: Path, caplog) -> None:
     (tmp_path / "q.json").write_text("{}")
-    with caplog.at_level("WARNING", logger="qa_lightning.config"):
+    with caplog.at_level("WARNING", logger="qa_lightning.data.checks"):
         check_config(_compose("train", [f"data.predict_file={tmp_path / 'q.json'}"]))
     (record,) = [r for r in caplog.records if "data.predict_file" in r.getMessage()]
     assert record.getMessage().endswith("is read by predict.py only; train.py ignores it")
@@ -550,7 +557,7 @@ def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: s
 
 
 def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -> None:
-    from qa_lightning.config import check_run_dir
+    from qa_lightning.cli.task import check_run_dir
 
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError) as err:
@@ -588,3 +595,25 @@ def test_evaluation_slices_compose_and_a_bad_node_fails_in_one_line(config_name,
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigCompositionException):  # a typo under evaluation: the schema
         _compose(config_name, ["evaluation.slice=[]"])
+
+
+def test_eval_sets_are_resolved_once_per_run_and_handed_on(tmp_path: Path, monkeypatch) -> None:
+    """check_run resolves data.eval_sets (their files checked) and returns them; the data
+    side then reads those, never resolving (nor touching the files) again."""
+    import qa_lightning.data.checks
+    import qa_lightning.data.loading
+    from qa_lightning.data.loading import data_sets
+
+    (tmp_path / "shift.json").write_text("{}")
+    cfg = _compose("train", [f"+data.eval_sets.shift={tmp_path / 'shift.json'}"])
+    calls = []
+    resolve = qa_lightning.data.checks.resolve_eval_sets
+    monkeypatch.setattr(
+        qa_lightning.data.checks, "resolve_eval_sets", lambda d: calls.append(1) or resolve(d)
+    )
+    monkeypatch.setattr(qa_lightning.data.loading, "resolve_eval_sets", lambda d: 1 / 0)
+    eval_sets = check_run(cfg, "train")
+    assert list(eval_sets) == ["shift"] and eval_sets["shift"].file.endswith("shift.json")
+    assert len(calls) == 1
+    sets = data_sets(cfg.data, eval_sets=eval_sets)
+    assert list(sets) == ["train", "validation", "shift"]

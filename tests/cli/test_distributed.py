@@ -403,9 +403,10 @@ def test_child_process_strategies_are_refused_in_one_line(config_name: str, stra
     """Their ranks run in child processes whose predictions never reach the entry point
     (eval.py failed once it had validated; train.py in its final validation, after the
     training, on the CSV log that two spawns had written): refused before any work."""
-    from qa_lightning.config import ConfigError, check_config
+    from qa_lightning.cli.checks import check_run
+    from qa_lightning.config import ConfigError
 
-    check_config(_compose(config_name, ["trainer=ddp"]))  # ddp is the supported way
+    check_run(_compose(config_name, ["trainer=ddp"]), config_name)  # ddp is the supported way
     cfg = _compose(config_name, ["trainer=ddp", f"trainer.strategy={strategy}"])
     with pytest.raises(ConfigError, match=f"trainer.strategy={strategy} .* trainer.strategy=ddp"):
-        check_config(cfg)
+        check_run(cfg, config_name)

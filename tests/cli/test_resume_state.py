@@ -10,8 +10,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from qa_lightning.cli.checks import check_run
 from qa_lightning.cli.resume import previous_attempt
-from qa_lightning.config import ConfigError, check_config, register_configs, to_plain
+from qa_lightning.config import ConfigError, register_configs, to_plain
 from qa_lightning.errors import ForeignRunFolderError
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -122,7 +123,7 @@ def test_a_folder_from_before_evaluation_slices_is_the_same_run(tmp_path):
 
 
 def test_ckpt_path_last_is_accepted_by_train_only(tmp_path):
-    check_config(train_cfg(tmp_path, "ckpt_path=last"))
+    check_run(train_cfg(tmp_path, "ckpt_path=last"), "train")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             config_name="eval",
@@ -133,4 +134,4 @@ def test_ckpt_path_last_is_accepted_by_train_only(tmp_path):
             ],
         )
     with pytest.raises(ConfigError, match="ckpt_path='last' does not exist"):
-        check_config(cfg)
+        check_run(cfg, "eval")

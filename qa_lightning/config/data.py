@@ -1,0 +1,94 @@
+"""The ``data`` group's schema: which sets are read, how they are windowed and batched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qa_lightning.config.choices import Choice
+
+
+class DataSource(Choice):
+    hub = "hub"  # a Hugging Face Hub dataset in the "squad" schema (rajpurkar/squad, ...)
+    squad_json = "squad_json"  # local files in the official nested SQuAD JSON format
+    flat = "flat"  # local jsonl/csv/parquet with a column mapping
+    mrqa = "mrqa"  # local MRQA 2019 shared-task files (.jsonl / .jsonl.gz)
+    synthetic = "synthetic"  # generated SQuAD-style data (offline quick start, tests)
+
+
+@dataclass
+class SyntheticConfig:
+    n_train: int = 2000
+    n_eval: int = 300
+    unanswerable_fraction: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class EvalSetConfig:
+    """One more set scored after training (and by eval.py): a file, a Hub dataset or a
+    reader node.
+
+    On the command line a path or a Hub name is enough:
+    ``+data.eval_sets.new_wiki=../shared/data/squad_shifts/new_wiki_subset.json``
+    (``.json``: official SQuAD JSON; ``.jsonl``/``.jsonl.gz`` whose first line is an MRQA
+    header or context: MRQA; other ``.jsonl``/``.csv``/``.parquet``: flat, read with
+    ``data.columns``; anything else: a Hub dataset name, ``name`` or ``name:split``). A
+    mapping with a ``_target_`` is a reader node (``qa_lightning.data.readers.Reader``).
+    """
+
+    file: str | None = None
+    hub_name: str | None = None
+    reader: Any = None  # a reader node {_target_: ..., ...}; checked by the data side
+    split: str = "validation"  # of a Hub dataset
+    version_2: bool | None = None  # null: data.version_2
+    columns: dict[str, str] | None = None  # flat files; null: data.columns
+    max_samples: int | None = None  # the first N examples; null: all of them
+
+
+EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
+
+
+# data.on_bad_record: "raise" is a keyword, so this Enum is made by a call rather than a class
+OnBadRecord = Choice("OnBadRecord", [("raise", "raise"), ("drop", "drop")])
+
+
+@dataclass
+class DataConfig:
+    source: DataSource = DataSource.synthetic
+    version_2: bool = False
+    hub_name: str | None = None
+    train_split: str = "train"
+    validation_split: str = "validation"
+    # a path (read as data.source says) or a reader node {_target_: my_pkg.MyReader, ...}
+    train_file: Any = None
+    validation_file: Any = None
+    # flat files: our column name -> the file's (`+data.columns.context=passage`); an empty
+    # mapping, not null, which Hydra cannot add keys to from the command line
+    columns: dict[str, str] = field(default_factory=dict)
+    on_bad_record: OnBadRecord = OnBadRecord["raise"]  # or drop: skip and count bad records
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    max_train_samples: int | None = None  # counts examples, never features
+    max_eval_samples: int | None = None
+    max_length: int = 384
+    doc_stride: int = 128
+    max_question_tokens: int | None = None  # cap on question tokens; null: min(64, max_length // 2)
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    group_by_length: bool = True  # length-grouped train batches, length-sorted eval batches
+    pad_to_max_length: bool = False  # pad every batch to max_length (the plain recipe)
+    pad_to_multiple_of: int | None = None  # e.g. 8 for tensor cores on GPUs
+    num_workers: int = 0
+    preprocessing_num_proc: int | None = None
+    cache_dir: str = "${paths.cache_dir}/features"
+    # a frozen encoder's cached outputs (model.freeze=all, model.encoder_cache=true)
+    encoder_cache_dir: str = "${paths.cache_dir}/encoder"
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    null_score_diff_threshold: float = 0.0
+    # more evaluation sets by name, each a path, a Hub name or an EvalSetConfig mapping;
+    # scored with the best checkpoint after training (logged as eval/<name>/...)
+    eval_sets: dict[str, Any] = field(default_factory=dict)
+    # predict.py: a SQuAD JSON (.json), MRQA or flat (.jsonl/.csv/.parquet) file, or a
+    # reader node; answers optional
+    predict_file: Any = None
