@@ -100,21 +100,21 @@ def test_the_researchers_head_loss_and_module_train_and_are_saved_as_plain_data(
     assert sum(s["count"] for s in slices["question_overlap"].values()) == 40
 
 
-def test_eval_rebuilds_them_only_when_the_package_is_named(research_run, tmp_path):
+@pytest.mark.parametrize("source", ["dir", pytest.param("ckpt", marks=pytest.mark.slow)])
+def test_eval_rebuilds_them_only_when_the_package_is_named(research_run, tmp_path, source):
     trained = json.loads((research_run / "predictions.json").read_text())
     metrics = json.loads((research_run / "metrics.json").read_text())
-    for name, source in {
-        "dir": [f"model.name_or_path={research_run / 'best_model'}"],
-        "ckpt": [f"ckpt_path={metrics['best_checkpoint']}"],
-    }.items():
-        base = [*source, *SMALL_DATA[:5], *FP32]
-        refused = run_entry("eval.py", base, tmp_path / f"{name}-refused", check=False, env=ENV)
-        lines = refused.stderr.strip().splitlines()
-        assert refused.returncode == 1 and "Traceback" not in refused.stderr, name
-        assert "imports=[my_research]" in lines[-1], name
-        run_entry("eval.py", [*base, "imports=[my_research]"], tmp_path / name, env=ENV)
-        predictions = json.loads((tmp_path / name / "predictions.json").read_text())
-        assert predictions == trained, name
+    given = {
+        "dir": f"model.name_or_path={research_run / 'best_model'}",
+        "ckpt": f"ckpt_path={metrics['best_checkpoint']}",
+    }[source]
+    base = [given, *SMALL_DATA[:5], *FP32]
+    refused = run_entry("eval.py", base, tmp_path / "refused", check=False, env=ENV)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "imports=[my_research]" in lines[-1]
+    run_entry("eval.py", [*base, "imports=[my_research]"], tmp_path / "scored", env=ENV)
+    assert json.loads((tmp_path / "scored" / "predictions.json").read_text()) == trained
 
 
 @pytest.mark.slow
@@ -144,27 +144,65 @@ def test_the_export_pipeline_and_onnx_graph_answer_as_the_run_scored(research_ru
     assert [a["answer"] for a in onnx] == want
 
 
-def test_a_bad_target_fails_in_one_line_before_any_data_loads(tmp_path, tiny_bert_dir):
+BAD_TARGETS = {
+    "model.head._target_=my_research.heads.NoSuchHead": (
+        "model.head._target_='my_research.heads.NoSuchHead' cannot be imported"
+    ),
+    "model.head._target_=torch.nn.Linear": (
+        "is not a span head: give a subclass of qa_lightning.models.heads.SpanHead"
+    ),
+    "+model.head.depth=2": "model.head.depth: PointerHead takes no 'depth'",
+    "model.loss._target_=torch.nn.MSELoss": (
+        "model.loss._target_='torch.nn.MSELoss' is not a span loss"
+    ),
+    "model._target_=pytorch_lightning.LightningModule": (
+        "is not a LightningModule: give a subclass of qa_lightning.models.qa_module.QAModule"
+    ),
+    "+model.module_args.alpha=1": "model.module_args.alpha: RDropHeadModule takes no 'alpha'",
+}
+
+
+def _override(node: dict, override: str) -> None:
+    key, value = override.lstrip("+").split("=", 1)
+    *path, last = key.split(".")[1:]  # below model.
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+@pytest.mark.parametrize("override", list(BAD_TARGETS))
+def test_a_bad_target_is_named_in_one_line(override):
+    from qa_lightning.errors import ConfigError
+    from qa_lightning.models.checks import check_model_components
+
+    model = {
+        "_target_": "my_research.modules.RDropHeadModule",
+        "module_args": {},
+        "head": {"_target_": "my_research.heads.PointerHead", "width": 16},
+        "loss": {"_target_": "my_research.losses.LabelSmoothedSpanLoss"},
+    }
+    _override(model, override)
+    with pytest.raises(ConfigError) as err:
+        check_model_components(model)
+    assert BAD_TARGETS[override] in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        list(BAD_TARGETS)[0],
+        *(pytest.param(o, marks=pytest.mark.slow) for o in list(BAD_TARGETS)[1:]),
+    ],
+)
+def test_train_fails_on_a_bad_target_before_any_data_loads(tmp_path, tiny_bert_dir, override):
     cache = tmp_path / "cache"
-    for override, expected in {
-        "model.head._target_=my_research.heads.NoSuchHead": "model.head._target_='my_research.heads.NoSuchHead' cannot be imported",
-        "model.head._target_=torch.nn.Linear": "is not a span head: give a subclass of qa_lightning.models.heads.SpanHead",
-        "+model.head.depth=2": "model.head.depth: PointerHead takes no 'depth'",
-        "model.loss._target_=torch.nn.MSELoss": "model.loss._target_='torch.nn.MSELoss' is not a span loss",
-        "model._target_=pytorch_lightning.LightningModule": "is not a LightningModule: give a subclass of qa_lightning.models.qa_module.QAModule",
-        "+model.module_args.alpha=1": "model.module_args.alpha: RDropHeadModule takes no 'alpha'",
-    }.items():
-        overrides = [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, *RESEARCH, override]
-        proc = run_entry(
-            "train.py",
-            [*overrides, f"paths.cache_dir={cache}"],
-            tmp_path / "run",
-            check=False,
-            env=ENV,
-        )
-        assert proc.returncode == 1 and "Traceback" not in proc.stderr, override
-        assert expected in proc.stderr.strip().splitlines()[-1], (override, proc.stderr[-500:])
-        assert not cache.exists(), override  # no features were built
+    overrides = [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, *RESEARCH, override]
+    proc = run_entry(
+        "train.py", [*overrides, f"paths.cache_dir={cache}"], tmp_path / "run", check=False, env=ENV
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert BAD_TARGETS[override] in proc.stderr.strip().splitlines()[-1], proc.stderr[-500:]
+    assert not cache.exists()  # no features were built
 
 
 def test_a_saved_folder_naming_a_forbidden_class_runs_nothing(tmp_path, tiny_bert_dir):

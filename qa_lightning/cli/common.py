@@ -25,7 +25,6 @@ from qa_lightning.components import resolve_class
 from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.evaluation.slices import build_slices
-from qa_lightning.inference.onnx_runner import OnnxQAModule, OnnxSpanModel
 from qa_lightning.models.checks import module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.heads import head_label, head_node
@@ -329,6 +328,10 @@ def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     if str(cfg.get("backend", "torch")) == "onnx":
         model_name = cfg.model.name_or_path
         check_model_fits(cfg, model_name, head_settings=False)
+        # imported here: the inference package registers the transformers pipeline, whose
+        # import costs every entry point about a second when it is not needed
+        from qa_lightning.inference.onnx_runner import OnnxQAModule, OnnxSpanModel
+
         module = OnnxQAModule(OnnxSpanModel.from_folder(model_name, quantized=cfg.quantized))
     elif cfg.ckpt_path:
         checkpoint = read_checkpoint(cfg.ckpt_path)
