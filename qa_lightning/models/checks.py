@@ -12,7 +12,7 @@ from typing import Any
 from qa_lightning.components import check_component
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
-from qa_lightning.models.heads import NAMED_HEADS, SpanHead
+from qa_lightning.models.heads import NAMED_HEADS, SpanHead, head_node
 from qa_lightning.models.limits import check_freeze_layers
 from qa_lightning.models.losses import SpanLoss
 from qa_lightning.models.qa_module import QAModule
@@ -52,11 +52,8 @@ def check_model_components(model: Mapping[str, Any]) -> None:
     head = model.get("head")
     if isinstance(head, Mapping):
         check_component("model.head", head, SpanHead, what="span head", supplied=("hidden_size",))
-    elif head is not None and head not in NAMED_HEADS:
-        raise ConfigError(
-            f"model.head={head!r}; use a node with a _target_ (model/head=<yaml>) or one of "
-            f"{', '.join(NAMED_HEADS)}"
-        )
+    elif head is not None:
+        head_node(head)  # a built-in's name, or its one-line error
     if head is None and issubclass(cls, HeadQAModule):
         raise ConfigError(
             f"model._target_={model.get('_target_')!r} builds a span head on the encoder: "
