@@ -11,7 +11,8 @@ config (no Hub access needed). Both sides load one saved copy of it.
   and how many answers are identical.
 * **trainer**: Hugging Face ``Trainer`` on run_qa-style features (every window padded to
   max_length; fp32 on CPU, its bf16/fp16 mixed precision on GPU) against this project's
-  step in the precision ``trainer.precision=auto`` picks on this machine; then evaluation
+  step in the precision ``trainer.precision=auto`` picks on this machine (and, on a GPU or
+  with ``--compile``, that step compiled as ``model.compile=true`` does); then evaluation
   (``Trainer.predict`` on the padded windows against the package's length-sorted loader),
   the answers compared; then the whole recipe run (2 epochs, one evaluation) estimated
   from the two rates.
@@ -24,7 +25,9 @@ answers raise ``AgreementError``. Pass ``--model`` (a fine-tuned QA model folder
 agreement that means something: a fresh head's logits are near ties, which bf16 rounding
 flips more often (0.95 is asked of it instead).
 
-    .venv/bin/python -m benchmarks.bench_vs_trainer [--steps 8] [--model DIR]
+    .venv/bin/python -m benchmarks.bench_vs_trainer [--steps 8] [--model DIR] [--compile]
+
+On a GPU machine, benchmarks/gpu_session.sh runs it (with the GPU tests and the recipe).
 """
 
 from __future__ import annotations
@@ -84,26 +87,36 @@ def saved_model(folder: Path, model: str | None) -> tuple[str, str]:
 
 
 class StepClock(pl.Callback):
-    """Seconds from the end of the first (warm-up) step to the end of the last."""
+    """Seconds from the end of the warm-up steps to the end of the last."""
 
-    def __init__(self) -> None:
+    def __init__(self, warmup: int = 1) -> None:
+        self.warmup = warmup
         self.started = self.ended = 0.0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         _sync()
         self.ended = time.perf_counter()
-        if batch_idx == 0:
+        if batch_idx == self.warmup - 1:
             self.started = self.ended
 
 
-def package_steps(model_dir: str, batches: list[dict], precision: str) -> float:
-    """Seconds of ``len(batches) - 1`` steps of this project's training step."""
+def package_steps(model_dir: str, batches: list[dict], precision: str, compile: bool = False):
+    """Seconds of ``len(batches) - 1`` steps of this project's training step. With
+    ``compile``, the model is compiled as ``model.compile=true`` does (dynamic shapes), and
+    two more untimed steps on the narrowest and widest batches come first, so that the
+    clock sees no compilation."""
     from qa_lightning.models.qa_module import QAModule
 
     torch.manual_seed(0)
     optimizer = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": LR}
     module = QAModule(model_dir, optimizer={**optimizer, "weight_decay": WEIGHT_DECAY})
-    clock = StepClock()
+    warmup = 1
+    if compile:
+        module.model.compile(dynamic=True)
+        timed = batches[1:]
+        batches = [batches[0], min(timed, key=_width), max(timed, key=_width), *timed]
+        warmup = 3
+    clock = StepClock(warmup)
     trainer = pl.Trainer(
         accelerator=device(),
         devices=1,
@@ -120,6 +133,10 @@ def package_steps(model_dir: str, batches: list[dict], precision: str) -> float:
     loader = torch.utils.data.DataLoader(batches, batch_size=None)  # batches as collated
     trainer.fit(module, train_dataloaders=loader)
     return clock.ended - clock.started
+
+
+def _width(batch: dict) -> int:
+    return batch["input_ids"].shape[1]
 
 
 def hf_arguments(folder: str, **kwargs):
@@ -199,16 +216,20 @@ def hf_trainer_logits(model_dir: str, features, folder: str):
     return start.astype(np.float32), end.astype(np.float32), time.perf_counter() - began
 
 
-def same_answers(examples, features, a: tuple, b: tuple, minimum: float, what: str) -> int:
-    """How many answers the two sets of logits share; raises below ``minimum``."""
+def same_answers(examples, features, a: tuple, b: tuple) -> int:
+    """How many answers the two sets of logits share."""
     from qa_lightning.evaluation.postprocessing import postprocess_predictions
 
     first = postprocess_predictions(examples, features, *a[:2])
     second = postprocess_predictions(examples, features, *b[:2])
-    same = sum(first[q] == second[q] for q in first)
-    if same < minimum * len(first):
-        raise AgreementError(f"{what}: {same} of {len(first)} answers identical")
-    return same
+    return sum(first[q] == second[q] for q in first)
+
+
+def check_agreement(counts: dict[str, int], total: int, minimum: float) -> None:
+    """Raises once the tables are printed: their numbers are read beside the failure."""
+    low = [f"{what}: {same} of {total}" for what, same in counts.items() if same < minimum * total]
+    if low:
+        raise AgreementError(f"answers identical below {minimum:.0%}: {'; '.join(low)}")
 
 
 # -- the stages -----------------------------------------------------------------------
@@ -219,6 +240,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--model", help="a fine-tuned QA model folder for the evaluation")
     parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time the step with model.compile (default: on a GPU only)",
+    )
+    parser.add_argument(
         "--min-agreement",
         type=float,
         help="share of identical answers below which it raises (0.99 with --model; 0.95 "
@@ -228,6 +255,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.min_agreement is None:
         args.min_agreement = 0.99 if args.model else 0.95
+    if args.compile is None:
+        args.compile = device() == "cuda"
 
     import datasets
     import transformers
@@ -268,6 +297,7 @@ def main() -> None:
 
         fp32_s = package_steps(model_dir, batches, "32-true")
         bf16_s = package_steps(model_dir, batches, fast)
+        compiled_s = package_steps(model_dir, batches, fast, compile=True) if args.compile else None
         hf_s = hf_trainer_steps(model_dir, recipe, args.steps, f"{tmp}/hf")
         hf_rate = args.steps * BATCH / hf_s
         ours_s = bf16_s if native else fp32_s
@@ -287,17 +317,8 @@ def main() -> None:
         ).select_columns(dm.model_inputs)
         hf_logits = hf_trainer_logits(model_dir, padded, f"{tmp}/hf-eval")
         n_questions = len(examples)
-        bf16_same = same_answers(
-            examples, eval_features, fp32_logits, bf16_logits, args.min_agreement, "bf16 vs fp32"
-        )
-        hf_same = same_answers(
-            examples,
-            eval_features,
-            hf_logits,
-            ours_logits,
-            args.min_agreement,
-            "package vs Trainer",
-        )
+        bf16_same = same_answers(examples, eval_features, fp32_logits, bf16_logits)
+        hf_same = same_answers(examples, eval_features, hf_logits, ours_logits)
 
     print_table(
         f"bf16 against fp32: this project's step on the same batches ({args.steps} steps, "
@@ -315,6 +336,10 @@ def main() -> None:
         ],
     )
     ours_rate = features / ours_s
+    compiled_row = []
+    if compiled_s is not None:
+        rate = features / compiled_s
+        compiled_row = [["train, model.compile", hf_rate, rate, f"{rate / hf_rate:.2f}x", "-"]]
     hf_train_s = EPOCHS * n_train / hf_rate
     ours_train_s = EPOCHS * n_train / ours_rate
     hf_recipe = hf_train_s + hf_logits[2]
@@ -325,6 +350,7 @@ def main() -> None:
         ["stage", "Trainer feat/s", "package feat/s", "speed-up", "same answers"],
         [
             ["train", hf_rate, ours_rate, f"{ours_rate / hf_rate:.2f}x", "-"],
+            *compiled_row,
             [
                 "eval",
                 n_eval / hf_logits[2],
@@ -343,6 +369,8 @@ def main() -> None:
             ["whole run", hf_recipe, ours_recipe, f"{ours_recipe / hf_recipe:.2f}x"],
         ],
     )
+    agreement = {"bf16 vs fp32": bf16_same, "package vs Trainer": hf_same}
+    check_agreement(agreement, n_questions, args.min_agreement)
 
 
 def _hf_precision() -> str:

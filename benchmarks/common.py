@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -10,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "data" / "squad"
+# QA_SQUAD_DIR: the subsets elsewhere (a GPU machine that has the repository but not ../shared)
+SQUAD = Path(os.environ.get("QA_SQUAD_DIR", ROOT.parent / "shared" / "data" / "squad"))
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the package and benchmarks/
 
 
 def squad_file(name: str) -> Path:
     path = SQUAD / f"{name}.json"
     if not path.is_file():
-        sys.exit(f"error: {path} not found: the benchmarks read the SQuAD subsets in ../shared")
+        sys.exit(
+            f"error: {path} not found: the benchmarks read the SQuAD subsets in ../shared "
+            "(or in the folder QA_SQUAD_DIR names)"
+        )
     return path
 
 
