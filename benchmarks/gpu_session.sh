@@ -84,3 +84,7 @@ if [ -d /tmp/recipe/best_model ]; then
     --model /tmp/recipe/best_model
 fi
 echo "done in $SECONDS s" | tee -a "$LOG"
+for name in pytest bench_bert recipe bench_minilm; do  # the ends of the logs, on stdout
+  [ -f "$OUT/$name.log" ] && { echo "== $name"; tail -n 24 "$OUT/$name.log"; }
+done
+cat "$LOG"
