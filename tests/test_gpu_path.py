@@ -33,9 +33,9 @@ def _datamodule(tmp_path, tokenizer) -> SquadDataModule:
     return dm
 
 
-def _trainer(precision: str, callbacks=(), **kwargs) -> pl.Trainer:
+def _trainer(precision: str, callbacks=(), device: str = "cuda", **kwargs) -> pl.Trainer:
     return pl.Trainer(
-        accelerator="gpu",
+        accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
         precision=precision,
         logger=False,
@@ -48,25 +48,27 @@ def _trainer(precision: str, callbacks=(), **kwargs) -> pl.Trainer:
     )
 
 
-@needs_cuda
-def test_a_bf16_training_step_runs_under_cuda_autocast(
-    tmp_path, tiny_bert_dir, wordpiece_tokenizer
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_a_bf16_training_epoch_runs_under_autocast_and_validates(
+    device, tmp_path, tiny_bert_dir, wordpiece_tokenizer
 ):
-    """Steps run in bf16 autocast, the weights stay float32 and move, and validation
-    collects float32 logits and scores every question."""
-    if not torch.cuda.is_bf16_supported():
+    """Steps run in bf16 autocast, the weights stay float32 and move, and the validation at
+    the epoch's end collects float32 logits and scores every question. (It stopped at
+    ``max_steps=4``, inside the first epoch, so no validation ran: the first GPU run showed
+    it; the CPU case keeps it honest where CI runs.)"""
+    if device == "cuda" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
     module = QAModule(str(tiny_bert_dir), optimizer=OPTIMIZER)
     seen: list[torch.dtype | None] = []
 
     def record(mod, args):
-        on = torch.is_autocast_enabled("cuda")
-        seen.append(torch.get_autocast_dtype("cuda") if on else None)
+        on = torch.is_autocast_enabled(device)
+        seen.append(torch.get_autocast_dtype(device) if on else None)
 
     module.register_forward_pre_hook(record)
     before = {k: v.clone() for k, v in module.model.state_dict().items()}
     latest = LatestResults()
-    trainer = _trainer("bf16-mixed", [EvaluationCallback([latest])], max_steps=4)
+    trainer = _trainer("bf16-mixed", [EvaluationCallback([latest])], max_epochs=1, device=device)
     trainer.fit(module, datamodule=_datamodule(tmp_path, wordpiece_tokenizer))
     assert seen and all(dtype == torch.bfloat16 for dtype in seen)
     after = module.model.state_dict()
