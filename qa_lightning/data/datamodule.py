@@ -30,7 +30,6 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from qa_lightning.config import EvalSetConfig
 from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths
 from qa_lightning.data.encoder_states import (
     EncodedFeatures,
@@ -40,7 +39,7 @@ from qa_lightning.data.encoder_states import (
 )
 from qa_lightning.data.feature_cache import CachedFeatures
 from qa_lightning.data.features import check_stride
-from qa_lightning.data.loading import TRAIN, build_reader, data_sets
+from qa_lightning.data.loading import TRAIN, CheckedSets, build_reader, check_readers
 from qa_lightning.data.readers import Reader
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
 from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
@@ -69,8 +68,9 @@ class SquadDataModule(pl.LightningDataModule):
     whose outputs batches carry (cached under ``data.encoder_cache_dir``); it may also be
     handed over later (:meth:`use_encoder`), so that the data is read before the model loads.
     ``slices``: the slice families its evaluators label questions with (the built-ins).
-    ``eval_sets``: ``data.eval_sets`` as the entry point's start check resolved them (None:
-    resolved here).
+    ``sets``: the sets the entry point's start check returned (``loading.check_readers``:
+    ``data.eval_sets`` resolved and every reader node checked), read as they are; None (a
+    caller without the CLI): the sets of ``data``, ``with_train`` and ``predict``, checked here.
     """
 
     def __init__(
@@ -83,7 +83,7 @@ class SquadDataModule(pl.LightningDataModule):
         predict: bool = False,
         encoder: StateEncoder | None = None,
         slices: Sequence[Slice] = DEFAULT_SLICES,
-        eval_sets: Mapping[str, EvalSetConfig] | None = None,
+        sets: CheckedSets | None = None,
     ):
         super().__init__()
         self.cfg = dict(data)
@@ -95,13 +95,14 @@ class SquadDataModule(pl.LightningDataModule):
         self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
         self._resume_at: tuple[int, int, bool] | None = None
+        if sets is None:
+            task = "predict" if predict else "train" if with_train else "eval"
+            sets = check_readers(self.cfg, task=task)
         # set name -> the data config that reads it (as its train or validation split), with
-        # its reader node (data/loading.py)
-        self.set_data: dict[str, dict[str, Any]] = data_sets(
-            self.cfg, with_train=with_train, predict=predict, eval_sets=eval_sets
-        )
+        # its checked reader node (data/loading.py)
+        self.set_data: dict[str, dict[str, Any]] = dict(sets)
         self.splits = tuple(self.set_data)
-        # every reader checked and built now (cheap: nothing is read before prepare_data)
+        # every reader built now (cheap: nothing is read before prepare_data)
         self.readers: dict[str, Reader] = {
             name: build_reader(spec, answers_optional=name == PREDICT)
             for name, spec in self.set_data.items()
