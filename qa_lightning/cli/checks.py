@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ TASKS = ("train", "eval", "predict")
 class CheckedRun:
     """What :func:`check_run` checked, handed on so that nothing is checked twice:
     ``data_sets``, every set the task reads (``data.eval_sets`` resolved) with its reader
-    node checked, for the datamodule to build as they are."""
+    node checked, for the datamodule to build as they are; ``loggers``, the class of every
+    ``logger`` entry by key, for the loggers to be built from."""
 
     data_sets: CheckedSets
+    loggers: dict[str, Any] = field(default_factory=dict)
 
 
 def check_run(cfg: DictConfig, task: str) -> CheckedRun:
@@ -45,8 +47,7 @@ def check_run(cfg: DictConfig, task: str) -> CheckedRun:
     eval_sets = check_data(cfg.data, task=task)
     model = to_plain(cfg.model)
     check_model_settings(model)
-    if cfg.get("logger") is not None:
-        check_loggers(cfg.logger)
+    loggers = check_loggers(cfg.logger) if cfg.get("logger") is not None else {}
     check_trainer(cfg.trainer)
     check_strategy(cfg.trainer)
     check_backend(cfg)
@@ -61,7 +62,7 @@ def check_run(cfg: DictConfig, task: str) -> CheckedRun:
             to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
         )
     data_sets = check_readers(cfg.data, task=task, eval_sets=eval_sets)  # reader nodes
-    return CheckedRun(data_sets=data_sets)
+    return CheckedRun(data_sets=data_sets, loggers=loggers)
 
 
 def check_strategy(trainer: Mapping[str, Any]) -> None:

@@ -38,7 +38,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
     datamodule = make_datamodule(cfg, tokenizer, module, with_train=False, sets=checked.data_sets)
-    loggers = make_loggers(cfg)
+    loggers = make_loggers(cfg, checked.loggers)
     latest = LatestResults()
     tables = final_evaluation_tables(loggers, cfg)
     trainer: pl.Trainer = instantiate(

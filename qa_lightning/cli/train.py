@@ -83,7 +83,7 @@ def train(cfg: DictConfig) -> float | None:
     # Loggers before the model, so that a job failing later (weights that will not load, a
     # diverged loss) still leaves a W&B run, marked failed.
     # (fast_dev_run swaps in a dummy logger anyway: no run folder logs for a smoke test)
-    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg)
+    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg, checked.loggers)
     for logger in loggers:
         logger.log_hyperparams(run_hyperparams(cfg))
     error: BaseException | None = None
