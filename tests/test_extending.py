@@ -117,6 +117,44 @@ def test_eval_rebuilds_them_only_when_the_package_is_named(research_run, tmp_pat
     assert json.loads((tmp_path / "scored" / "predictions.json").read_text()) == trained
 
 
+def test_serve_answers_with_the_researchers_head_as_the_pipeline_and_the_run(
+    research_run, tmp_path
+):
+    """serve.py's service on the run's export (its head my_research's PointerHead, rebuilt
+    from qa_head.json) answers over HTTP exactly as the pipeline, the Answerer and the run's
+    own scoring did."""
+    import my_research  # noqa: F401  (serve.py imports=[my_research] does this)
+    from omegaconf import OmegaConf
+
+    from qa_lightning.cli.export import write_export
+    from qa_lightning.cli.serve import build_service
+    from qa_lightning.config import ServeConfig
+    from qa_lightning.data.synthetic import make_synthetic_squad
+    from qa_lightning.inference import qa_pipeline
+    from tests.serving.test_service import live, post
+
+    folder = write_export(research_run, tmp_path / "export")  # the run's windows, no ONNX
+    cfg = OmegaConf.structured(ServeConfig)
+    cfg.model_dir, cfg.imports, cfg.max_windows_per_item = str(folder), ["my_research"], 32
+    app, answerer = build_service(cfg)
+    assert type(answerer.model.head).__name__ == "PointerHead"
+    examples = make_synthetic_squad(40, seed=10_000, id_prefix="syn-validation")
+    items = [
+        {"question": q, "context": c, "id": i}
+        for q, c, i in zip(examples["question"], examples["context"], examples["id"], strict=True)
+    ]
+    with live(app) as server:
+        response = post(server, items)
+        single = post(server, items[3])
+    assert response.status_code == 200 and single.status_code == 200, response.text
+    served = [a["answer"] for a in response.json()]
+    predictions = json.loads((research_run / "predictions.json").read_text())
+    assert served == [predictions[i] for i in examples["id"]]  # as the run scored them
+    assert served == [a["answer"] for a in qa_pipeline(str(folder))(items, batch_size=8)]
+    assert served == [a["answer"] for a in answerer.answer(items, batch_size=5)]
+    assert single.json()["answer"] == served[3] and single.json()["id"] == items[3]["id"]
+
+
 @pytest.mark.slow
 def test_the_export_pipeline_and_onnx_graph_answer_as_the_run_scored(research_run, tmp_path):
     import my_research  # noqa: F401  (the user's own script imports their package)

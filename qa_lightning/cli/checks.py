@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from qa_lightning.config import EvalSetConfig, to_plain
+from qa_lightning.config import to_plain
 from qa_lightning.data.checks import check_data
-from qa_lightning.data.loading import check_readers
+from qa_lightning.data.loading import CheckedSets, check_readers
 from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.checks import check_evaluation
 from qa_lightning.models.checks import check_model_components, check_model_settings
@@ -26,17 +27,27 @@ from qa_lightning.tracking.checks import check_callbacks, check_loggers
 TASKS = ("train", "eval", "predict")
 
 
-def check_run(cfg: DictConfig, task: str) -> dict[str, EvalSetConfig]:
+@dataclass(frozen=True)
+class CheckedRun:
+    """What :func:`check_run` checked, handed on so that nothing is checked twice:
+    ``data_sets``, every set the task reads (``data.eval_sets`` resolved) with its reader
+    node checked, for the datamodule to build as they are; ``loggers``, the class of every
+    ``logger`` entry by key, for the loggers to be built from."""
+
+    data_sets: CheckedSets
+    loggers: dict[str, Any] = field(default_factory=dict)
+
+
+def check_run(cfg: DictConfig, task: str) -> CheckedRun:
     """Check ``cfg`` for the entry point ``task`` (train, eval or predict: the caller says
-    which); returns ``data.eval_sets`` resolved, for the datamodule to read as they are."""
+    which); returns what the later steps build from (:class:`CheckedRun`)."""
     if task not in TASKS:
         raise ValueError(f"task={task!r}; one of {', '.join(TASKS)}")
     check_finite_floats(cfg)
     eval_sets = check_data(cfg.data, task=task)
     model = to_plain(cfg.model)
     check_model_settings(model)
-    if cfg.get("logger") is not None:
-        check_loggers(cfg.logger)
+    loggers = check_loggers(cfg.logger) if cfg.get("logger") is not None else {}
     check_trainer(cfg.trainer)
     check_strategy(cfg.trainer)
     check_backend(cfg)
@@ -50,8 +61,8 @@ def check_run(cfg: DictConfig, task: str) -> dict[str, EvalSetConfig]:
         check_optimization(
             to_plain(cfg.optimizer), to_plain(cfg.get("optimizer_groups")), to_plain(cfg.scheduler)
         )
-    check_readers(cfg.data, task=task, eval_sets=eval_sets)  # reader nodes
-    return eval_sets
+    data_sets = check_readers(cfg.data, task=task, eval_sets=eval_sets)  # reader nodes
+    return CheckedRun(data_sets=data_sets, loggers=loggers)
 
 
 def check_strategy(trainer: Mapping[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,10 @@ def print_config_tree(cfg: DictConfig) -> None:
     rich_print(tree)
 
 
-def make_loggers(cfg: DictConfig) -> list:
-    """The loggers of ``cfg.logger``, each built from its ``_target_`` with the run folder
-    and this Hydra job's W&B group, name and tags (see qa_lightning.tracking.loggers)."""
+def make_loggers(cfg: DictConfig, targets: Mapping[str, Any] | None = None) -> list:
+    """The loggers of ``cfg.logger``, each built from its ``_target_`` (``targets``: the
+    classes the start check imported) with the run folder and this Hydra job's W&B group,
+    name and tags (see qa_lightning.tracking.loggers)."""
     hydra_cfg = hydra_config()
     group, name = run_identity(hydra_cfg)
     return build_loggers(
@@ -104,6 +105,7 @@ def make_loggers(cfg: DictConfig) -> list:
         group=group,
         name=name,
         tags=run_tags(hydra_cfg, list(cfg.tags)),
+        targets=targets,
     )
 
 

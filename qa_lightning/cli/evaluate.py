@@ -32,13 +32,13 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, float]]:
     each set's scores by name."""
     set_env_defaults()
     apply_saved_decoding(cfg)
-    eval_sets = check_run(cfg, "eval")  # every value, once, before anything loads
+    checked = check_run(cfg, "eval")  # every value, once, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     write_resolved_config(cfg, cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
-    datamodule = make_datamodule(cfg, tokenizer, module, with_train=False, eval_sets=eval_sets)
-    loggers = make_loggers(cfg)
+    datamodule = make_datamodule(cfg, tokenizer, module, with_train=False, sets=checked.data_sets)
+    loggers = make_loggers(cfg, checked.loggers)
     latest = LatestResults()
     tables = final_evaluation_tables(loggers, cfg)
     trainer: pl.Trainer = instantiate(

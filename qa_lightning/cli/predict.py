@@ -30,13 +30,13 @@ def predict(cfg: DictConfig) -> str:
     null_odds.json into the run folder; score nothing. Returns the predictions' path."""
     set_env_defaults()
     apply_saved_decoding(cfg)
-    check_run(cfg, "predict")  # every value, once, before anything loads (no eval sets)
+    checked = check_run(cfg, "predict")  # every value, once, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     output_dir = Path(cfg.paths.output_dir)
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module, tokenizer = trained_module_and_tokenizer(cfg)
-    datamodule = make_datamodule(cfg, tokenizer, module, predict=True)
+    datamodule = make_datamodule(cfg, tokenizer, module, predict=True, sets=checked.data_sets)
     latest = LatestResults()
     throughput = PredictThroughput()
     trainer: pl.Trainer = instantiate(

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -45,12 +46,11 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(cfg: DictConfig) -> None:
-    """Serve until interrupted (Ctrl-C / SIGTERM: open requests finish first)."""
+def build_service(cfg: DictConfig) -> tuple[Any, Any]:
+    """(the app, its answerer): the folder ``cfg.model_dir`` loaded once, as serve() serves
+    it (its head rebuilt from ``qa_head.json``, from a package the user imported)."""
     check_serve_config(cfg)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import uvicorn
-
     from qa_lightning.inference import Answerer
     from qa_lightning.serving.app import make_app
 
@@ -71,6 +71,14 @@ def serve(cfg: DictConfig) -> None:
         max_windows_per_item=cfg.max_windows_per_item,
         body_timeout_s=cfg.body_timeout_s,
     )
+    return app, answerer
+
+
+def serve(cfg: DictConfig) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM: open requests finish first)."""
+    app, answerer = build_service(cfg)
+    import uvicorn
+
     if cfg.batching:
         mode = f"batching on: up to {cfg.max_batch_size} windows, {cfg.max_wait_ms:g} ms"
     else:

@@ -33,8 +33,8 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
-from qa_lightning.config import EvalSetConfig
 from qa_lightning.data.datamodule import SquadDataModule
+from qa_lightning.data.loading import CheckedSets
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -59,7 +59,7 @@ def train(cfg: DictConfig) -> float | None:
     again (unless ``rerun_failed=false``).
     """
     set_env_defaults()
-    eval_sets = check_run(cfg, "train")  # every value, once, before anything loads
+    checked = check_run(cfg, "train")  # every value, once, before anything loads
     resolve_precision(cfg)  # before the config is recorded anywhere
     started = time.perf_counter()
     output_dir = Path(cfg.paths.output_dir)
@@ -78,12 +78,12 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True)
     # The data next, read, checked and cached: a bad file fails in seconds, before W&B and
     # the weights load (Lightning's prepare_data then finds the entries built).
-    tokenizer, datamodule = _prepared_data(cfg, eval_sets)
+    tokenizer, datamodule = _prepared_data(cfg, checked.data_sets)
 
     # Loggers before the model, so that a job failing later (weights that will not load, a
     # diverged loss) still leaves a W&B run, marked failed.
     # (fast_dev_run swaps in a dummy logger anyway: no run folder logs for a smoke test)
-    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg)
+    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg, checked.loggers)
     for logger in loggers:
         logger.log_hyperparams(run_hyperparams(cfg))
     error: BaseException | None = None
@@ -114,9 +114,7 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
-def _prepared_data(
-    cfg: DictConfig, eval_sets: dict[str, EvalSetConfig]
-) -> tuple[Any, SquadDataModule]:
+def _prepared_data(cfg: DictConfig, data_sets: CheckedSets) -> tuple[Any, SquadDataModule]:
     """The tokenizer and the datamodule with every set's examples read, checked and cached,
     before the model loads (its frozen encoder, if any, is handed over later)."""
     model_cfg = cfg.model
@@ -126,7 +124,7 @@ def _prepared_data(
         revision=model_cfg.revision,
         trust_remote_code=model_cfg.trust_remote_code,
     )
-    datamodule = make_datamodule(cfg, tokenizer, eval_sets=eval_sets)
+    datamodule = make_datamodule(cfg, tokenizer, sets=data_sets)
     if rank_zero_only.rank == 0:  # as Lightning's prepare_data (the others load in setup)
         datamodule.prepare_data()
     return tokenizer, datamodule

@@ -3,7 +3,8 @@
 Data comes in named sets: ``train``, ``validation`` (it picks the best checkpoint), any
 number of ``data.eval_sets`` (scored after training and by eval.py) and, for predict.py,
 ``predict``. Features of each set are built once in ``prepare_data`` (rank 0; one process
-at a time per entry) and saved under an explicit cache key; ``setup`` only loads them.
+at a time per entry) and saved under an explicit cache key (``feature_cache.py``); ``setup``
+only loads them.
 Every eval batch carries ``feature_index`` (the row of the feature in its set's feature
 table), so logits are matched to features by index, whatever the sampler or the number of
 processes, and :meth:`SquadDataModule.evaluators` gives the evaluator of each set the loop
@@ -17,91 +18,32 @@ in the batch as ``hidden_states``, so the model runs its head alone.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import logging
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 import pytorch_lightning as pl
 import torch
-from datasets import Dataset, load_from_disk
+from datasets import Dataset
 from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from qa_lightning.config import EvalSetConfig
+from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths
 from qa_lightning.data.encoder_states import (
     EncodedFeatures,
     StateEncoder,
     encoded_features,
     encoder_cache_key,
 )
-from qa_lightning.data.features import check_stride, prepare_eval_features, prepare_train_features
-from qa_lightning.data.loading import build_reader, data_sets, load_examples
+from qa_lightning.data.feature_cache import CachedFeatures
+from qa_lightning.data.features import check_stride
+from qa_lightning.data.loading import TRAIN, CheckedSets, build_reader, check_readers
 from qa_lightning.data.readers import Reader
 from qa_lightning.data.sampling import EpochShuffleSampler, ResumableBatchSampler
-from qa_lightning.errors import DataFileNotFoundError
 from qa_lightning.evaluation.evaluator import PREDICT, VALIDATION, DecodingSettings, Evaluator
 from qa_lightning.evaluation.slices import DEFAULT_SLICES, Slice
-from qa_lightning.storage.atomic import atomic_directory, entry_lock
-from qa_lightning.storage.cache_integrity import entry_damage, remove_entry, write_marker
-
-log = logging.getLogger(__name__)
-
-# Bump when feature building changes in a way that invalidates cached features.
-FEATURES_VERSION = 1
-_COMPLETE = "_COMPLETE"
-TRAIN = "train"
-
-
-def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
-    """Identity of a tokenizer by content (vocabulary, normaliser, special tokens, side)."""
-    if tokenizer.is_fast:
-        backend = json.loads(tokenizer.backend_tokenizer.to_str())
-        # Truncation and padding are call state the last encode left behind, not identity.
-        backend.pop("truncation", None)
-        backend.pop("padding", None)
-    else:
-        backend = repr(tokenizer)
-    text = json.dumps([backend, tokenizer.padding_side, tokenizer.truncation_side], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _collated(values: list[Any]) -> Any:
-    """A reader's extra column in a batch: numbers (or equal-length lists of numbers) as a
-    tensor, anything else as the list of values."""
-    try:
-        return torch.tensor(values)
-    except (TypeError, ValueError, RuntimeError):
-        return values
-
-
-class _IndexedFeatures(torch.utils.data.Dataset):
-    """Model inputs of a feature table plus the row index, fetched a batch at a time."""
-
-    def __init__(self, features: Dataset, columns: list[str]):
-        self.features = features.with_format(None, columns=columns)
-        self.columns = columns
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {**self.features[index], "feature_index": index}
-
-    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
-        # One Arrow read per batch instead of one per row.
-        batch = self.features[indices]
-        rows = [
-            dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)
-        ]
-        for row, index in zip(rows, indices, strict=True):
-            row["feature_index"] = index
-        return rows
 
 
 def tokenizer_from_checkpoint(checkpoint: Mapping[str, Any]) -> PreTrainedTokenizerBase | None:
@@ -118,12 +60,6 @@ def tokenizer_from_checkpoint(checkpoint: Mapping[str, Any]) -> PreTrainedTokeni
         return AutoTokenizer.from_pretrained(tmp)
 
 
-def feature_lengths(features: Dataset) -> list[int]:
-    """Token count of every feature, read from Arrow without materialising the rows."""
-    column = features.data.table.column("input_ids")
-    return pc.list_value_length(column).to_pylist()
-
-
 class SquadDataModule(pl.LightningDataModule):
     """SQuAD v1.1/v2.0 data for any fast tokenizer; ``data`` is the ``data`` config node.
 
@@ -132,8 +68,9 @@ class SquadDataModule(pl.LightningDataModule):
     whose outputs batches carry (cached under ``data.encoder_cache_dir``); it may also be
     handed over later (:meth:`use_encoder`), so that the data is read before the model loads.
     ``slices``: the slice families its evaluators label questions with (the built-ins).
-    ``eval_sets``: ``data.eval_sets`` as the entry point's start check resolved them (None:
-    resolved here).
+    ``sets``: the sets the entry point's start check returned (``loading.check_readers``:
+    ``data.eval_sets`` resolved and every reader node checked), read as they are; None (a
+    caller without the CLI): the sets of ``data``, ``with_train`` and ``predict``, checked here.
     """
 
     def __init__(
@@ -146,7 +83,7 @@ class SquadDataModule(pl.LightningDataModule):
         predict: bool = False,
         encoder: StateEncoder | None = None,
         slices: Sequence[Slice] = DEFAULT_SLICES,
-        eval_sets: Mapping[str, EvalSetConfig] | None = None,
+        sets: CheckedSets | None = None,
     ):
         super().__init__()
         self.cfg = dict(data)
@@ -158,13 +95,14 @@ class SquadDataModule(pl.LightningDataModule):
         self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
         self._resume_at: tuple[int, int, bool] | None = None
+        if sets is None:
+            task = "predict" if predict else "train" if with_train else "eval"
+            sets = check_readers(self.cfg, task=task)
         # set name -> the data config that reads it (as its train or validation split), with
-        # its reader node (data/loading.py)
-        self.set_data: dict[str, dict[str, Any]] = data_sets(
-            self.cfg, with_train=with_train, predict=predict, eval_sets=eval_sets
-        )
+        # its checked reader node (data/loading.py)
+        self.set_data: dict[str, dict[str, Any]] = dict(sets)
         self.splits = tuple(self.set_data)
-        # every reader checked and built now (cheap: nothing is read before prepare_data)
+        # every reader built now (cheap: nothing is read before prepare_data)
         self.readers: dict[str, Reader] = {
             name: build_reader(spec, answers_optional=name == PREDICT)
             for name, spec in self.set_data.items()
@@ -176,18 +114,23 @@ class SquadDataModule(pl.LightningDataModule):
             doc_stride=self.cfg["doc_stride"],
             max_question_tokens=self.cfg.get("max_question_tokens"),
         )
-        self._cache_keys: dict[str, str] = {}
+        self._caches = {
+            name: CachedFeatures(
+                name,
+                spec,
+                self.readers[name],
+                tokenizer,
+                cache_dir=self.cfg["cache_dir"],
+                seed=seed,
+            )
+            for name, spec in self.set_data.items()
+        }
         self._tables: dict[str, tuple[Dataset, Dataset]] = {}  # name -> (examples, features)
 
     def use_encoder(self, encoder: StateEncoder | None) -> None:
         """The frozen encoder whose outputs batches carry, once the model is built: train.py
         reads and checks the data first, so that a bad file fails before the weights load."""
         self.encoder = encoder
-
-    @staticmethod
-    def _kind(split: str) -> str:
-        """Train features carry labels; every other set has eval features."""
-        return "train" if split == TRAIN else "validation"
 
     @property
     def eval_set_names(self) -> list[str]:
@@ -217,110 +160,13 @@ class SquadDataModule(pl.LightningDataModule):
     def eval_features(self) -> Dataset | None:
         return self._tables[VALIDATION][1] if VALIDATION in self._tables else None
 
-    # -- caching -------------------------------------------------------------------------
+    # -- caching (feature_cache.py) -------------------------------------------------------
     def cache_key(self, split: str) -> str:
         """Everything the features of ``split`` depend on, hashed; a change is a new entry."""
-        if split not in self._cache_keys:
-            self._cache_keys[split] = self._make_cache_key(split)
-        return self._cache_keys[split]
-
-    def _make_cache_key(self, split: str) -> str:
-        cfg = self.set_data[split]
-        kind = self._kind(split)
-        max_samples = cfg.get("max_train_samples" if kind == "train" else "max_eval_samples")
-        try:  # the class, its arguments and its files' sha256: what the examples are
-            identity = self.readers[split].identity()
-        except DataFileNotFoundError as err:
-            raise DataFileNotFoundError(f"{err} ({cfg['reader_key']})") from None
-        spec = {
-            "features_version": FEATURES_VERSION,
-            "split": kind,
-            "reader": identity,
-            "max_samples": max_samples,
-            # a capped train set is a seeded random subset (data/loading.py)
-            "subset_seed": self.seed if kind == "train" and max_samples is not None else None,
-            "max_length": cfg["max_length"],
-            "doc_stride": cfg["doc_stride"],
-            "max_question_tokens": cfg.get("max_question_tokens"),
-            "tokenizer": tokenizer_fingerprint(self.tokenizer),
-        }
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-        return f"{split}-{digest[:20]}"  # named after the set, for a reader of the cache
+        return self._caches[split].key
 
     def cache_path(self, split: str) -> Path:
-        return Path(self.cfg["cache_dir"]) / self.cache_key(split)
-
-    def _build(self, split: str) -> tuple[Dataset, Dataset]:
-        cfg, kind, reader = self.set_data[split], self._kind(split), self.readers[split]
-        examples = load_examples(reader, cfg, kind, seed=self.seed)
-        if split != PREDICT and not cfg.get("version_2"):
-            n_unanswerable = sum(1 for a in examples["answers"] if not a["text"])
-            if n_unanswerable:
-                log.warning(
-                    "%d %s examples have no answer but data.version_2=false; they train the "
-                    "model to point at CLS and score as SQuAD v1.1. Set data.version_2=true for v2.",
-                    n_unanswerable,
-                    split,
-                )
-        prepare = prepare_train_features if kind == "train" else prepare_eval_features
-        features = prepare(
-            examples,
-            self.tokenizer,
-            max_length=self.cfg["max_length"],
-            doc_stride=self.cfg["doc_stride"],
-            max_question_tokens=self.cfg.get("max_question_tokens"),
-            num_proc=self.cfg.get("preprocessing_num_proc"),
-            extra_columns=tuple(reader.extra_columns),
-        )
-        return examples, features
-
-    def _intact_entry(self, split: str, path: Path) -> bool:
-        """Whether ``path`` holds a complete entry whose files match its marker's sizes and
-        hashes; a damaged one is reported (one line) and deleted, so it is rebuilt."""
-        if not (path / _COMPLETE).exists():
-            return False  # absent, or a build that never finished: nothing to report
-        damage = entry_damage(path, _COMPLETE, datasets=("examples", "features"))
-        if damage is None:
-            return True
-        log.warning("Cached %s features %s are damaged (%s); rebuilding them", split, path, damage)
-        remove_entry(path)
-        return False
-
-    def _ensure_cached(self, split: str, *, rebuild: bool = False) -> None:
-        """Build the features of ``split`` unless an intact entry exists (``rebuild``: one
-        that could not be loaded is replaced). One process at a time: parallel sweep jobs
-        that need the same entry build it once."""
-        path = self.cache_path(split)
-        with entry_lock(path):
-            if not rebuild and self._intact_entry(split, path):
-                log.info("Using cached %s features: %s", split, path)
-                return
-            examples, features = self._build(split)
-            with atomic_directory(path) as tmp:
-                examples.save_to_disk(str(tmp / "examples"))
-                features.save_to_disk(str(tmp / "features"))
-                # last: lists every file above with its size and hash (storage/cache_integrity.py)
-                write_marker(tmp, _COMPLETE, {"examples": len(examples), "features": len(features)})
-        log.info(
-            "Cached %d %s features of %d examples: %s", len(features), split, len(examples), path
-        )
-
-    def _load(self, split: str) -> tuple[Dataset, Dataset]:
-        path = self.cache_path(split)
-        self._ensure_cached(split)
-        try:
-            return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
-        except Exception as err:  # files as written, yet unreadable (e.g. another datasets)
-            first_line = (str(err).strip().splitlines() or [""])[0]
-            log.warning(
-                "Cached %s features %s could not be loaded (%s: %s); rebuilding them",
-                split,
-                path,
-                type(err).__name__,
-                first_line,
-            )
-        self._ensure_cached(split, rebuild=True)
-        return load_from_disk(str(path / "examples")), load_from_disk(str(path / "features"))
+        return self._caches[split].path
 
     def encoder_states(self, split: str) -> EncodedFeatures:
         """The frozen encoder's cached outputs for every feature of ``split``, built on first
@@ -343,14 +189,14 @@ class SquadDataModule(pl.LightningDataModule):
     # -- Lightning hooks -----------------------------------------------------------------
     def prepare_data(self) -> None:
         for split in self.splits:
-            self._ensure_cached(split)
+            self._caches[split].ensure()
 
     def setup(self, stage: str | None = None) -> None:
         for split in self.splits:
             if split == TRAIN and stage not in (None, "fit"):
                 continue
             if split not in self._tables:
-                self._tables[split] = self._load(split)
+                self._tables[split] = self._caches[split].load()
 
     @property
     def model_inputs(self) -> list[str]:
@@ -378,13 +224,13 @@ class SquadDataModule(pl.LightningDataModule):
                 batch["feature_index"], batch["input_ids"].shape[1]
             )
         for name, values in extras.items():
-            batch[name] = _collated(values)
+            batch[name] = collated(values)
         return batch
 
     def train_dataloader(self) -> DataLoader:
         extra = tuple(self.readers[TRAIN].extra_columns)  # a reader's, for a loss to see
         columns = [*self.model_inputs, "start_positions", "end_positions", *extra]
-        dataset = _IndexedFeatures(self.train_features, columns)
+        dataset = IndexedFeatures(self.train_features, columns)
         batch_size = self.cfg["batch_size"]
         # Batches of similar length (little padding) or plain shuffled ones, in an order
         # drawn from (seed, epoch) alone, so that a resumed run replays the same epoch.
@@ -512,7 +358,7 @@ class SquadDataModule(pl.LightningDataModule):
         if with_states and self.encoder is not None:
             states = self.encoder_states(split)
         features = self.features(split)
-        dataset = _IndexedFeatures(features, self.model_inputs)
+        dataset = IndexedFeatures(features, self.model_inputs)
         sampler = None
         if self.cfg.get("group_by_length", True):
             # Longest first: no padding waste and out-of-memory shows up on the first batch.

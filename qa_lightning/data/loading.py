@@ -5,7 +5,8 @@ Every set (``train``, ``validation``, each ``data.eval_sets`` entry, ``predict``
 reader node: the one the config gives (``data.train_file={_target_: ...}``), or one made
 from a path (by its suffix and, for ``.jsonl``, its first line) or from ``data.source`` (a
 shorthand for the built-in readers: ``hub``, ``squad_json``, ``flat``, ``mrqa``,
-``synthetic``). :func:`check_readers` checks every node before anything loads.
+``synthetic``). :func:`check_readers` checks every node before anything loads, once: what
+it returns is what the datamodule builds its readers from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from datasets import Dataset
 
-from qa_lightning.components import build_component, check_component, class_path
+from qa_lightning.components import check_component, class_path
 from qa_lightning.config import DataSource, EvalSetConfig, choice
 from qa_lightning.data.checks import resolve_eval_sets
 from qa_lightning.data.mrqa import MrqaReader, is_mrqa_file
@@ -138,24 +139,33 @@ def data_sets(
     return sets
 
 
+class CheckedSets(dict):
+    """Set name -> the data config that reads it (a :func:`data_sets` value), every reader
+    node checked by :func:`check_readers`: the datamodule builds these readers as they are."""
+
+
 def check_readers(
     cfg: Mapping[str, Any], *, task: str, eval_sets: Mapping[str, EvalSetConfig] | None = None
-) -> None:
-    """Every reader node the ``task`` (train, eval, predict) reads, checked before anything
-    loads: it imports, subclasses :class:`Reader` and takes its keys (one line naming the
-    key, a :class:`~qa_lightning.errors.ConfigError`)."""
+) -> CheckedSets:
+    """Every set the ``task`` (train, eval, predict) reads, its reader node checked before
+    anything loads: it imports, subclasses :class:`Reader` and takes its keys (one line naming
+    the key, a :class:`~qa_lightning.errors.ConfigError`)."""
     sets = data_sets(
         cfg, with_train=task == "train", predict=task == "predict", eval_sets=eval_sets
     )
     for spec in sets.values():
         check_component(spec["reader_key"], spec["reader"], Reader, what=WHAT)
+    return CheckedSets(sets)
 
 
 def build_reader(spec: Mapping[str, Any], *, answers_optional: bool = False) -> Reader:
-    """The reader of one set (a :func:`data_sets` value), with the data config's
-    ``on_bad_record`` and ``answers_optional`` unless its node gives them."""
+    """The reader of one set of :func:`check_readers` (its node checked there, not again),
+    with the data config's ``on_bad_record`` and ``answers_optional`` unless its node gives
+    them."""
+    from hydra.utils import instantiate
+
     node = spec["reader"]
-    reader = build_component(spec["reader_key"], node, Reader, what=WHAT)
+    reader = instantiate(dict(node), _convert_="all")
     if "on_bad_record" not in node:
         reader.on_bad_record = check_on_bad_record(spec.get("on_bad_record", "raise"))
     if "answers_optional" not in node:

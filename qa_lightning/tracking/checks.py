@@ -1,6 +1,7 @@
 """The ``logger`` and ``callbacks`` config checked before anything loads: every entry's
 ``_target_`` imports, the packages a logger needs are installed, W&B's init timeout and the
-checkpoint settings hold. The loggers are then built from what passed (``loggers.py``), and
+checkpoint settings hold. The loggers are then built from the classes that passed
+(``loggers.py``), and
 their monitored metric names are the evaluation's check (``evaluation.checks``).
 """
 
@@ -17,9 +18,11 @@ from qa_lightning.errors import ConfigError
 LOGGER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",)}
 
 
-def check_loggers(logger: Mapping[str, Any]) -> None:
+def check_loggers(logger: Mapping[str, Any]) -> dict[str, Any]:
     """``logger.*``: W&B's init timeout, the packages TensorBoard and MLflow need, and an
-    importable ``_target_`` for every entry (``logger.extra`` too)."""
+    importable ``_target_`` for every entry (``logger.extra`` too). Returns each entry's
+    class by its key (``logger.csv``, ``logger.extra.tb``): the loggers are built from those
+    (``loggers.build_loggers``), not imported again."""
     wandb_cfg = logger.get("wandb")
     if wandb_cfg is not None:
         check_init_timeout(wandb_cfg.get("init_timeout"))
@@ -29,11 +32,9 @@ def check_loggers(logger: Mapping[str, Any]) -> None:
                 f"logger.{name} needs the {modules[0]} package: pip install -e '.[loggers]' "
                 f"(make install does), or choose another logger (logger=wandb|csv|none)"
             )
-    for key, spec in logger.items():
-        if key != "extra" and spec is not None:
-            import_target(f"logger.{key}", spec, "logger")
-    for key, spec in (logger.get("extra") or {}).items():
-        import_target(f"logger.extra.{key}", spec, "logger")
+    entries = [(f"logger.{k}", v) for k, v in logger.items() if k != "extra" and v is not None]
+    entries += [(f"logger.extra.{k}", v) for k, v in (logger.get("extra") or {}).items()]
+    return {key: import_target(key, spec, "logger") for key, spec in entries}
 
 
 def check_init_timeout(timeout: float | None) -> None:

@@ -151,6 +151,7 @@ def build_loggers(
     group: str | None = None,
     name: str | None = None,
     tags: Sequence[str] | None = None,
+    targets: Mapping[str, Any] | None = None,
 ) -> list[Logger]:
     """One logger per entry of ``logger_cfg`` (``logger.extra``'s last), in config order.
 
@@ -158,12 +159,15 @@ def build_loggers(
     identity (see the module's notes). A ``csv``, ``wandb``, ``tensorboard`` or ``mlflow``
     entry gets its schema's defaults (``_target_`` too) for the keys it leaves out. A target
     that returns None (W&B ``mode: disabled``, MLflow on a DDP rank other than 0) adds no
-    logger.
+    logger. ``targets``: each entry's class by key, as the start check
+    (``checks.check_loggers``) returned them; an entry not among them (a caller without the
+    CLI) is imported and checked here.
     """
     context = dict(zip(RUN_CONTEXT, (output_dir, group, name, list(tags or [])), strict=True))
     loggers = []
     for key, spec in logger_entries(logger_cfg):
-        logger = _instantiate_logger(key, spec, context)
+        target = (targets or {}).get(f"logger.{key}")
+        logger = _instantiate_logger(key, spec, context, target)
         if logger is not None:
             loggers.append(logger)
     return loggers
@@ -176,17 +180,20 @@ def logger_entries(logger_cfg: Mapping[str, Any]) -> list[tuple[str, Mapping[str
     return entries + [(f"extra.{k}", v) for k, v in extra.items() if v is not None]
 
 
-def _instantiate_logger(key: str, spec: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+def _instantiate_logger(
+    key: str, spec: Mapping[str, Any], context: Mapping[str, Any], target: Any = None
+) -> Any:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     schema = LOGGER_SCHEMAS.get(key)
     defaults = _schema_defaults(schema) if schema is not None else {}
     spec = {k: v for k, v in {**defaults, **spec}.items() if k not in NOT_LOGGER_ARGUMENTS}
-    # the class whose signature says which run values it takes; its import is the rule of
-    # tracking.checks.check_loggers (the start check), so a bad target called from code
-    # fails with the same line
-    target = import_target(f"logger.{key}", spec, "logger")
+    # the class whose signature says which run values it takes: the start check's, or
+    # imported by its rule (tracking.checks), so a bad target called from code fails with
+    # the same line
+    if target is None:
+        target = import_target(f"logger.{key}", spec, "logger")
     takes = _keyword_parameters(target)
     run_kwargs = {k: v for k, v in context.items() if k in takes and spec.get(k) is None}
     spec = {k: v for k, v in spec.items() if k not in run_kwargs}

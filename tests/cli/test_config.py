@@ -597,23 +597,39 @@ def test_evaluation_slices_compose_and_a_bad_node_fails_in_one_line(config_name,
         _compose(config_name, ["evaluation.slice=[]"])
 
 
-def test_eval_sets_are_resolved_once_per_run_and_handed_on(tmp_path: Path, monkeypatch) -> None:
-    """check_run resolves data.eval_sets (their files checked) and returns them; the data
-    side then reads those, never resolving (nor touching the files) again."""
+def test_eval_sets_and_readers_are_checked_once_per_run_and_handed_on(
+    tmp_path: Path, monkeypatch, wordpiece_tokenizer
+) -> None:
+    """check_run resolves data.eval_sets (their files checked) and checks every reader node;
+    the datamodule then builds those readers, never resolving (nor touching the files) nor
+    checking a node again. A caller without the CLI still gets the check, once."""
     import qa_lightning.data.checks
     import qa_lightning.data.loading
-    from qa_lightning.data.loading import data_sets
+    from qa_lightning.cli.common import make_datamodule
+    from qa_lightning.data.datamodule import SquadDataModule
 
     (tmp_path / "shift.json").write_text("{}")
-    cfg = _compose("train", [f"+data.eval_sets.shift={tmp_path / 'shift.json'}"])
-    calls = []
+    cfg = _compose("train", [f"+data.eval_sets.shift={tmp_path / 'shift.json'}", "data=synthetic"])
+    calls, checked_nodes = [], []
     resolve = qa_lightning.data.checks.resolve_eval_sets
     monkeypatch.setattr(
         qa_lightning.data.checks, "resolve_eval_sets", lambda d: calls.append(1) or resolve(d)
     )
     monkeypatch.setattr(qa_lightning.data.loading, "resolve_eval_sets", lambda d: 1 / 0)
-    eval_sets = check_run(cfg, "train")
-    assert list(eval_sets) == ["shift"] and eval_sets["shift"].file.endswith("shift.json")
-    assert len(calls) == 1
-    sets = data_sets(cfg.data, eval_sets=eval_sets)
+    check = qa_lightning.data.loading.check_component
+    monkeypatch.setattr(
+        qa_lightning.data.loading,
+        "check_component",
+        lambda key, *a, **k: checked_nodes.append(key) or check(key, *a, **k),
+    )
+    checked = check_run(cfg, "train")
+    sets = checked.data_sets
     assert list(sets) == ["train", "validation", "shift"]
+    assert sets["shift"]["reader"]["path"].endswith("shift.json") and len(calls) == 1
+    assert checked_nodes == ["data.synthetic", "data.synthetic", "data.eval_sets.shift"]
+    datamodule = make_datamodule(cfg, wordpiece_tokenizer, sets=sets)
+    assert list(datamodule.readers) == list(sets) and len(calls) == 1
+    assert len(checked_nodes) == 3  # the datamodule trusted the start check
+    monkeypatch.setattr(qa_lightning.data.loading, "resolve_eval_sets", resolve)
+    SquadDataModule(cfg.data, wordpiece_tokenizer)  # no start check: it checks, once
+    assert len(checked_nodes) == 6

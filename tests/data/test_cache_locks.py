@@ -27,16 +27,17 @@ TIMEOUT_S = 120
 
 def _prepare_features(cfg, tokenizer, barrier, results) -> None:
     from qa_lightning.data.datamodule import SquadDataModule
+    from qa_lightning.data.feature_cache import CachedFeatures
 
     builds = []
-    real_build = SquadDataModule._build
+    real_build = CachedFeatures.build
 
-    def slow_build(self, split):
-        builds.append(split)
+    def slow_build(self):
+        builds.append(self.name)
         time.sleep(SLOW_BUILD_S)
-        return real_build(self, split)
+        return real_build(self)
 
-    SquadDataModule._build = slow_build
+    CachedFeatures.build = slow_build
     dm = SquadDataModule(cfg, tokenizer, seed=1, with_train=False)
     barrier.wait()
     dm.prepare_data()

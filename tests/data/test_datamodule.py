@@ -7,7 +7,7 @@ import torch
 from datasets import Dataset
 
 from qa_lightning.config import DataConfig
-from qa_lightning.data import datamodule as dm_module
+from qa_lightning.data import feature_cache
 from qa_lightning.data.datamodule import SquadDataModule, feature_lengths
 from tests.fixtures import make_squad_examples
 
@@ -81,9 +81,11 @@ def test_cache_is_reused_and_keyed_by_every_setting(
     base = SquadDataModule(data_cfg(tmp_path), wordpiece_tokenizer)
     base.prepare_data()
     calls = []
-    original = dm_module.prepare_train_features
+    original = feature_cache.prepare_train_features
     monkeypatch.setattr(
-        dm_module, "prepare_train_features", lambda *a, **k: calls.append(1) or original(*a, **k)
+        feature_cache,
+        "prepare_train_features",
+        lambda *a, **k: calls.append(1) or original(*a, **k),
     )
     again = SquadDataModule(data_cfg(tmp_path), wordpiece_tokenizer)
     again.prepare_data()
@@ -193,7 +195,7 @@ def test_missing_data_file_names_the_key(tmp_path, wordpiece_tokenizer):
 
 
 def test_tokenizer_fingerprint_ignores_state_left_by_encoding(wordpiece_tokenizer):
-    from qa_lightning.data.datamodule import tokenizer_fingerprint
+    from qa_lightning.data.feature_cache import tokenizer_fingerprint
 
     before = tokenizer_fingerprint(wordpiece_tokenizer)
     wordpiece_tokenizer(

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from qa_lightning.data import datamodule as dm_module
+from qa_lightning.data import feature_cache
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.storage.cache_integrity import entry_damage, write_marker
 from tests.data.test_datamodule import data_cfg
 
-MARKER = dm_module._COMPLETE
-LOGGER = "qa_lightning.data.datamodule"
+MARKER = feature_cache.MARKER
+LOGGER = "qa_lightning.data.feature_cache"
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def built(tmp_path, wordpiece_tokenizer):
 def builds(monkeypatch):
     """Counts feature builds (each calls prepare_eval_features once)."""
     calls = []
-    original = dm_module.prepare_eval_features
+    original = feature_cache.prepare_eval_features
     monkeypatch.setattr(
-        dm_module,
+        feature_cache,
         "prepare_eval_features",
         lambda *a, **k: calls.append(1) or original(*a, **k),
     )

@@ -122,6 +122,28 @@ def test_extra_loggers_get_the_run_folder_where_they_take_one(tmp_path):
         build_loggers({"extra": {"x": {"_target_": "no.such.Logger"}}}, output_dir=".")
 
 
+def test_loggers_are_built_from_the_classes_the_start_check_imported(
+    clean_env, tmp_path, monkeypatch
+):
+    """check_run imports every logger's _target_ once; the entry point builds the loggers
+    from those classes and imports no target again (build_loggers without them, as above,
+    still checks each one itself)."""
+    import qa_lightning.tracking.loggers as loggers_module
+    from qa_lightning.cli.checks import check_run
+    from qa_lightning.cli.common import make_loggers
+    from tests.cli.test_config import _compose
+
+    cfg = _compose("train", ["logger=many", "data=synthetic"])
+    cfg.paths.output_dir = str(tmp_path)
+    checked = check_run(cfg, "train")
+    assert list(checked.loggers) == ["logger.csv", "logger.wandb", "logger.tensorboard"]
+    monkeypatch.setattr(
+        loggers_module, "import_target", lambda key, *a: pytest.fail(f"{key} imported again")
+    )
+    built = make_loggers(cfg, checked.loggers)
+    assert [type(x) for x in built] == [CSVLogger, FallbackWandbLogger, TensorBoardLogger]
+
+
 def test_mlflow_run_of_a_failed_job_is_marked_failed(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
