@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from qa_lightning.config import to_plain
+from qa_lightning.config import BACKENDS, choice, to_plain
 from qa_lightning.data.checks import check_data
 from qa_lightning.data.loading import CheckedSets, check_readers
 from qa_lightning.errors import ConfigError
@@ -90,7 +90,7 @@ def check_backend(cfg: DictConfig) -> None:
     """eval.py / predict.py ``backend`` and ``quantized`` (serve.py: ``model_dir`` instead)."""
     if "backend" not in cfg:
         return
-    backend = str(cfg.backend)
+    backend = choice(BACKENDS, cfg.backend, "backend")
     if cfg.quantized and backend != "onnx":
         raise ConfigError("quantized=true needs backend=onnx (the int8 graph of an export)")
     if backend == "onnx" and cfg.get("ckpt_path"):

@@ -58,7 +58,7 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> None:
     """
     path = Path(output_dir) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(to_plain(cfg), path)  # Enum members as their strings
+    OmegaConf.save(to_plain(cfg), path)
     if cfg.get("extras") is None or cfg.extras.print_config:
         print_config_tree(cfg)
 
@@ -136,7 +136,7 @@ def make_callbacks(
         ModelCheckpoint(
             dirpath=ckpt.dirpath,
             monitor=ckpt.monitor,
-            mode=str(ckpt.mode),
+            mode=ckpt.mode,
             save_top_k=ckpt.save_top_k,
             save_last=ckpt.save_last,
             filename="epoch{epoch}-step{step}",
@@ -154,7 +154,7 @@ def make_callbacks(
     ]
     specs = [v for k, v in cb.items() if k not in _PLUMBING_CALLBACKS and v is not None]
     for spec in [*specs, *cb.extra.values()]:
-        callback = instantiate(to_plain(spec), _convert_="all")  # Enum members as strings
+        callback = instantiate(to_plain(spec), _convert_="all")
         if isinstance(callback, LearningRateMonitor) and not with_loggers:
             continue  # it refuses a trainer without loggers (logger=none, fast_dev_run)
         callbacks.append(callback)
@@ -179,8 +179,8 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
     """The LightningModule of ``cfg.model``: ``model._target_`` (checked), else QAModule for
     ``model.head=null`` and HeadQAModule with a head (also for a saved head directory).
 
-    Every setting is handed over as plain Python (Enum members as their strings): they are
-    the module's hyper-parameters, which checkpoints keep and ``weights_only`` loading reads.
+    Every setting is handed over as plain Python: they are the module's hyper-parameters,
+    which checkpoints keep and ``weights_only`` loading reads.
     """
     model = to_plain(cfg.model)
     cls = module_class(model)
@@ -295,7 +295,7 @@ def apply_saved_decoding(cfg: DictConfig) -> None:
     given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     saved = asdict(DecodingSettings.of_folder(folder))
     del saved["encoder_states"]  # eval/predict score a saved head from that cache too
-    if str(cfg.get("backend", "torch")) == "onnx":
+    if cfg.get("backend", "torch") == "onnx":
         del saved["precision"]
     renamed = {"precision": "trainer.precision", "batch_size": "data.eval_batch_size"}
     keys = {k: renamed.get(k, f"data.{k}") for k in saved}
@@ -327,7 +327,7 @@ def trained_module_and_tokenizer(cfg: DictConfig) -> tuple[QAModule, Any]:
     from qa_lightning.models.safe_checkpoint import read_checkpoint
 
     tokenizer = None
-    if str(cfg.get("backend", "torch")) == "onnx":
+    if cfg.get("backend", "torch") == "onnx":
         model_name = cfg.model.name_or_path
         check_model_fits(cfg, model_name, head_settings=False)
         # imported here: the inference package registers the transformers pipeline, whose

@@ -66,7 +66,7 @@ def resolve_precision(cfg: DictConfig) -> None:
     trainer = cfg.get("trainer")
     if trainer is None or str(trainer.get("precision")) != AUTO:
         return
-    if str(cfg.get("backend", "torch")) == "onnx":
+    if cfg.get("backend", "torch") == "onnx":
         precision, why = "32-true", "backend=onnx: the graph's own fp32 or int8, no autocast"
     else:
         precision, why = auto_precision(str(trainer.get("accelerator", AUTO)))

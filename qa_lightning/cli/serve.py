@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from qa_lightning.config import BACKENDS, choice
 from qa_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ def check_serve_config(cfg: DictConfig) -> None:
         raise ConfigError(
             "model_dir is required: python serve.py model_dir=<saved or exported folder>"
         )
+    choice(BACKENDS, cfg.backend, "backend")
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port={cfg.port} is out of range; use 0..65535 (0: any free port)")
     for key in ("max_batch_size", "max_items", "max_request_bytes", "max_windows_per_item"):
@@ -56,7 +58,7 @@ def build_service(cfg: DictConfig) -> tuple[Any, Any]:
 
     answerer = Answerer.from_folder(
         cfg.model_dir,
-        backend=str(cfg.backend),
+        backend=cfg.backend,
         quantized=cfg.quantized,
         threads=cfg.threads,
         trust_remote_code=cfg.model.trust_remote_code,

@@ -1,10 +1,13 @@
 """Structured configs: the typed schema every Hydra run is checked against.
 
-The YAML files under ``conf/`` are merged into these dataclasses, so an unknown key, a value
-of the wrong type or a closed-set value (an Enum) outside its choices fails at compose time
-with the key's name and the values allowed (OmegaConf's own message). The rules OmegaConf
-cannot express live beside the code that owns each rule, and the entry points run them once
-before anything loads (``qa_lightning/cli/checks.py:check_run``):
+The YAML files under ``conf/`` are merged into these dataclasses, so an unknown key or a
+value of the wrong type fails at compose time (OmegaConf's own message). The config object
+holds plain values only: a value from a fixed set (``model.freeze``, ``backend``, the
+monitors' ``mode`` ...) is a string, its allowed values a tuple defined once (here for the
+closed sets, beside their owner for the sets that grow: ``data.source``, ``scheduler.name``,
+``model.attn_implementation``). Those and every rule OmegaConf cannot express live beside
+the code that owns each rule, and the entry points run them once before anything loads
+(``qa_lightning/cli/checks.py:check_run``; serve.py: ``cli/serve.py``):
 
 - the data sets, eval sets, columns and the window: ``qa_lightning.data.checks``;
 - the model's settings and what its own config allows: ``qa_lightning.models.checks`` and
@@ -16,18 +19,16 @@ before anything loads (``qa_lightning/cli/checks.py:check_run``):
 This package is the foundation: it imports no layer.
 """
 
-from qa_lightning.config.choices import Choice, choice, to_plain
 from qa_lightning.config.data import (
     EVAL_SET_KEYS,
+    ON_BAD_RECORD,
     DataConfig,
-    DataSource,
     EvalSetConfig,
-    OnBadRecord,
     SyntheticConfig,
 )
 from qa_lightning.config.entries import (
+    BACKENDS,
     BUILTIN_SLICE_TARGETS,
-    Backend,
     BackendChoice,
     EntryConfig,
     EvalConfig,
@@ -44,45 +45,42 @@ from qa_lightning.config.entries import (
     register_configs,
 )
 from qa_lightning.config.eval_sets import parse_eval_sets
-from qa_lightning.config.model import (
-    HEADS,
-    Freeze,
-    HeadArgs,
-    ModelConfig,
-    SchedulerName,
-    TrainerConfig,
-)
+from qa_lightning.config.model import FREEZE_POLICIES, HEADS, HeadArgs, ModelConfig, TrainerConfig
 from qa_lightning.config.tracking import (
     LOGGER_SCHEMAS,
+    LOGGING_INTERVALS,
+    MONITOR_MODES,
+    WANDB_MODES,
     CallbacksConfig,
     CheckpointConfig,
     CSVConfig,
     EarlyStoppingConfig,
     LoggerConfig,
-    LoggingInterval,
     LRMonitorConfig,
     MLflowConfig,
-    MonitorMode,
     TensorBoardConfig,
     WandbConfig,
-    WandbMode,
 )
+from qa_lightning.config.values import choice, choice_error, to_plain
 from qa_lightning.errors import ConfigError
 
 __all__ = [
+    "BACKENDS",
     "BUILTIN_SLICE_TARGETS",
     "EVAL_SET_KEYS",
+    "FREEZE_POLICIES",
     "HEADS",
     "LOGGER_SCHEMAS",
-    "Backend",
+    "LOGGING_INTERVALS",
+    "MONITOR_MODES",
+    "ON_BAD_RECORD",
+    "WANDB_MODES",
     "BackendChoice",
     "CSVConfig",
     "CallbacksConfig",
     "CheckpointConfig",
-    "Choice",
     "ConfigError",
     "DataConfig",
-    "DataSource",
     "EarlyStoppingConfig",
     "EntryConfig",
     "EvalConfig",
@@ -90,19 +88,14 @@ __all__ = [
     "EvaluationConfig",
     "ExportConfig",
     "ExtrasConfig",
-    "Freeze",
     "HeadArgs",
     "LRMonitorConfig",
     "LoggerConfig",
-    "LoggingInterval",
     "MLflowConfig",
     "ModelConfig",
     "ModelRunConfig",
-    "MonitorMode",
-    "OnBadRecord",
     "PathsConfig",
     "PredictConfig",
-    "SchedulerName",
     "ScoredRunConfig",
     "ServeConfig",
     "SyntheticConfig",
@@ -111,8 +104,8 @@ __all__ = [
     "TrainerConfig",
     "TrustConfig",
     "WandbConfig",
-    "WandbMode",
     "choice",
+    "choice_error",
     "parse_eval_sets",
     "register_configs",
     "to_plain",

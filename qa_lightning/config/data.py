@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa_lightning.config.choices import Choice
-
-
-class DataSource(Choice):
-    hub = "hub"  # a Hugging Face Hub dataset in the "squad" schema (rajpurkar/squad, ...)
-    squad_json = "squad_json"  # local files in the official nested SQuAD JSON format
-    flat = "flat"  # local jsonl/csv/parquet with a column mapping
-    mrqa = "mrqa"  # local MRQA 2019 shared-task files (.jsonl / .jsonl.gz)
-    synthetic = "synthetic"  # generated SQuAD-style data (offline quick start, tests)
+# data.on_bad_record: raise at the first bad record, or drop bad records and count them
+# (checked at start by qa_lightning/data/checks.py)
+ON_BAD_RECORD = ("raise", "drop")
 
 
 @dataclass
@@ -49,13 +43,13 @@ class EvalSetConfig:
 EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
 
 
-# data.on_bad_record: "raise" is a keyword, so this Enum is made by a call rather than a class
-OnBadRecord = Choice("OnBadRecord", [("raise", "raise"), ("drop", "drop")])
-
-
 @dataclass
 class DataConfig:
-    source: DataSource = DataSource.synthetic
+    # the built-in reader of the train and validation sets: hub (a Hub dataset in the
+    # "squad" schema), squad_json (nested SQuAD JSON files), flat (jsonl/csv/parquet with
+    # data.columns), mrqa (MRQA 2019 jsonl), synthetic (generated: offline quick start).
+    # A plain string: the set grows with the readers (qa_lightning/data/checks.py:SOURCES)
+    source: str = "synthetic"
     version_2: bool = False
     hub_name: str | None = None
     train_split: str = "train"
@@ -66,7 +60,7 @@ class DataConfig:
     # flat files: our column name -> the file's (`+data.columns.context=passage`); an empty
     # mapping, not null, which Hydra cannot add keys to from the command line
     columns: dict[str, str] = field(default_factory=dict)
-    on_bad_record: OnBadRecord = OnBadRecord["raise"]  # or drop: skip and count bad records
+    on_bad_record: str = "raise"  # or drop: skip and count bad records (ON_BAD_RECORD)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     max_train_samples: int | None = None  # counts examples, never features
     max_eval_samples: int | None = None

@@ -14,7 +14,6 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from qa_lightning.config.choices import Choice
 from qa_lightning.config.data import DataConfig
 from qa_lightning.config.model import ModelConfig, TrainerConfig
 from qa_lightning.config.tracking import CallbacksConfig, LoggerConfig
@@ -52,11 +51,10 @@ class EvaluationConfig:
     )
 
 
-class Backend(Choice):
-    """What runs the model in eval.py, predict.py and serve.py."""
-
-    torch = "torch"  # the PyTorch model (checkpoint or saved folder)
-    onnx = "onnx"  # onnxruntime on an exported folder's onnx/ graph (export.py onnx=true)
+# backend: what runs the model in eval.py, predict.py and serve.py: torch (the PyTorch
+# model, a checkpoint or saved folder) or onnx (onnxruntime on an exported folder's onnx/
+# graph, export.py onnx=true). Checked at start (cli/checks.py, cli/serve.py).
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -97,7 +95,7 @@ class BackendChoice:
     """eval.py, predict.py and serve.py: the PyTorch model or an export's ONNX graph."""
 
     # onnx: the exported folder's onnx/model.onnx runs in onnxruntime (export.py onnx=true)
-    backend: Backend = Backend.torch
+    backend: str = "torch"  # BACKENDS
     quantized: bool = False  # with backend=onnx: onnx/model_quantized.onnx (int8)
 
 

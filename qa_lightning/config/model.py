@@ -7,20 +7,15 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from qa_lightning.config.choices import Choice
-
 # model.head's short names for the built-in heads (conf/model/head/<name>.yaml holds each
 # as a node; qa_lightning.models.heads.NAMED_HEADS maps them to classes)
 HEADS = ("linear", "mlp", "bilstm", "transformer")
 
 
-class Freeze(Choice):
-    """model.freeze: which part of the encoder under one of our heads stays frozen."""
-
-    none = "none"
-    embeddings = "embeddings"
-    layers = "layers"  # the embeddings and the bottom model.freeze_layers layers
-    all = "all"
+# model.freeze: which part of the encoder under a span head stays frozen: nothing, the
+# embeddings, the embeddings and the bottom model.freeze_layers layers, or all of it
+# (checked at start by qa_lightning/models/checks.py; applied by models/encoder_head.py)
+FREEZE_POLICIES = ("none", "embeddings", "layers", "all")
 
 
 @dataclass
@@ -61,25 +56,11 @@ class ModelConfig:
     loss: Any = None
     head_args: HeadArgs = field(default_factory=HeadArgs)
     # with a head: none | embeddings | layers (embeddings + the bottom freeze_layers) | all
-    freeze: Freeze = Freeze.none
+    freeze: str = "none"
     freeze_layers: int = 0
     hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
     # with freeze=all: compute the encoder's outputs once, memory-map them from disk
     encoder_cache: bool = True
-
-
-class SchedulerName(Choice):
-    """scheduler.name: the transformers.get_scheduler schedules sized by warm-up and total
-    steps alone (the others need arguments or a monitored metric this config does not give).
-    Checked by models/optimization.py: the scheduler node may be a ``_target_`` instead."""
-
-    linear = "linear"
-    cosine = "cosine"
-    cosine_with_restarts = "cosine_with_restarts"
-    polynomial = "polynomial"
-    constant = "constant"
-    constant_with_warmup = "constant_with_warmup"
-    inverse_sqrt = "inverse_sqrt"
 
 
 @dataclass

@@ -5,20 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa_lightning.config.choices import Choice
-
 # Loggers and callbacks are built by hydra.utils.instantiate from their ``_target_``: the
 # entries below are the constructor arguments (or those of a small factory in
 # qa_lightning.tracking.loggers); save_dir null means the run folder.
 
 
-class WandbMode(Choice):
-    """logger.wandb.mode: auto is online when W&B credentials are configured, else offline."""
-
-    auto = "auto"
-    online = "online"
-    offline = "offline"
-    disabled = "disabled"
+# logger.wandb.mode: auto is online when W&B credentials are configured, else offline
+# (checked at start by qa_lightning/tracking/checks.py)
+WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
 @dataclass
@@ -27,7 +21,7 @@ class WandbConfig:
     _target_: str = "qa_lightning.tracking.loggers.wandb_logger"
     project: str = "qa-lightning"
     entity: str | None = None
-    mode: WandbMode = WandbMode.auto  # auto: online with W&B credentials, else offline
+    mode: str = "auto"  # WANDB_MODES; auto: online with W&B credentials, else offline
     # seconds online init may take before the run falls back to offline W&B (one warning)
     init_timeout: float = 60.0
     group: str | None = None  # default: derived from the Hydra sweep
@@ -94,24 +88,17 @@ LOGGER_SCHEMAS = {
 }
 
 
-class MonitorMode(Choice):
-    """Whether a monitored metric is better when lower (min) or higher (max)."""
-
-    min = "min"
-    max = "max"
-
-
-class LoggingInterval(Choice):
-    """callbacks.lr_monitor.logging_interval: when the learning rate is logged."""
-
-    step = "step"
-    epoch = "epoch"
+# callbacks.*.mode: whether a monitored metric is better when lower (min) or higher (max);
+# callbacks.lr_monitor.logging_interval: when the learning rate is logged. Both checked at
+# start by qa_lightning/tracking/checks.py.
+MONITOR_MODES = ("min", "max")
+LOGGING_INTERVALS = ("step", "epoch")
 
 
 @dataclass
 class CheckpointConfig:
     monitor: str = "val/f1"  # a metric logged while fitting: val/..., train/loss
-    mode: MonitorMode = MonitorMode.max
+    mode: str = "max"  # MONITOR_MODES
     save_top_k: int = 1
     save_last: bool = True
     dirpath: str = "${paths.output_dir}/checkpoints"
@@ -128,7 +115,7 @@ class CheckpointConfig:
 class EarlyStoppingConfig:
     _target_: str = "pytorch_lightning.callbacks.EarlyStopping"
     monitor: str = "val/f1"  # a metric logged while fitting: val/..., train/loss
-    mode: MonitorMode = MonitorMode.max
+    mode: str = "max"  # MONITOR_MODES
     patience: int = 3
     min_delta: float = 0.0
 
@@ -136,7 +123,7 @@ class EarlyStoppingConfig:
 @dataclass
 class LRMonitorConfig:
     _target_: str = "pytorch_lightning.callbacks.LearningRateMonitor"
-    logging_interval: LoggingInterval | None = LoggingInterval.step  # null: as the scheduler steps
+    logging_interval: str | None = "step"  # LOGGING_INTERVALS; null: as the scheduler steps
 
 
 @dataclass

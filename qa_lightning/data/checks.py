@@ -1,6 +1,7 @@
 """The data config's values checked before anything loads: the sets a task reads (their
-files exist, the keys their source needs are given), ``data.eval_sets``, ``data.columns``,
-synthetic data's sizes, the sample limits, batch sizes and the window
+files exist, the keys their source needs are given), ``data.source`` and
+``data.on_bad_record``, ``data.eval_sets``, ``data.columns``, synthetic data's sizes, the
+sample limits, batch sizes and the window
 (:mod:`qa_lightning.data.window`). The reader nodes: ``loading.check_readers``.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qa_lightning.config import EvalSetConfig, parse_eval_sets
+from qa_lightning.config import ON_BAD_RECORD, EvalSetConfig, choice, parse_eval_sets
 from qa_lightning.data.window import check_window
 from qa_lightning.errors import ConfigError, DataFileNotFoundError
 
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 TASKS = ("train", "eval", "predict")
 FILE_SOURCES = ("squad_json", "flat", "mrqa")
+#: ``data.source``: the shorthands of the built-in readers (``loading.py`` builds each one's
+#: node); a new built-in reader adds its name here. A plain string in the schema, no Enum.
+SOURCES = ("hub", *FILE_SOURCES, "synthetic")
 #: Our names of a flat file's fields: the keys ``data.columns`` maps to the file's columns.
 FLAT_FILE_FIELDS: tuple[str, ...] = (
     "id",
@@ -86,7 +90,8 @@ def check_data(data: Mapping[str, Any], *, task: str) -> dict[str, EvalSetConfig
         doc_stride=data["doc_stride"],
         max_question_tokens=data.get("max_question_tokens"),
     )
-    source = str(data["source"])
+    source = choice(SOURCES, data["source"], "data.source")
+    choice(ON_BAD_RECORD, data.get("on_bad_record", "raise"), "data.on_bad_record")
     if source == "hub" and not data.get("hub_name"):
         raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
     if source in FILE_SOURCES and task != "predict":

@@ -18,8 +18,8 @@ from typing import Any
 from datasets import Dataset
 
 from qa_lightning.components import check_component, class_path
-from qa_lightning.config import DataSource, EvalSetConfig, choice
-from qa_lightning.data.checks import resolve_eval_sets
+from qa_lightning.config import EvalSetConfig, choice_error
+from qa_lightning.data.checks import SOURCES, resolve_eval_sets
 from qa_lightning.data.mrqa import MrqaReader, is_mrqa_file
 from qa_lightning.data.readers import (
     FlatFileReader,
@@ -28,7 +28,6 @@ from qa_lightning.data.readers import (
     SquadJsonReader,
     SyntheticReader,
 )
-from qa_lightning.data.validation import check_on_bad_record
 
 TRAIN, VALIDATION, PREDICT = "train", "validation", "predict"
 WHAT = "data reader"
@@ -55,7 +54,7 @@ def _split_reader(cfg: Mapping[str, Any], split: str) -> tuple[str, dict[str, An
     value = cfg.get(key)
     if isinstance(value, Mapping):
         return f"data.{key}", dict(value)
-    source = choice(DataSource, cfg["source"], "data.source")
+    source = cfg["source"]  # checked at start: checks.check_data
     if source == "hub":
         node = _node(HubReader, name=cfg["hub_name"], split=cfg[f"{split}_split"])
         return "data.hub_name", node
@@ -69,13 +68,15 @@ def _split_reader(cfg: Mapping[str, Any], split: str) -> tuple[str, dict[str, An
             id_prefix=f"syn-{split}",
         )
         return "data.synthetic", node
-    columns = cfg.get("columns") or None
-    readers = {"squad_json": SquadJsonReader, "mrqa": MrqaReader}
-    if source in readers:
-        return f"data.{key}", _node(readers[source], path=value)
-    return f"data.{key}", _node(
-        FlatFileReader, path=value, columns=dict(columns) if columns else None
-    )
+    if source in ("squad_json", "mrqa"):
+        reader = SquadJsonReader if source == "squad_json" else MrqaReader
+        return f"data.{key}", _node(reader, path=value)
+    if source == "flat":
+        columns = cfg.get("columns") or None
+        return f"data.{key}", _node(
+            FlatFileReader, path=value, columns=dict(columns) if columns else None
+        )
+    raise choice_error(SOURCES, source, "data.source")  # a caller that skipped check_data
 
 
 def eval_set_data(cfg: Mapping[str, Any], name: str, spec: EvalSetConfig) -> dict[str, Any]:
@@ -109,8 +110,7 @@ def predict_data(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def has_validation(cfg: Mapping[str, Any]) -> bool:
-    source = str(getattr(cfg["source"], "value", cfg["source"]))
-    return source in ("hub", "synthetic") or bool(cfg.get("validation_file"))
+    return cfg["source"] in ("hub", "synthetic") or bool(cfg.get("validation_file"))
 
 
 def data_sets(
@@ -166,8 +166,8 @@ def build_reader(spec: Mapping[str, Any], *, answers_optional: bool = False) -> 
 
     node = spec["reader"]
     reader = instantiate(dict(node), _convert_="all")
-    if "on_bad_record" not in node:
-        reader.on_bad_record = check_on_bad_record(spec.get("on_bad_record", "raise"))
+    if "on_bad_record" not in node:  # data.on_bad_record, checked at start (check_data)
+        reader.on_bad_record = spec.get("on_bad_record", "raise")
     if "answers_optional" not in node:
         reader.answers_optional = answers_optional
     return reader

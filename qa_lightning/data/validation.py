@@ -24,14 +24,13 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
-from qa_lightning.config import OnBadRecord, choice
+from qa_lightning.config import ON_BAD_RECORD, choice
 from qa_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS",
-    "ON_BAD_RECORD_CHOICES",
     "SQUAD_FEATURES",
     "UNLOCATED",
     "DataValidationError",
@@ -56,7 +55,6 @@ SQUAD_FEATURES = datasets.Features(
     }
 )
 COLUMNS: tuple[str, ...] = ("id", "title", "context", "question", "answers")
-ON_BAD_RECORD_CHOICES: tuple[str, ...] = OnBadRecord.values()  # ("raise", "drop")
 
 #: ``answer_start`` of a gold text kept for scoring only (see ``unlocated_answers``).
 UNLOCATED = -1
@@ -91,9 +89,10 @@ class _BadRecord(Exception):
 
 
 def check_on_bad_record(on_bad_record: str) -> str:
-    """``on_bad_record`` as a string if it is allowed, else a one-line ``ConfigError`` (a
-    ``ValueError``) naming the choices: the config's own check (``data.on_bad_record``)."""
-    return choice(OnBadRecord, on_bad_record, "on_bad_record")
+    """``on_bad_record`` if it is allowed, else a one-line ``ConfigError`` (a ``ValueError``)
+    naming the choices: the readers' own check of their argument (the config's
+    ``data.on_bad_record`` is checked at start, by ``checks.check_data``)."""
+    return choice(ON_BAD_RECORD, on_bad_record, "on_bad_record")
 
 
 def _short(text: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qa_lightning.components import check_component
+from qa_lightning.config import FREEZE_POLICIES, choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.models.heads import NAMED_HEADS, SpanHead, head_node
@@ -74,15 +75,15 @@ ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
 def check_model_settings(model: Mapping[str, Any]) -> None:
-    """``model.attn_implementation`` is a known kernel; ``model.freeze`` needs a head;
-    ``model.freeze_layers`` goes with ``freeze=layers``."""
+    """``model.attn_implementation`` is a known kernel; ``model.freeze`` is a policy and
+    needs a head; ``model.freeze_layers`` goes with ``freeze=layers``."""
     attn = model.get("attn_implementation")
     if attn is not None and attn not in ATTN_IMPLEMENTATIONS:
         raise ConfigError(
             f"model.attn_implementation={attn!r}; use one of {', '.join(ATTN_IMPLEMENTATIONS)} "
             "(or null: transformers picks)"
         )
-    freeze = str(model.get("freeze", "none"))
+    freeze = choice(FREEZE_POLICIES, model.get("freeze", "none"), "model.freeze")
     if model.get("head") is None and freeze != "none":
         raise ConfigError(
             f"model.freeze={freeze} needs one of our heads: set model.head to one of "

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
-from qa_lightning.config import Freeze, choice
+from qa_lightning.config import FREEZE_POLICIES, choice_error
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.heads import SpanHead
 from qa_lightning.models.limits import check_freeze_layers, check_hidden_layer, layer_count
@@ -40,11 +40,12 @@ def frozen_modules(encoder: nn.Module, policy: str, num_layers: int = 0) -> list
     ``embeddings``: the embedding block; ``layers``: the embeddings and the bottom
     ``num_layers`` transformer layers; ``all``: the whole encoder; ``none``: nothing.
     """
-    policy = choice(Freeze, policy, "model.freeze")
     if policy == "none":
         return []
     if policy == "all":
         return [encoder]
+    if policy not in FREEZE_POLICIES:  # a caller that skipped the start check (models/checks)
+        raise choice_error(FREEZE_POLICIES, policy, "model.freeze")
     embeddings = getattr(encoder, "embeddings", None) or encoder.get_input_embeddings()
     if policy == "embeddings":
         return [embeddings]

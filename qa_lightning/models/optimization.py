@@ -31,7 +31,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from qa_lightning.components import HYDRA_KEYS, check_component
-from qa_lightning.config import SchedulerName, choice
+from qa_lightning.config import choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.param_groups import DecayGroups, ParamGroups
 
@@ -42,6 +42,17 @@ DEFAULT_OPTIMIZER = {
     "weight_decay": 0.01,
 }
 DEFAULT_SCHEDULER = {"name": "linear", "warmup_ratio": 0.1, "warmup_steps": None}
+# scheduler.name: the transformers.get_scheduler schedules sized by warm-up and total steps
+# alone (the others need arguments or a monitored metric); any other is a _target_ node
+SCHEDULER_NAMES = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
 WARMUP_KEYS = ("warmup_ratio", "warmup_steps")
 # what a scheduler target is handed, by name, when its signature takes it
 SCHEDULE_SIZES = ("num_training_steps", "total_steps", "num_warmup_steps")
@@ -155,7 +166,7 @@ def check_scheduler(spec: Any) -> Callable | None:
                 f"{', '.join(DEFAULT_SCHEDULER)} (or give scheduler._target_, a scheduler "
                 "class or function)"
             )
-        choice(SchedulerName, spec.get("name", DEFAULT_SCHEDULER["name"]), "scheduler.name")
+        choice(SCHEDULER_NAMES, spec.get("name", DEFAULT_SCHEDULER["name"]), "scheduler.name")
         return None
     if "name" in spec:
         raise ConfigError(

@@ -1,7 +1,7 @@
 """The ``logger`` and ``callbacks`` config checked before anything loads: every entry's
-``_target_`` imports, the packages a logger needs are installed, W&B's init timeout and the
-checkpoint settings hold. The loggers are then built from the classes that passed
-(``loggers.py``), and
+``_target_`` imports, the packages a logger needs are installed, W&B's mode and init timeout,
+the monitors' modes and the checkpoint settings hold. The loggers are then built from the
+classes that passed (``loggers.py``), and
 their monitored metric names are the evaluation's check (``evaluation.checks``).
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from importlib.util import find_spec
 from typing import Any
 
+from qa_lightning.config import LOGGING_INTERVALS, MONITOR_MODES, WANDB_MODES, choice
 from qa_lightning.errors import ConfigError
 
 # what a logger entry needs installed: any one of the modules (the `loggers` extra has them)
@@ -19,12 +20,13 @@ LOGGER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("ml
 
 
 def check_loggers(logger: Mapping[str, Any]) -> dict[str, Any]:
-    """``logger.*``: W&B's init timeout, the packages TensorBoard and MLflow need, and an
-    importable ``_target_`` for every entry (``logger.extra`` too). Returns each entry's
-    class by its key (``logger.csv``, ``logger.extra.tb``): the loggers are built from those
-    (``loggers.build_loggers``), not imported again."""
+    """``logger.*``: W&B's mode and init timeout, the packages TensorBoard and MLflow need,
+    and an importable ``_target_`` for every entry (``logger.extra`` too). Returns each
+    entry's class by its key (``logger.csv``, ``logger.extra.tb``): the loggers are built from
+    those (``loggers.build_loggers``), not imported again."""
     wandb_cfg = logger.get("wandb")
     if wandb_cfg is not None:
+        choice(WANDB_MODES, wandb_cfg.get("mode", "auto"), "logger.wandb.mode")
         check_init_timeout(wandb_cfg.get("init_timeout"))
     for name, modules in LOGGER_MODULES.items():
         if logger.get(name) is not None and not any(find_spec(m) for m in modules):
@@ -44,9 +46,18 @@ def check_init_timeout(timeout: float | None) -> None:
 
 
 def check_callbacks(callbacks: Mapping[str, Any]) -> None:
-    """``callbacks.*``: the checkpoint settings and an importable ``_target_`` for every other
-    entry (``callbacks.extra`` too). Their ``monitor`` names: qa_lightning.evaluation.checks."""
+    """``callbacks.*``: the checkpoint settings, the monitors' ``mode`` and the LR monitor's
+    ``logging_interval``, and an importable ``_target_`` for every other entry
+    (``callbacks.extra`` too). Their ``monitor`` names: qa_lightning.evaluation.checks."""
     checkpoint = callbacks["checkpoint"]
+    for name in ("checkpoint", "early_stopping"):
+        spec = callbacks.get(name)
+        if spec is not None and "mode" in spec:
+            choice(MONITOR_MODES, spec["mode"], f"callbacks.{name}.mode")
+    lr_monitor = callbacks.get("lr_monitor")
+    if lr_monitor is not None and lr_monitor.get("logging_interval") is not None:
+        key = "callbacks.lr_monitor.logging_interval"
+        choice(LOGGING_INTERVALS, lr_monitor["logging_interval"], key)
     every = checkpoint.get("every_n_train_steps")
     if every is not None and every <= 0:
         raise ConfigError(

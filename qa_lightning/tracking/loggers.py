@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from qa_lightning.config import LOGGER_SCHEMAS, WandbMode, choice
+from qa_lightning.config import LOGGER_SCHEMAS, WANDB_MODES, choice_error
 from qa_lightning.errors import ConfigError
 from qa_lightning.storage.atomic import atomic_file
 from qa_lightning.tracking.checks import check_init_timeout, import_target
@@ -49,8 +49,9 @@ def wandb_credentials_present() -> bool:
 
 def resolve_wandb_mode(mode: str) -> str:
     """auto -> WANDB_MODE if the user set it, else online with credentials, else offline."""
-    mode = choice(WandbMode, mode, "logger.wandb.mode")
     if mode != "auto":
+        if mode not in WANDB_MODES:  # checked at start (tracking/checks.py); a library call
+            raise choice_error(WANDB_MODES, mode, "logger.wandb.mode")
         return mode
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]

@@ -44,8 +44,7 @@ class SweepSummary(Callback):
         comparison = report.comparison
         wandb_cfg = (config.get("logger") or {}).get("wandb")
         if self.wandb and wandb_cfg is not None:
-            # plain values: fixed choices (the mode) are Enums in the config
-            plain = OmegaConf.to_container(wandb_cfg, resolve=False, enum_to_str=True)
+            plain = OmegaConf.to_container(wandb_cfg, resolve=False)
             self._log_to_wandb(report, plain, sweep_dir)
         counts = comparison.counts()
         log.info(

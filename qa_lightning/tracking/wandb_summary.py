@@ -49,7 +49,7 @@ def log_summary_run(
 ) -> Path | None:
     """Log ``report`` as the summary run of ``group``; return the run's local folder (None
     when W&B is disabled). An online start that fails falls back to offline, as jobs do."""
-    mode = str(resolve_wandb_mode(str(wandb_cfg.get("mode") or "auto")))
+    mode = resolve_wandb_mode(wandb_cfg.get("mode") or "auto")
     if mode == "disabled":
         return None
     import wandb

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -12,12 +13,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from qa_lightning.cli.checks import check_run
-from qa_lightning.config import (
-    Choice,
-    ConfigError,
-    SchedulerName,
-    register_configs,
-)
+from qa_lightning.config import ConfigError, register_configs
 from qa_lightning.models.limits import check_against_model
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -58,7 +54,7 @@ def _options(group: str) -> list[str]:
 def _point_files_at(cfg, tmp_path: Path) -> None:
     """Data files must exist for check_config; stand-ins keep these tests self-contained."""
     for key in ("train_file", "validation_file"):
-        if cfg.data.source.value in ("squad_json", "flat", "mrqa"):
+        if cfg.data.source in ("squad_json", "flat", "mrqa"):
             (tmp_path / key).write_text("{}")
             cfg.data[key] = str(tmp_path / key)
 
@@ -92,7 +88,7 @@ def test_defaults_are_the_real_user_path() -> None:
 def test_experiment_demo_is_offline() -> None:
     cfg = _compose("train", ["experiment=demo"])
     assert cfg.model.name_or_path == "bundled:minilm"
-    assert cfg.data.source.value == "synthetic"
+    assert cfg.data.source == "synthetic"
 
 
 def test_unknown_key_fails_naming_it() -> None:
@@ -109,58 +105,137 @@ def test_bad_type_fails_naming_the_key() -> None:
     assert "data.max_length" in str(err.value.__cause__)
 
 
-# Every fixed-choice key of the schema, with the values it accepts (written out here, not read
-# from the Enums, so that a value dropped from the schema fails this test). scheduler.name
-# is an open node's key, checked at start: tests/models/test_optimization.py.
+# Every fixed-choice key, with the values it accepts (written out here, not read from the
+# code, so that a value dropped fails this test). The config holds them as plain strings;
+# each is checked once at start by its owner (data, models, tracking, cli).
 FIXED_CHOICES = {
     "data.source": ["hub", "squad_json", "flat", "mrqa", "synthetic"],
     "data.on_bad_record": ["raise", "drop"],
     "model.freeze": ["none", "embeddings", "layers", "all"],
+    "scheduler.name": [
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "polynomial",
+        "constant",
+        "constant_with_warmup",
+        "inverse_sqrt",
+    ],
     "logger.wandb.mode": ["auto", "online", "offline", "disabled"],
     "callbacks.checkpoint.mode": ["min", "max"],
     "callbacks.early_stopping.mode": ["min", "max"],
     "callbacks.lr_monitor.logging_interval": ["step", "epoch"],
+    "backend": ["torch", "onnx"],
+}
+# the entry points whose config has each key (train.py's has every key but backend)
+ENTRIES = {
+    "data.source": ("train", "eval", "predict"),
+    "data.on_bad_record": ("train", "eval", "predict"),
+    "model.freeze": ("train", "eval", "predict"),
+    "logger.wandb.mode": ("train", "eval"),
+    "backend": ("eval", "predict", "serve"),
 }
 
 
-def _group_for(key: str) -> list[str]:
-    """Overrides that put ``key`` in the config (early stopping is off by default)."""
-    return ["callbacks=early_stopping"] if key.startswith("callbacks.early_stopping") else []
+def _needs(key: str, value: str = "bogus") -> list[str]:
+    """Overrides that put ``key`` in the config and let ``value`` pass the other rules
+    (early stopping is off by default, eval.py logs to CSV; a frozen encoder needs a head)."""
+    if key.startswith("callbacks.early_stopping"):
+        return ["callbacks=early_stopping"]
+    if key.startswith("logger.wandb"):
+        return ["logger=wandb"]
+    if key == "model.freeze" and value != "none":
+        return ["model.head=linear"]
+    return []
+
+
+def _message(key: str) -> str:
+    return f"{key}='bogus'; use one of {', '.join(FIXED_CHOICES[key])}"
 
 
 @pytest.mark.parametrize("key", list(FIXED_CHOICES))
-def test_a_bad_fixed_choice_fails_at_compose_naming_the_key_and_the_values(key: str) -> None:
-    with pytest.raises(ConfigCompositionException) as err:
-        _compose("train", [*_group_for(key), f"{key}=bogus"])
-    cause = err.value.__cause__
-    assert isinstance(cause, ValidationError)
-    assert f"full_key: {key}\n" in str(cause)
-    assert f"Invalid value 'bogus', expected one of [{', '.join(FIXED_CHOICES[key])}]" in str(cause)
+def test_a_bad_fixed_choice_composes_and_fails_at_start_naming_the_key_and_the_values(
+    key: str,
+) -> None:
+    entry = "eval" if key == "backend" else "train"
+    cfg = _compose(entry, [*_needs(key), f"{key}=bogus"])
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert str(err.value) == _message(key)
 
 
 @pytest.mark.parametrize("key", list(FIXED_CHOICES))
-def test_every_allowed_value_composes_and_leaves_as_a_plain_string(key: str) -> None:
-    from qa_lightning.config import to_plain
-
+def test_every_allowed_value_is_a_plain_string_that_passes_the_checks(
+    key: str, tmp_path: Path
+) -> None:
+    entry = "eval" if key == "backend" else "train"
     for value in FIXED_CHOICES[key]:
-        cfg = _compose("train", [*_group_for(key), f"{key}={value}"])
+        cfg = _compose(entry, [*_needs(key, value), f"{key}={value}"])
         node = OmegaConf.select(cfg, key)
-        assert node == value  # code compares to strings
-        assert f"{node}" == value and str(node) == value  # and formats them into messages
-        group, _, leaf = key.rpartition(".")
-        plain = to_plain(OmegaConf.select(cfg, group))[leaf]
-        assert type(plain) is str and plain == value
+        assert type(node) is str and node == value
+        _point_files_at(cfg, tmp_path)
+        check_config(cfg)
 
 
-def test_choice_members_are_named_by_their_values() -> None:
-    """YAML and the command line give a member's name; code and files see its value."""
+def test_the_schema_holds_no_enum() -> None:
+    """Plain values in the config object: nothing is converted back from an Enum."""
+    import dataclasses
+    import typing
+    from enum import Enum
+
     import qa_lightning.config as config
 
-    kinds = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Choice)]
-    assert len(kinds) >= 8
-    for kind in kinds:
-        for member in kind:
-            assert member.name == member.value, (kind, member)
+    schemas = [v for v in vars(config).values() if dataclasses.is_dataclass(v)]
+    assert len(schemas) >= 20
+    for schema in schemas:
+        for name, hint in typing.get_type_hints(schema).items():
+            kinds = typing.get_args(hint) or (hint,)
+            assert not [k for k in kinds if isinstance(k, type) and issubclass(k, Enum)], (
+                schema,
+                name,
+            )
+    assert not [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Enum)]
+
+
+def _entry_cfg(entry: str, overrides: list[str], tmp_path: Path):
+    if entry == "predict":
+        (tmp_path / "q.jsonl").write_text("")
+        overrides = [*overrides, f"data.predict_file={tmp_path / 'q.jsonl'}"]
+    if entry == "serve":
+        overrides = [*overrides, f"model_dir={tmp_path}"]
+    paths = [f"paths.root_dir={CONF.parent}", f"paths.output_dir={tmp_path / 'run'}"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=entry, overrides=[*overrides, *paths])
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"), [(entry, key) for key, entries in ENTRIES.items() for entry in entries]
+)
+def test_each_entry_point_refuses_a_bad_fixed_choice_before_anything_loads(
+    entry: str, key: str, tmp_path: Path
+) -> None:
+    """train.py, eval.py, predict.py and serve.py themselves (in process), with what loads
+    data or weights replaced by a failure: the start check stops them first (serve.py's
+    model_dir is an empty folder, which would fail otherwise)."""
+    from unittest import mock
+
+    from qa_lightning.cli import evaluate, predict, serve, train
+
+    cfg = _entry_cfg(entry, [*_needs(key), f"{key}=bogus"], tmp_path)
+    loads = mock.Mock(side_effect=AssertionError("data or a model was loaded"))
+    run, loaders = {
+        "train": (train.train, [(train, "_prepared_data"), (train, "make_module")]),
+        "eval": (evaluate.evaluate, [(evaluate, "trained_module_and_tokenizer")]),
+        "predict": (predict.predict, [(predict, "trained_module_and_tokenizer")]),
+        "serve": (serve.serve, []),
+    }[entry]
+    with contextlib.ExitStack() as stack:
+        for module, name in loaders:
+            stack.enter_context(mock.patch.object(module, name, loads))
+        with pytest.raises(ConfigError) as err:
+            run(cfg)
+    assert str(err.value) == _message(key)
+    assert not (tmp_path / "run").exists()  # nothing written either
 
 
 def test_an_open_set_is_a_plain_string_checked_at_start_naming_the_key_and_the_values() -> None:
@@ -181,16 +256,16 @@ def test_every_scheduler_choice_builds_with_warmup_and_total_steps() -> None:
     import torch
     from transformers import get_scheduler
 
-    for name in SchedulerName:
+    for name in FIXED_CHOICES["scheduler.name"]:
         optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-        scheduler = get_scheduler(name.value, optimizer, num_warmup_steps=2, num_training_steps=10)
+        scheduler = get_scheduler(name, optimizer, num_warmup_steps=2, num_training_steps=10)
         optimizer.step()
         scheduler.step()
 
 
 def test_the_config_leaves_the_process_as_plain_values(tmp_path: Path) -> None:
-    """config.yaml, the loggers' hyper-parameters (W&B config) and the module's settings hold
-    strings where the schema holds Enum members."""
+    """config.yaml and the loggers' hyper-parameters (W&B config) hold the plain strings the
+    config object holds."""
     from enum import Enum
 
     import yaml
@@ -199,7 +274,7 @@ def test_the_config_leaves_the_process_as_plain_values(tmp_path: Path) -> None:
 
     overrides = ["model.head=bilstm", "model.freeze=all", "data.on_bad_record=drop"]
     cfg = _compose("train", [*overrides, "extras.print_config=false"])
-    assert isinstance(cfg.model.freeze, Enum)  # what the schema holds
+    assert type(cfg.model.freeze) is str  # what the config holds
 
     def leaves(value):
         if isinstance(value, dict):

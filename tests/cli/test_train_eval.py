@@ -335,8 +335,8 @@ def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0 < metrics["trainable_parameters"] < metrics["frozen_parameters"]
-    # the schema's Enum values leave the run as plain strings: config.yaml reads back with a
-    # safe loader, the checkpoint's hyper-parameters with weights_only (no Enum class in it)
+    # the config's values leave the run as plain strings: config.yaml reads back with a
+    # safe loader, the checkpoint's hyper-parameters with weights_only
     import torch
     import yaml
 

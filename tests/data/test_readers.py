@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from qa_lightning.data import MrqaReader, Reader
+from qa_lightning.data.checks import SOURCES, check_data
 from qa_lightning.data.datamodule import SquadDataModule
-from qa_lightning.data.loading import check_readers, path_reader
+from qa_lightning.data.loading import check_readers, data_sets, path_reader
 from qa_lightning.data.synthetic import make_synthetic_squad
 from qa_lightning.data.validation import COLUMNS, DataValidationError
 from qa_lightning.errors import ConfigError
@@ -255,6 +256,26 @@ def test_a_bad_reader_target_fails_in_one_line_naming_its_key_before_reading(
         message = str(err.value)
         assert message.startswith(key) and expected in message and "\n" not in message
     assert not (tmp_path / "features").exists()  # nothing was read or cached
+
+
+def test_every_data_source_is_a_built_in_reader_and_another_fails_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """``data.source`` is a plain string: each name of SOURCES builds its own reader's node;
+    an unknown name is refused by the start check, and by the loader for a caller that
+    skipped it."""
+    files = {"train_file": str(tmp_path / "t.json"), "validation_file": str(tmp_path / "v.json")}
+    targets = set()
+    for source in SOURCES:
+        cfg = data_cfg(tmp_path, source=source, hub_name="user/squad", **files)
+        targets.add(data_sets(cfg)["train"]["reader"]["_target_"])
+    assert len(targets) == len(SOURCES)
+    cfg = data_cfg(tmp_path, source="bogus")
+    message = "data.source='bogus'; use one of hub, squad_json, flat, mrqa, synthetic"
+    for attempt in (lambda: check_data(cfg, task="train"), lambda: data_sets(cfg)):
+        with pytest.raises(ConfigError) as err:
+            attempt()
+        assert str(err.value) == message
 
 
 # -- an edited data file rebuilds its features ---------------------------------------------

@@ -7,7 +7,12 @@ import torch
 
 from qa_lightning.config import HEADS, HeadArgs
 from qa_lightning.errors import ConfigError
-from qa_lightning.models.encoder_head import EncoderWithHead, encoder_layers, parameter_counts
+from qa_lightning.models.encoder_head import (
+    EncoderWithHead,
+    encoder_layers,
+    frozen_modules,
+    parameter_counts,
+)
 from qa_lightning.models.heads import PAD_LOGIT, build_head
 from qa_lightning.models.loading import load_encoder
 
@@ -162,3 +167,11 @@ def test_bad_freeze_settings_name_the_key(encoder):
         EncoderWithHead(encoder, build_head("linear", HIDDEN), freeze="layers", freeze_layers=3)
     with pytest.raises(ConfigError, match="model.freeze='top'"):
         EncoderWithHead(encoder, build_head("linear", HIDDEN), freeze="top")
+
+
+def test_a_freeze_policy_nobody_checked_is_refused_not_read_as_layers() -> None:
+    """A library caller that skipped the start check (models/checks.py) gets the one line,
+    not the bottom layers frozen."""
+    with pytest.raises(ConfigError) as err:
+        frozen_modules(torch.nn.Linear(2, 2), "embedings")
+    assert str(err.value) == "model.freeze='embedings'; use one of none, embeddings, layers, all"

@@ -57,6 +57,16 @@ def test_explicit_modes_and_wandb_mode_win(clean_env, monkeypatch):
     assert resolve_wandb_mode("online") == "online"
 
 
+def test_a_mode_nobody_checked_is_refused_in_one_line(clean_env):
+    """A library caller that skipped the start check (tracking/checks.py) is not handed an
+    unknown mode for W&B to reject later."""
+    with pytest.raises(ConfigError) as err:
+        resolve_wandb_mode("offlne")
+    assert str(err.value) == (
+        "logger.wandb.mode='offlne'; use one of auto, online, offline, disabled"
+    )
+
+
 def test_json_written_atomically_and_readable(tmp_path):
     path = tmp_path / "run" / "metrics.json"
     write_json_atomic(path, {"f1": 1.5})
