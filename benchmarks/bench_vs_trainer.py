@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 import time
 import warnings
@@ -55,6 +56,7 @@ BATCH, EVAL_BATCH, LR, WEIGHT_DECAY, EPOCHS = 16, 64, 5e-5, 0.01, 2
 MAX_LENGTH, DOC_STRIDE = 256, 96
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 LABELS = ("start_positions", "end_positions")
+STARTED = time.perf_counter()
 
 
 def _sync() -> None:
@@ -225,6 +227,16 @@ def same_answers(examples, features, a: tuple, b: tuple) -> int:
     return sum(first[q] == second[q] for q in first)
 
 
+def progress(stage: str, seconds: float, rate: str = "") -> None:
+    """One line on stderr after each stage, flushed: a run stopped by a time limit still
+    shows how far it got and the rates measured so far (the tables print only at the end)."""
+    print(
+        f"[{time.perf_counter() - STARTED:6.1f} s] {stage}: {seconds:.1f} s {rate}".rstrip(),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def check_agreement(counts: dict[str, int], total: int, minimum: float) -> None:
     """Raises once the tables are printed: their numbers are read beside the failure."""
     low = [f"{what}: {same} of {total}" for what, same in counts.items() if same < minimum * total]
@@ -295,18 +307,27 @@ def main() -> None:
         features = sum(len(b["input_ids"]) for b in batches[1:])
         width = sum(b["input_ids"].shape[1] for b in batches[1:]) / args.steps
 
+        progress("features and batches", time.perf_counter() - STARTED)
         fp32_s = package_steps(model_dir, batches, "32-true")
+        progress("package train fp32", fp32_s, f"{features / fp32_s:.1f} feat/s")
         bf16_s = package_steps(model_dir, batches, fast)
-        compiled_s = package_steps(model_dir, batches, fast, compile=True) if args.compile else None
+        progress(f"package train {fast}", bf16_s, f"{features / bf16_s:.1f} feat/s")
+        compiled_s = None
+        if args.compile:
+            compiled_s = package_steps(model_dir, batches, fast, compile=True)
+            progress("package train compiled", compiled_s, f"{features / compiled_s:.1f} feat/s")
         hf_s = hf_trainer_steps(model_dir, recipe, args.steps, f"{tmp}/hf")
         hf_rate = args.steps * BATCH / hf_s
+        progress("Trainer train", hf_s, f"{hf_rate:.1f} feat/s")
         ours_s = bf16_s if native else fp32_s
 
         examples, eval_features = dm.eval_examples, dm.eval_features
         n_eval = len(eval_features)
         loader = dm.val_dataloader()
         fp32_logits = package_logits(model_dir, loader, n_eval, None)
+        progress("package eval fp32", fp32_logits[2], f"{n_eval / fp32_logits[2]:.1f} feat/s")
         bf16_logits = package_logits(model_dir, loader, n_eval, autocast_dtype(fast))
+        progress(f"package eval {fast}", bf16_logits[2], f"{n_eval / bf16_logits[2]:.1f} feat/s")
         ours_logits = bf16_logits if native else fp32_logits
         padded = recipe_windows(
             examples,
@@ -316,6 +337,7 @@ def main() -> None:
             doc_stride=DOC_STRIDE,
         ).select_columns(dm.model_inputs)
         hf_logits = hf_trainer_logits(model_dir, padded, f"{tmp}/hf-eval")
+        progress("Trainer eval", hf_logits[2], f"{n_eval / hf_logits[2]:.1f} feat/s")
         n_questions = len(examples)
         bf16_same = same_answers(examples, eval_features, fp32_logits, bf16_logits)
         hf_same = same_answers(examples, eval_features, hf_logits, ours_logits)
