@@ -285,7 +285,7 @@ def apply_saved_decoding(cfg: DictConfig) -> None:
     precision its model was scored with) fills the ``data.*`` keys, ``data.eval_batch_size``
     and ``trainer.precision`` that the command line did not set (the precision not under
     ``backend=onnx``: no autocast reaches the graph)."""
-    from qa_lightning.inference.answerer import DECODING_FILE, DecodingSettings
+    from qa_lightning.storage.decoding_file import DECODING_FILE, DecodingSettings
 
     folder = Path(str(cfg.model.name_or_path))
     if cfg.get("ckpt_path") or not (folder / DECODING_FILE).is_file():

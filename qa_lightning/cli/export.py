@@ -12,8 +12,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from qa_lightning.errors import ConfigError, UserError
-from qa_lightning.inference.answerer import DecodingSettings
 from qa_lightning.storage.atomic import atomic_directory
+from qa_lightning.storage.decoding_file import DecodingSettings
 from qa_lightning.tracking.model_card import model_card
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,10 @@ from qa_lightning.cli.common import (
     set_env_defaults,
     write_resolved_config,
 )
+from qa_lightning.cli.export import decoding_settings
 from qa_lightning.cli.precision import resolve_precision
 from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
+from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.data.loading import CheckedSets
 from qa_lightning.models.encoder_head import parameter_counts
@@ -202,6 +204,9 @@ def _fit_and_evaluate(
             best_dir = output_dir / "best_model"
             module.save_pretrained(best_dir)
             tokenizer.save_pretrained(best_dir)
+            # the windows, decoding and precision it was scored with: eval.py, predict.py,
+            # the pipeline and serve.py on best_model/ answer as the run did
+            decoding_settings(to_plain(cfg)).write(best_dir)
             log.info("Saved the best model to %s", best_dir)
         # last: the entry that marks the job finished for a relaunched sweep (resume.py)
         summary["optimized_metric"] = {"name": cfg.optimized_metric, "value": value}

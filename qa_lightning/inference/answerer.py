@@ -7,9 +7,8 @@ length so each padded batch wastes little, and decoded by the evaluation's own
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import numpy as np
 import torch
 
 from qa_lightning.data.features import count_windows, eval_windows
-from qa_lightning.errors import ConfigError
 from qa_lightning.evaluation.postprocessing import postprocess
 from qa_lightning.inference.onnx_runner import onnx_span_model
 from qa_lightning.models.encoder_head import EncoderWithHead
@@ -25,47 +23,9 @@ from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.head_module import load_saved_head
 from qa_lightning.models.loading import load_qa_model, load_tokenizer
 from qa_lightning.models.precision import FP32, answering_autocast, autocast_to
-
-DECODING_FILE = "qa_decoding.json"
+from qa_lightning.storage.decoding_file import DecodingSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecodingSettings:
-    """How questions become windows, windows logits and logits answers; a folder's
-    ``qa_decoding.json`` (written by export.py) holds the ones its run was scored with.
-    ``precision``: the run's ``trainer.precision`` (exports before it was kept: fp32);
-    ``encoder_states``: the dtype a frozen encoder's cached states were stored in when the
-    run's head was scored from them (``float16``), else None; ``batch_size``: windows per
-    model call, the run's ``data.eval_batch_size``: under bf16 a window's logits depend on
-    the shape of its batch, so the run's questions batched as it scored them get exactly its
-    answers (other batches: the same within bf16 rounding, 199 of 200 on the MiniLM demo)."""
-
-    max_length: int = 384
-    doc_stride: int = 128
-    max_question_tokens: int | None = None
-    n_best_size: int = 20
-    max_answer_length: int = 30
-    version_2: bool = False
-    null_score_diff_threshold: float = 0.0
-    precision: str = FP32
-    encoder_states: str | None = None
-    batch_size: int = 32
-
-    @classmethod
-    def of_folder(cls, folder: str | Path) -> DecodingSettings:
-        path = Path(folder) / DECODING_FILE
-        if not path.is_file():
-            return cls()
-        values = json.loads(path.read_text())
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"{path}: unknown decoding settings {sorted(unknown)}")
-        return cls(**values)
-
-    def write(self, folder: str | Path) -> None:
-        (Path(folder) / DECODING_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
 def answering_model(

@@ -191,6 +191,29 @@ def test_an_export_of_a_bf16_run_answers_as_its_card(bf16_run: Path, tmp_path: P
     assert json.loads((tmp_path / "predict" / "predictions.json").read_text()) == predictions
 
 
+def test_best_model_answers_as_its_run_scored(bf16_run: Path) -> None:
+    """train.py writes the run's windows, decoding and precision into best_model/ (it had
+    none, so the Answerer, the pipeline and serve.py on it used the default windows and
+    fp32): the Answerer on best_model/ gives predictions.json's answers."""
+    from qa_lightning.cli.export import decoding_settings
+    from qa_lightning.data.synthetic import make_synthetic_squad
+    from qa_lightning.inference import Answerer, DecodingSettings
+
+    best = bf16_run / "best_model"
+    config = OmegaConf.to_container(OmegaConf.load(bf16_run / "config.yaml"))
+    assert DecodingSettings.of_folder(best) == decoding_settings(config)
+    assert DecodingSettings.of_folder(best).precision == "bf16-mixed"
+
+    examples = make_synthetic_squad(40, seed=10_000, id_prefix="syn-validation")
+    items = [
+        {"question": q, "context": c}
+        for q, c in zip(examples["question"], examples["context"], strict=True)
+    ]
+    predictions = json.loads((bf16_run / "predictions.json").read_text())
+    got = Answerer.from_folder(str(best)).answer(items)
+    assert [g["answer"] for g in got] == [predictions[i] for i in examples["id"]]
+
+
 def _jsonl(tmp_path: Path, items: list[dict], ids: list[str]) -> Path:
     path = tmp_path / "questions.jsonl"
     path.write_text(
