@@ -12,10 +12,13 @@ ON_BAD_RECORD = ("raise", "drop")
 
 @dataclass
 class SyntheticConfig:
-    n_train: int = 2000
-    n_eval: int = 300
-    unanswerable_fraction: float = 0.0
-    seed: int = 0
+    """``data.synthetic``: the generated SQuAD-style set of ``data.source=synthetic`` (the
+    offline quick start): templated questions over generated paragraphs."""
+
+    n_train: int = 2000  # training questions
+    n_eval: int = 300  # validation questions
+    unanswerable_fraction: float = 0.0  # share of v2-style questions without an answer
+    seed: int = 0  # the same seed generates the same sets
 
 
 @dataclass
@@ -45,40 +48,46 @@ EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
 
 @dataclass
 class DataConfig:
+    """``data``: which sets are read and how, how contexts are cut into windows, how windows
+    are batched, and how logits become answers."""
+
     # the built-in reader of the train and validation sets: hub (a Hub dataset in the
     # "squad" schema), squad_json (nested SQuAD JSON files), flat (jsonl/csv/parquet with
     # data.columns), mrqa (MRQA 2019 jsonl), synthetic (generated: offline quick start).
     # A plain string: the set grows with the readers (qa_lightning/data/checks.py:SOURCES)
     source: str = "synthetic"
+    # SQuAD 2.0 rules: questions may have no answer (null scores, HasAns/NoAns scores)
     version_2: bool = False
-    hub_name: str | None = None
-    train_split: str = "train"
-    validation_split: str = "validation"
+    hub_name: str | None = None  # source=hub: the dataset's name (rajpurkar/squad)
+    train_split: str = "train"  # source=hub: the split trained on
+    validation_split: str = "validation"  # source=hub: the split validated on
     # a path (read as data.source says) or a reader node {_target_: my_pkg.MyReader, ...}
     train_file: Any = None
-    validation_file: Any = None
+    validation_file: Any = None  # as train_file: the set that picks the best checkpoint
     # flat files: our column name -> the file's (`+data.columns.context=passage`); an empty
     # mapping, not null, which Hydra cannot add keys to from the command line
     columns: dict[str, str] = field(default_factory=dict)
     on_bad_record: str = "raise"  # or drop: skip and count bad records (ON_BAD_RECORD)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     max_train_samples: int | None = None  # counts examples, never features
-    max_eval_samples: int | None = None
-    max_length: int = 384
+    max_eval_samples: int | None = None  # the first N validation examples; null: all
+    max_length: int = 384  # tokens per window (question + context + special tokens)
+    # tokens shared by consecutive windows of a long context (less than the window's room)
     doc_stride: int = 128
     max_question_tokens: int | None = None  # cap on question tokens; null: min(64, max_length // 2)
-    batch_size: int = 16
-    eval_batch_size: int = 64
+    batch_size: int = 16  # training windows per batch (per device)
+    eval_batch_size: int = 64  # evaluation windows per batch (per device)
     group_by_length: bool = True  # length-grouped train batches, length-sorted eval batches
     pad_to_max_length: bool = False  # pad every batch to max_length (the plain recipe)
     pad_to_multiple_of: int | None = None  # e.g. 8 for tensor cores on GPUs
-    num_workers: int = 0
-    preprocessing_num_proc: int | None = None
-    cache_dir: str = "${paths.cache_dir}/features"
+    num_workers: int = 0  # DataLoader worker processes (0: collate in the main process)
+    preprocessing_num_proc: int | None = None  # processes that build features; null: one
+    cache_dir: str = "${paths.cache_dir}/features"  # token features, shared by runs
     # a frozen encoder's cached outputs (model.freeze=all, model.encoder_cache=true)
     encoder_cache_dir: str = "${paths.cache_dir}/encoder"
-    n_best_size: int = 20
-    max_answer_length: int = 30
+    n_best_size: int = 20  # start and end candidates per window; answers kept per question
+    max_answer_length: int = 30  # the longest answer span considered, in tokens
+    # v2: answer "" when the null score beats the best span's score by more than this
     null_score_diff_threshold: float = 0.0
     # more evaluation sets by name, each a path, a Hub name or an EvalSetConfig mapping;
     # scored with the best checkpoint after training (logged as eval/<name>/...)

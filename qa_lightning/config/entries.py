@@ -21,13 +21,17 @@ from qa_lightning.config.tracking import CallbacksConfig, LoggerConfig
 
 @dataclass
 class PathsConfig:
-    root_dir: str = "."
-    output_dir: str = "${hydra:runtime.output_dir}"
-    cache_dir: str = "${paths.root_dir}/.cache"
+    """``paths``: where a run writes and where the caches live."""
+
+    root_dir: str = "."  # the project's folder (conf/paths/default.yaml: where Hydra started)
+    output_dir: str = "${hydra:runtime.output_dir}"  # the run folder (hydra.run.dir moves it)
+    cache_dir: str = "${paths.root_dir}/.cache"  # features and encoder states, shared by runs
 
 
 @dataclass
 class ExtrasConfig:
+    """``extras``: what the entry points show at start."""
+
     print_config: bool = True  # the resolved config as a tree on the console at start
 
 
@@ -76,8 +80,11 @@ class ModelRunConfig(EntryConfig):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    seed: int = 42
-    # a Lightning checkpoint (train.py: to resume from); else model.name_or_path is run
+    seed: int = 42  # seeds Python, numpy, torch, the train order and the bootstrap intervals
+    # a Lightning checkpoint (train.py: to resume from); else model.name_or_path is run.
+    # train.py: "last" is the run folder's last.ckpt if there is one, else a fresh start (a
+    # requeued job needs no edited command); multirun jobs behave as "last" when it is null,
+    # so a relaunched sweep skips, resumes or reruns its jobs
     ckpt_path: str | None = None
 
 
@@ -87,7 +94,7 @@ class ScoredRunConfig(ModelRunConfig):
 
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # the run's tags in W&B and MLflow
 
 
 @dataclass
@@ -102,22 +109,21 @@ class BackendChoice:
 @dataclass
 class TrainConfig(ScoredRunConfig):
     task_name: str = "train"
-    # open nodes, checked at start by qa_lightning/models/optimization.py (any keys a
-    # target takes): optimizer, a _partial_ torch.optim.Optimizer node; optimizer_groups,
-    # null (decay / no-decay groups) or a ParamGroups node (conf/optimizer_groups/);
-    # scheduler, {name, warmup_ratio, warmup_steps} or a _partial_ scheduler node
+    # open nodes, checked at start by qa_lightning/models/optimization.py (any keys their
+    # target takes). optimizer: a _partial_ torch.optim.Optimizer node
     optimizer: Any = field(default_factory=dict)
+    # null: weight decay on weights, not on biases and LayerNorm weights; or a ParamGroups
+    # node (conf/optimizer_groups/: llrd, layer-wise lr decay)
     optimizer_groups: Any = None
+    # {name, warmup_ratio, warmup_steps} (a transformers.get_scheduler schedule) or a
+    # _partial_ scheduler node
     scheduler: Any = field(default_factory=dict)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
-    # ckpt_path "last": the run folder's last.ckpt if there is one, else start (a requeued
-    # job needs no edited command). Multirun jobs behave as "last" when it is null: a
-    # relaunched sweep skips, resumes or reruns jobs.
     rerun_failed: bool = True  # a relaunched sweep runs its failed jobs again (false: skips)
     # the metric returned to Hydra sweepers: any metric the final evaluation logs (val/...,
     # eval/<name>/... for data.eval_sets entries)
     optimized_metric: str = "val/f1"
-    save_best_model: bool = True
+    save_best_model: bool = True  # save_pretrained the best checkpoint's model in best_model/
 
 
 @dataclass
@@ -162,7 +168,7 @@ class ServeConfig(BackendChoice, EntryConfig):
     model_dir: str = MISSING
     model: TrustConfig = field(default_factory=TrustConfig)
     host: str = "127.0.0.1"  # only this machine; 0.0.0.0 to listen on every interface
-    port: int = 8000
+    port: int = 8000  # the TCP port to listen on
     batching: bool = True  # answer the items of concurrent requests in shared batches
     # windows per model call (a question has one window per doc_stride step of its context;
     # the calls take the waiting requests' questions in turn, so a small request waits for

@@ -23,7 +23,7 @@ class HeadArgs:
     """Hyper-parameters of the built-in heads given by name (``model.head=mlp``); each head
     reads the ones it has. A head given as a node takes its arguments in the node."""
 
-    dropout: float = 0.1
+    dropout: float = 0.1  # before the head's layers
     hidden_size: int = 256  # mlp: inner width; bilstm: width of each direction
     num_layers: int = 1  # bilstm layers or transformer layers
     num_heads: int = 4  # transformer attention heads
@@ -31,9 +31,12 @@ class HeadArgs:
 
 @dataclass
 class ModelConfig:
+    """``model``: which pretrained model, which LightningModule and span head, what is
+    frozen."""
+
     name_or_path: str = MISSING  # Hub name, local directory, or "bundled:minilm"
     tokenizer: str | None = None  # defaults to name_or_path
-    revision: str | None = None
+    revision: str | None = None  # a Hub branch, tag or commit; null: the default branch
     trust_remote_code: bool = False  # never run Hub code unless the user asks
     # transformers' attention kernel: eager | sdpa (fused, PyTorch's) | flash_attention_2
     # (needs flash-attn and a recent GPU) | flex_attention; null lets transformers pick
@@ -45,9 +48,9 @@ class ModelConfig:
     # for compilation, and dynamic padding compiles with dynamic shapes)
     compile: bool = False
     # the LightningModule (a qa_lightning.models.QAModule subclass); null: QAModule, or
-    # HeadQAModule with a head. module_args: its own keyword arguments
+    # HeadQAModule with a head
     _target_: str | None = None
-    module_args: dict[str, Any] = field(default_factory=dict)
+    module_args: dict[str, Any] = field(default_factory=dict)  # the module's own arguments
     # null: the checkpoint's own QA model (AutoModelForQuestionAnswering), fine-tuned whole.
     # A span head on the bare encoder (AutoModel): a node naming any SpanHead subclass
     # (model/head=linear|mlp|bilstm|transformer or your own YAML), or a built-in's name
@@ -57,7 +60,7 @@ class ModelConfig:
     head_args: HeadArgs = field(default_factory=HeadArgs)
     # with a head: none | embeddings | layers (embeddings + the bottom freeze_layers) | all
     freeze: str = "none"
-    freeze_layers: int = 0
+    freeze_layers: int = 0  # with freeze=layers: how many of the bottom layers
     hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
     # with freeze=all: compute the encoder's outputs once, memory-map them from disk
     encoder_cache: bool = True
@@ -65,25 +68,28 @@ class ModelConfig:
 
 @dataclass
 class TrainerConfig:
+    """``trainer``: the Lightning Trainer's arguments (the ones in this schema; see
+    Lightning's Trainer documentation for each)."""
+
     _target_: str = "pytorch_lightning.Trainer"
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    strategy: str = "auto"
-    num_nodes: int = 1
+    accelerator: str = "auto"  # cpu, gpu, ... ; auto: a GPU when there is one
+    devices: Any = "auto"  # how many devices (or which); auto: all of the accelerator's
+    strategy: str = "auto"  # ddp for several devices (trainer=ddp); ddp_spawn is refused
+    num_nodes: int = 1  # machines, for multi-node DDP
     precision: Any = "32-true"  # any Lightning precision, or auto (cli/precision.py)
-    max_epochs: int = 2
-    max_steps: int = -1
-    min_epochs: int | None = None
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = 1.0
-    val_check_interval: Any = 1.0
-    check_val_every_n_epoch: int | None = 1
-    limit_train_batches: Any = 1.0
-    limit_val_batches: Any = 1.0
-    num_sanity_val_steps: int = 2
-    log_every_n_steps: int = 10
-    fast_dev_run: Any = False
-    deterministic: Any = False
-    benchmark: bool | None = None
-    enable_progress_bar: bool = True
-    default_root_dir: str = "${paths.output_dir}"
+    max_epochs: int = 2  # epochs over the training windows
+    max_steps: int = -1  # optimizer steps to stop after; -1: max_epochs decides
+    min_epochs: int | None = None  # epochs before early stopping may stop the run
+    accumulate_grad_batches: int = 1  # batches per optimizer step
+    gradient_clip_val: float | None = 1.0  # clip the gradients' norm to this; null: no clipping
+    val_check_interval: Any = 1.0  # validate every fraction of an epoch (float) or N batches
+    check_val_every_n_epoch: int | None = 1  # validate every N epochs
+    limit_train_batches: Any = 1.0  # train on a fraction (float) or N batches of each epoch
+    limit_val_batches: Any = 1.0  # a partial validation scores complete questions only
+    num_sanity_val_steps: int = 2  # validation batches run before training starts
+    log_every_n_steps: int = 10  # how often training values are logged
+    fast_dev_run: Any = False  # true or N: N batches of each loop, nothing saved (debug=fast)
+    deterministic: Any = False  # deterministic kernels where PyTorch has them
+    benchmark: bool | None = None  # cudnn.benchmark (GPUs)
+    enable_progress_bar: bool = True  # Lightning's progress bar on the console
+    default_root_dir: str = "${paths.output_dir}"  # where Lightning writes: the run folder

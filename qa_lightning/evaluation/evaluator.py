@@ -202,8 +202,9 @@ class Evaluator:
     Args:
         name: the set's name (``validation`` is logged as ``val/...``, others as
             ``eval/<name>/...``).
-        examples, features: the set's examples and eval features (``example_index``,
-            offsets, ``cls_index``), as the data module built them.
+        examples: the set's examples, as the data module read them.
+        features: the set's eval features (``example_index``, offsets, ``cls_index``), as
+            the data module built them.
         version_2: score with the SQuAD 2.0 rules (no-answer predictions, null odds).
         max_length: the features' window size (logit rows are padded to it).
         labelled: ``False`` for a prediction-only set: answers, no scores.
