@@ -11,6 +11,7 @@ import pytest
 from qa_lightning.config import BUILTIN_SLICE_TARGETS
 from qa_lightning.data.synthetic import make_synthetic_squad
 from tests.cli.test_train_eval import SMALL_DATA, run_entry, wandb_summary
+from tests.docs.coverage import check_run_files_documented
 
 
 def write_squad_json(path: Path, examples, *, with_answers: bool = True) -> Path:
@@ -129,6 +130,10 @@ def test_training_scores_every_set_with_intervals_in_every_output(run) -> None:
     assert summary["eval/shifted/f1"] == pytest.approx(sets["shifted"]["scores"]["f1"])
     assert summary["eval/flat/f1_ci_high"] == pytest.approx(sets["flat"]["intervals"]["f1"][1])
     assert summary["val/f1_ci_low"] == pytest.approx(sets["validation"]["intervals"]["f1"][0])
+
+
+def test_the_run_folders_files_are_named_on_a_page(run) -> None:
+    check_run_files_documented(run[0])  # eval/<name>/ of a v1 and a v2 set
 
 
 def test_eval_scores_sets_alone_as_training_did(run, files, tmp_path) -> None:

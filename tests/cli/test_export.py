@@ -19,6 +19,7 @@ from qa_lightning.config import ExportConfig
 from qa_lightning.errors import UserError
 from tests.cli.test_safety import _with_custom_code
 from tests.cli.test_train_eval import SMALL_DATA, run_entry
+from tests.docs.coverage import check_run_files_documented
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,12 @@ def test_an_earlier_export_is_replaced_only_with_overwrite(run_copy: Path) -> No
     _export(run=str(run_copy), overwrite=True)
     assert not (default / "stale.txt").exists() and (default / "README.md").is_file()
     assert (run_copy / "config.yaml").is_file() and (run_copy / "metrics.json").is_file()
+
+
+def test_the_files_of_an_export_and_of_its_run_are_named_on_a_page(run_copy: Path) -> None:
+    default = Path(_export(run=str(run_copy)))
+    check_run_files_documented(default)  # qa_decoding.json, qa_export.json, README.md ...
+    check_run_files_documented(run_copy)  # export/ beside the run's own files
 
 
 def test_a_run_folders_config_cannot_switch_on_custom_code(

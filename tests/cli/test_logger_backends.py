@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_train_eval import run_entry, wandb_summary
+from tests.docs.coverage import check_run_files_documented
 from tests.tracking.test_wandb_outage import FAST, N_EVAL
 
 pytest.importorskip("tensorboard")
@@ -57,6 +58,7 @@ def test_many_writes_wandb_tensorboard_and_csv(tmp_path: Path, tiny_bert_dir) ->
     assert summary["summary"]["val/total"] == N_EVAL
 
     assert _csv_f1(run_dir)[-1] == pytest.approx(f1, abs=1e-4)
+    check_run_files_documented(run_dir)  # tensorboard/ on a page
 
 
 def test_mlflow_local_store_in_the_run_folder(tmp_path: Path, tiny_bert_dir) -> None:
@@ -81,6 +83,7 @@ def test_mlflow_local_store_in_the_run_folder(tmp_path: Path, tiny_bert_dir) -> 
     assert run.info.run_name and "logger=mlflow" not in run.info.run_name
     assert "lg" in run.data.tags["tags"] and "data:synthetic" in run.data.tags["tags"]
     assert _csv_f1(run_dir)[-1] == pytest.approx(metrics["f1"], abs=1e-4)
+    check_run_files_documented(run_dir)  # mlflow/ on a page
 
 
 @pytest.mark.slow  # ~12 s

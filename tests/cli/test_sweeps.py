@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.cli.test_train_eval import ROOT, SMALL_DATA, wandb_run_record, wandb_summary
+from tests.docs.coverage import check_run_files_documented
 
 TINY_SWEEP = [
     *SMALL_DATA,
@@ -146,6 +147,7 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_be
     assert rows["0"]["rank"] and rows["2"]["rank"]
     log = proc.stdout + proc.stderr
     assert "Failed: job 1: TrainingDivergedError" in log
+    check_run_files_documented(failed)  # failure.json on a page
 
 
 def test_optuna_preset_searches_and_records_the_best_trial(tmp_path: Path, tiny_bert_dir):

@@ -14,6 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from qa_lightning.cli.precision import auto_precision
+from tests.docs.coverage import check_run_files_documented
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_DATA = [
@@ -133,6 +134,10 @@ def test_wandb_offline_run_reads_back(trained_run: Path) -> None:
     assert "doc_stride" in text and "optimizer" in text and "${" not in text  # resolved config
 
 
+def test_the_run_folders_files_are_named_on_a_page(trained_run: Path) -> None:
+    check_run_files_documented(trained_run)  # logger=wandb, v1
+
+
 def test_saved_model_answers_through_pipeline(trained_run: Path) -> None:
     from transformers import pipeline
 
@@ -178,6 +183,7 @@ def test_eval_from_checkpoint_and_saved_model_match_training(
     assert json.loads((tmp_path / "from_dir" / "predictions.json").read_text()) == json.loads(
         (trained_run / "predictions.json").read_text()
     )
+    check_run_files_documented(tmp_path / "from_dir")  # an eval.py folder
 
 
 def test_a_checkpoint_scores_without_the_base_models_files(trained_run: Path, tmp_path: Path):
@@ -464,6 +470,8 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     assert f"{entry['scores']['f1']:.2f} [{low:.2f}, {high:.2f}]" in card
     assert meta["pipeline_tag"] == "question-answering" and meta["base_model"]
     assert "python train.py" in card and "data.doc_stride=32" in card
+    check_run_files_documented(out)  # an export with onnx/
+    check_run_files_documented(tmp_path / "predict")  # a predict.py folder
 
 
 def test_export_from_a_checkpoint_answers_as_it_and_scores_only_the_best(
