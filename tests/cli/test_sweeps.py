@@ -211,6 +211,9 @@ def test_a_killed_optuna_sweep_continues_its_study(tmp_path: Path, tiny_bert_dir
     assert results["best_value"] == pytest.approx(max(metrics(j)["f1"] for j in jobs), abs=1e-4)
 
 
+# ~19 s; slow since the docs tests joined the default run: the local launcher's process per
+# job is also run by tests/cli/test_sweep_resume.py (slow)
+@pytest.mark.slow
 def test_submitit_local_runs_each_job_in_its_own_process(tmp_path: Path, tiny_bert_dir):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "local"
