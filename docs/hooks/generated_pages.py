@@ -1,6 +1,7 @@
 """mkdocs hooks: the pages generated from the code at build time, so none is written twice.
 
-- ``reference/configuration.md`` from the typed schema and ``conf/`` (``config_reference``);
+- ``reference/configuration.md`` from the typed schema and ``conf/`` (``config_schema`` reads
+  them, ``config_reference`` renders the page);
 - the lab notebook, ``notebook/``, from ``experiments/`` (its records, tables and plots, with
   their relative links kept: the folder is mirrored as it is);
 - ``benchmarks.md`` from ``benchmarks/README.md``;

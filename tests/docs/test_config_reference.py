@@ -34,18 +34,17 @@ CONF = ROOT / "conf"
 
 
 def _load_generator():
-    """docs/hooks/config_reference.py, under the name mkdocs' hook imports it by."""
-    if "config_reference" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "config_reference", ROOT / "docs" / "hooks" / "config_reference.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["config_reference"]
+    """docs/hooks/config_reference.py and config_schema.py, imported as mkdocs imports the
+    hook beside them: with their folder on sys.path."""
+    hooks = str(ROOT / "docs" / "hooks")
+    sys.path.insert(0, hooks)
+    try:
+        return importlib.import_module("config_reference"), importlib.import_module("config_schema")
+    finally:
+        sys.path.remove(hooks)
 
 
-ref = _load_generator()
+ref, schema = _load_generator()
 
 
 # -- reading the page --------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def missing_rows(page: str, keys_by_script: dict[str, set[str]]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def entries():
-    return ref.entry_points()
+    return schema.entry_points()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +147,7 @@ def test_every_key_of_every_entry_schema_has_a_row(page, entries):
     keys = {e.script: omegaconf_keys(e.schema) for e in entries}
     assert all(keys.values())
     assert missing_rows(page, keys) == []
-    generated = ref.schema_keys(entries)
+    generated = schema.schema_keys(entries)
     for script, found in keys.items():
         assert found <= generated[script]
         # beyond these, schema_keys() lists only the typed nodes that hold them
@@ -258,7 +257,7 @@ def test_each_closed_set_shows_exactly_its_values(page):
 
 def test_the_hand_tied_closed_sets_name_keys_of_the_schema(entries):
     keys = set().union(*(omegaconf_keys(e.schema) for e in entries))
-    for key in ref.EXPLICIT_CHOICES:
+    for key in schema.EXPLICIT_CHOICES:
         assert key in keys, f"{key} left the schema: drop it from EXPLICIT_CHOICES"
 
 
