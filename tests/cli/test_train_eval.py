@@ -251,12 +251,19 @@ def test_v2_run_in_the_cpu_precision_reports_hasans_noans_and_thresholds(
     assert not (run_dir / "best_model").exists()
 
 
-def test_fast_dev_run_and_unreachable_model_message(tmp_path: Path, tiny_bert_dir) -> None:
+def test_fast_dev_run(tmp_path: Path, tiny_bert_dir) -> None:
     run_entry(
         "train.py",
         [f"model.name_or_path={tiny_bert_dir}", *SMALL_DATA, "debug=fast", "logger=none"],
         tmp_path / "fast",
     )
+
+
+# ~9 s; slow since the docs tests joined the default run: tests/models/test_hub_unreachable.py
+# checks the same message in process, and the one-line error path of train.py is the bad-input
+# tests'
+@pytest.mark.slow
+def test_unreachable_model_message(tmp_path: Path, tiny_bert_dir) -> None:
     proc = run_entry(
         "train.py", ["model=distilbert", *SMALL_DATA, "logger=none"], tmp_path / "hub", check=False
     )
