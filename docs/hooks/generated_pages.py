@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from config_reference import PAGE as CONFIGURATION_PAGE
 from config_reference import render as render_configuration
 from mkdocs.structure.files import File, Files, InclusionLevel
 
@@ -65,9 +66,7 @@ def on_config(config):
 
 
 def on_files(files: Files, config) -> Files:
-    files.append(
-        File.generated(config, "reference/configuration.md", content=render_configuration())
-    )
+    files.append(File.generated(config, CONFIGURATION_PAGE, content=render_configuration()))
     benchmarks = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
     files.append(File.generated(config, BENCHMARKS_PAGE, content=benchmarks))
     in_nav = {notebook_uri(record) for record in notebook_records()} | {f"{NOTEBOOK}/README.md"}
