@@ -21,6 +21,7 @@ This package is the foundation: it imports no layer.
 
 from qa_lightning.config.data import (
     EVAL_SET_KEYS,
+    LANGUAGES,
     ON_BAD_RECORD,
     DataConfig,
     EvalSetConfig,
@@ -70,6 +71,7 @@ __all__ = [
     "EVAL_SET_KEYS",
     "FREEZE_POLICIES",
     "HEADS",
+    "LANGUAGES",
     "LOGGER_SCHEMAS",
     "LOGGING_INTERVALS",
     "MONITOR_MODES",

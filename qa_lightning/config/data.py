@@ -9,6 +9,12 @@ from typing import Any
 # (checked at start by qa_lightning/data/checks.py)
 ON_BAD_RECORD = ("raise", "drop")
 
+# data.language and data.eval_sets.<name>.language: the rules that normalise answers for
+# EM/F1: en is SQuAD's official normalisation, the others the MLQA evaluation script's
+# (qa_lightning/evaluation/languages.py, which keeps the same list; checked at start by
+# qa_lightning/data/checks.py)
+LANGUAGES = ("en", "es", "de", "vi", "ar", "hi", "zh")
+
 
 @dataclass
 class SyntheticConfig:
@@ -34,13 +40,14 @@ class EvalSetConfig:
     mapping with a ``_target_`` is a reader node (``qa_lightning.data.readers.Reader``).
     """
 
-    file: str | None = None
-    hub_name: str | None = None
+    file: str | None = None  # a data file (SQuAD JSON, MRQA, jsonl/csv/parquet)
+    hub_name: str | None = None  # a Hub dataset in the "squad" schema (rajpurkar/squad)
     reader: Any = None  # a reader node {_target_: ..., ...}; checked by the data side
     split: str = "validation"  # of a Hub dataset
     version_2: bool | None = None  # null: data.version_2
     columns: dict[str, str] | None = None  # flat files; null: data.columns
     max_samples: int | None = None  # the first N examples; null: all of them
+    language: str | None = None  # the answers' language for EM/F1; null: data.language
 
 
 EVAL_SET_KEYS = tuple(EvalSetConfig.__dataclass_fields__)
@@ -58,6 +65,8 @@ class DataConfig:
     source: str = "synthetic"
     # SQuAD 2.0 rules: questions may have no answer (null scores, HasAns/NoAns scores)
     version_2: bool = False
+    # the answers' language for EM/F1 and eval sets' default (en: SQuAD's rules; others: MLQA's)
+    language: str = "en"
     hub_name: str | None = None  # source=hub: the dataset's name (rajpurkar/squad)
     train_split: str = "train"  # source=hub: the split trained on
     validation_split: str = "validation"  # source=hub: the split validated on

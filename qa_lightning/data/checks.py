@@ -1,6 +1,6 @@
 """The data config's values checked before anything loads: the sets a task reads (their
-files exist, the keys their source needs are given), ``data.source`` and
-``data.on_bad_record``, ``data.eval_sets``, ``data.columns``, synthetic data's sizes, the
+files exist, the keys their source needs are given), ``data.source``,
+``data.on_bad_record`` and ``data.language``, ``data.eval_sets`` (and each one's language), ``data.columns``, synthetic data's sizes, the
 sample limits, batch sizes and the window
 (:mod:`qa_lightning.data.window`). The reader nodes: ``loading.check_readers``.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qa_lightning.config import ON_BAD_RECORD, EvalSetConfig, choice, parse_eval_sets
+from qa_lightning.config import LANGUAGES, ON_BAD_RECORD, EvalSetConfig, choice, parse_eval_sets
 from qa_lightning.data.window import check_window
 from qa_lightning.errors import ConfigError, DataFileNotFoundError
 
@@ -77,6 +77,8 @@ def resolve_eval_sets(data: Mapping[str, Any]) -> dict[str, EvalSetConfig]:
                 "(.json, .jsonl, .csv, .parquet) or a Hub dataset name"
             )
         check_columns(entry.columns, f"{key}.columns")
+        if entry.language is not None:
+            choice(LANGUAGES, entry.language, f"data.eval_sets.{name}.language")
     return resolved
 
 
@@ -92,6 +94,7 @@ def check_data(data: Mapping[str, Any], *, task: str) -> dict[str, EvalSetConfig
     )
     source = choice(SOURCES, data["source"], "data.source")
     choice(ON_BAD_RECORD, data.get("on_bad_record", "raise"), "data.on_bad_record")
+    choice(LANGUAGES, data.get("language", "en"), "data.language")
     if source == "hub" and not data.get("hub_name"):
         raise ConfigError("data.hub_name is required with data.source=hub (e.g. rajpurkar/squad)")
     if source in FILE_SOURCES and task != "predict":

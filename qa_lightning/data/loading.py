@@ -93,9 +93,11 @@ def eval_set_data(cfg: Mapping[str, Any], name: str, spec: EvalSetConfig) -> dic
     else:
         node = _node(HubReader, name=spec.hub_name, split=spec.split)
     version_2 = cfg.get("version_2", False) if spec.version_2 is None else spec.version_2
+    language = spec.language if spec.language is not None else cfg.get("language", "en")
     return {
         **cfg,
         "version_2": version_2,
+        "language": language,
         "max_eval_samples": spec.max_samples,
         "reader": node,
         "reader_key": key,

@@ -3,7 +3,12 @@
 The rules reproduced here (and where v1.1 and v2.0 differ):
 
 * Normalisation (both): lowercase, drop every character of ``string.punctuation``, replace
-  the whole words ``a``/``an``/``the`` with a space, collapse whitespace.
+  the whole words ``a``/``an``/``the`` with a space, collapse whitespace. That is the rule
+  of ``language="en"`` (the default); every other language (es, de, vi, ar, hi, zh) is
+  normalised and tokenised by the MLQA evaluation script's rules: Unicode punctuation, the
+  language's articles, and for zh one token per CJK character
+  (:mod:`qa_lightning.evaluation.languages`). Only the normalisation depends on the
+  language: the v1.1/v2.0 rules below are the same for all.
 * v1.1: EM and F1 are maxima over *all* gold texts; token F1 is 0 whenever there is no
   common token, so an empty prediction scores 0 even against an empty gold answer.
 * v2.0: gold texts that normalise to nothing are dropped and an example without any
@@ -22,8 +27,6 @@ fails on the HasAns/NoAns splits). One warning reports how many were missing.
 
 from __future__ import annotations
 
-import re
-import string
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from qa_lightning.evaluation.languages import check_language, normalizer
 
 __all__ = [
     "normalize_answer",
@@ -46,21 +51,19 @@ __all__ = [
     "find_best_threshold",
 ]
 
-_PUNCTUATION = frozenset(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+
+def normalize_answer(text: str, *, language: str = "en") -> str:
+    """The answer normalised for scoring: for ``en`` the official SQuAD normalisation
+    (lower, strip punctuation, drop articles, fix spaces), else the MLQA script's rules of
+    ``language``; its whitespace-split tokens are the F1 tokens. An unknown language
+    raises ``ValueError``."""
+    return normalizer(language)(text)
 
 
-def normalize_answer(text: str) -> str:
-    """Official SQuAD normalisation: lower, strip punctuation, drop articles, fix spaces."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def get_tokens(text: str) -> list[str]:
+def get_tokens(text: str, *, language: str = "en") -> list[str]:
     """Whitespace tokens of the normalised text (``[]`` for an empty string)."""
-    return normalize_answer(text).split() if text else []
+    normalize = normalizer(language)
+    return normalize(text).split() if text else []
 
 
 def _overlap_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
@@ -73,30 +76,34 @@ def _overlap_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def exact_match_v1(prediction: str, gold: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(gold))
+def exact_match_v1(prediction: str, gold: str, *, language: str = "en") -> float:
+    normalize = normalizer(language)
+    return float(normalize(prediction) == normalize(gold))
 
 
-def f1_v1(prediction: str, gold: str) -> float:
+def f1_v1(prediction: str, gold: str, *, language: str = "en") -> float:
     """v1.1 token F1: no special case for empty strings (no common token -> 0)."""
-    return _overlap_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+    normalize = normalizer(language)
+    return _overlap_f1(normalize(prediction).split(), normalize(gold).split())
 
 
-def exact_match_v2(prediction: str, gold: str) -> float:
-    return float(normalize_answer(gold) == normalize_answer(prediction))
+def exact_match_v2(prediction: str, gold: str, *, language: str = "en") -> float:
+    normalize = normalizer(language)
+    return float(normalize(gold) == normalize(prediction))
 
 
-def f1_v2(prediction: str, gold: str) -> float:
+def f1_v2(prediction: str, gold: str, *, language: str = "en") -> float:
     """v2.0 token F1: if either side has no token, 1 when both are empty else 0."""
-    gold_tokens = get_tokens(gold)
-    pred_tokens = get_tokens(prediction)
+    gold_tokens = get_tokens(gold, language=language)
+    pred_tokens = get_tokens(prediction, language=language)
     if not gold_tokens or not pred_tokens:
         return float(gold_tokens == pred_tokens)
     return _overlap_f1(pred_tokens, gold_tokens)
 
 
-def _v2_gold_texts(texts: Iterable[str]) -> list[str]:
-    kept = [t for t in texts if normalize_answer(t)]
+def _v2_gold_texts(texts: Iterable[str], *, language: str = "en") -> list[str]:
+    normalize = normalizer(language)
+    kept = [t for t in texts if normalize(t)]
     return kept or [""]
 
 
@@ -117,20 +124,21 @@ def _read_examples(examples: Any) -> tuple[list[str], list[list[str]]]:
 
 
 def score_prediction(
-    prediction: str, golds: Sequence[str], *, version_2: bool
+    prediction: str, golds: Sequence[str], *, version_2: bool, language: str = "en"
 ) -> tuple[float, float]:
-    """(exact, f1) of one prediction, each 0..1: the best over the gold answers."""
+    """(exact, f1) of one prediction, each 0..1: the best over the gold answers, normalised
+    by ``language``'s rules."""
     if version_2:
-        golds = _v2_gold_texts(golds)
+        golds = _v2_gold_texts(golds, language=language)
         return (
-            max(exact_match_v2(prediction, g) for g in golds),
-            max(f1_v2(prediction, g) for g in golds),
+            max(exact_match_v2(prediction, g, language=language) for g in golds),
+            max(f1_v2(prediction, g, language=language) for g in golds),
         )
     if not golds:  # v1.1 has no rule for unanswerable questions: they score 0
         return 0.0, 0.0
     return (
-        max(exact_match_v1(prediction, g) for g in golds),
-        max(f1_v1(prediction, g) for g in golds),
+        max(exact_match_v1(prediction, g, language=language) for g in golds),
+        max(f1_v1(prediction, g, language=language) for g in golds),
     )
 
 
@@ -196,8 +204,10 @@ def per_question_scores(
     version_2: bool,
     null_odds: Mapping[str, float] | None = None,
     na_prob_thresh: float = 1.0,
+    language: str = "en",
 ) -> PerQuestion:
     """Official EM/F1 of every question (see :func:`squad_scores` for the arguments)."""
+    check_language(language)  # refused even when there is nothing to score
     ids, golds = _read_examples(examples)
     total = len(ids)
     exact = np.zeros(total, dtype=np.float64)
@@ -211,7 +221,7 @@ def per_question_scores(
             missing += 1
             continue
         pred_nonempty[i] = bool(pred)
-        exact[i], f1[i] = score_prediction(pred, gold, version_2=version_2)
+        exact[i], f1[i] = score_prediction(pred, gold, version_2=version_2, language=language)
     if missing:
         warnings.warn(
             f"{missing} of {total} questions have no prediction; they score 0.",
@@ -239,6 +249,7 @@ def squad_scores(
     version_2: bool,
     null_odds: Mapping[str, float] | None = None,
     na_prob_thresh: float = 1.0,
+    language: str = "en",
 ) -> dict[str, float | int]:
     """Official SQuAD EM/F1 (percentages) of ``predictions`` ({id: text}) on ``examples``.
 
@@ -247,6 +258,10 @@ def squad_scores(
     unanswerable}, the official ``na_probs``) is given, applies the official no-answer
     threshold (``na_prob_thresh``, default 1.0 like the script) and adds ``best_exact``,
     ``best_exact_thresh``, ``best_f1``, ``best_f1_thresh``.
+
+    ``language`` picks the answer normalisation: ``en`` (default) SQuAD's official rules,
+    ``es``/``de``/``vi``/``ar``/``hi``/``zh`` the MLQA script's
+    (:mod:`qa_lightning.evaluation.languages`); another value raises ``ValueError``.
     """
     per_question = per_question_scores(
         examples,
@@ -254,6 +269,7 @@ def squad_scores(
         version_2=version_2,
         null_odds=null_odds,
         na_prob_thresh=na_prob_thresh,
+        language=language,
     )
     return scores_from_per_question(per_question, version_2=version_2, null_odds=null_odds)
 

@@ -111,6 +111,7 @@ def test_bad_type_fails_naming_the_key() -> None:
 FIXED_CHOICES = {
     "data.source": ["hub", "squad_json", "flat", "mrqa", "synthetic"],
     "data.on_bad_record": ["raise", "drop"],
+    "data.language": ["en", "es", "de", "vi", "ar", "hi", "zh"],
     "model.freeze": ["none", "embeddings", "layers", "all"],
     "scheduler.name": [
         "linear",
@@ -131,6 +132,7 @@ FIXED_CHOICES = {
 ENTRIES = {
     "data.source": ("train", "eval", "predict"),
     "data.on_bad_record": ("train", "eval", "predict"),
+    "data.language": ("train", "eval", "predict"),
     "model.freeze": ("train", "eval", "predict"),
     "logger.wandb.mode": ("train", "eval"),
     "backend": ("eval", "predict", "serve"),
@@ -629,6 +631,32 @@ def test_an_eval_set_that_looks_like_a_path_and_is_missing_names_its_key(path: s
         check_config(_compose("train", [f"+data.eval_sets.x={path}"]))
     assert str(err.value).startswith(f"data file not found: {path!r} (data.eval_sets.x)")
     check_config(_compose("train", ["+data.eval_sets.x=rajpurkar/squad_v2"]))  # a Hub name
+
+
+def test_an_eval_set_s_language_is_checked_at_start_and_reaches_its_data(tmp_path: Path) -> None:
+    """data.language is the validation set's language and every eval set's default; an eval
+    set's own language overrides it, and an unknown one is refused in one line naming its
+    key and the languages."""
+    for name in ("zh", "plain"):
+        (tmp_path / f"{name}.json").write_text("{}")
+    zh = f"+data.eval_sets.zh={{file:{tmp_path / 'zh.json'},language:%s}}"
+    with pytest.raises(ConfigError) as err:
+        check_config(_compose("eval", ["data=synthetic", zh % "xx"]))
+    assert str(err.value) == (
+        "data.eval_sets.zh.language='xx'; use one of en, es, de, vi, ar, hi, zh"
+    )
+    plain = f"+data.eval_sets.plain={tmp_path / 'plain.json'}"
+    cfg = _compose("train", ["data=synthetic", "data.language=de", zh % "zh", plain])
+    sets = check_run(cfg, "train").data_sets
+    assert {name: data["language"] for name, data in sets.items()} == {
+        "train": "de",
+        "validation": "de",
+        "zh": "zh",
+        "plain": "de",
+    }
+    # without data.language: en everywhere but where a set names its own
+    sets = check_run(_compose("train", ["data=synthetic", zh % "zh", plain]), "train").data_sets
+    assert [data["language"] for data in sets.values()] == ["en", "en", "zh", "en"]
 
 
 def test_an_unwritable_run_dir_is_refused_naming_hydra_run_dir(tmp_path: Path) -> None:

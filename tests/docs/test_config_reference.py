@@ -20,6 +20,7 @@ from qa_lightning.config import (
     BACKENDS,
     FREEZE_POLICIES,
     HEADS,
+    LANGUAGES,
     LOGGING_INTERVALS,
     MONITOR_MODES,
     ON_BAD_RECORD,
@@ -227,6 +228,7 @@ def _closed_sets() -> dict[str, tuple[str, ...]]:
     return {
         "data.source": SOURCES,
         "data.on_bad_record": ON_BAD_RECORD,
+        "data.language": LANGUAGES,
         "backend": BACKENDS,
         "model.freeze": FREEZE_POLICIES,
         "model.head": HEADS,

@@ -210,3 +210,36 @@ def test_metric_inputs_round_trip():
         metric_inputs(rows, predictions, null_odds={"q000": 0.5})
     with pytest.raises(ValueError, match="1 of 50 questions have no prediction"):
         metric_inputs(rows, {q: t for q, t in predictions.items() if q != "q007"})
+
+
+def test_chinese_gets_partial_credit_through_the_modules(offline_load):
+    """compute(..., language="zh") reaches the scorer: "北京" against "北京大学" is 2 of 4
+    characters (P = 2/2, R = 2/4, F1 = 2 * 0.5 / 1.5 = 2/3); SQuAD's rules see one token
+    each side (F1 0). An unknown language fails naming the languages."""
+    rows = [
+        {"id": "q0", "answers": {"text": ["北京大学"], "answer_start": [0]}},
+        {"id": "q1", "answers": {"text": ["上海。"], "answer_start": [0]}},  # "。" goes in zh
+    ]
+    predictions = {"q0": "北京", "q1": "上海"}
+    null_odds = {"q0": 0.25, "q1": 0.5}  # exact in float32, as the module stores them
+    preds, refs = metric_inputs(rows, predictions)
+    squad = offline_load(SQUAD)
+    # zh: q0 EM 0, F1 2/3; q1 EM 1, F1 1 -> EM 50, F1 100 * (2/3 + 1) / 2 = 83.33
+    zh = squad.compute(predictions=preds, references=refs, language="zh")
+    assert zh["exact_match"] == 50.0
+    assert zh["f1"] == pytest.approx(100 * (2 / 3 + 1) / 2)
+    # en (the default): neither matches, and no common token
+    assert squad.compute(predictions=preds, references=refs) == {"exact_match": 0.0, "f1": 0.0}
+
+    preds_v2, refs_v2 = metric_inputs(rows, predictions, null_odds=null_odds)
+    squad_v2 = offline_load(SQUAD_V2)
+    zh_v2 = squad_v2.compute(predictions=preds_v2, references=refs_v2, language="zh")
+    assert zh_v2["exact"] == 50.0 and zh_v2["f1"] == pytest.approx(zh["f1"])
+    assert zh_v2 == squad_scores(
+        rows, predictions, version_2=True, null_odds=null_odds, language="zh"
+    )
+    assert squad_v2.compute(predictions=preds_v2, references=refs_v2)["f1"] == 0.0
+
+    for metric, inputs in ((squad, (preds, refs)), (squad_v2, (preds_v2, refs_v2))):
+        with pytest.raises(ValueError, match="use one of en, es, de, vi, ar, hi, zh$"):
+            metric.compute(predictions=inputs[0], references=inputs[1], language="xx")
