@@ -52,6 +52,7 @@ def check_run(cfg: DictConfig, task: str) -> CheckedRun:
     check_strategy(cfg.trainer)
     check_backend(cfg)
     check_ckpt_path(cfg.get("ckpt_path"), resumable=task == "train")
+    check_predictions_source(cfg)
     if cfg.get("callbacks") is not None:
         check_callbacks(cfg.callbacks)
     check_model_components(model)
@@ -84,6 +85,31 @@ def check_ckpt_path(ckpt: str | None, *, resumable: bool) -> None:
             f"ckpt_path={ckpt!r} does not exist; give {accepted}a Lightning checkpoint, e.g. "
             "<run folder>/checkpoints/last.ckpt"
         )
+
+
+def check_predictions_source(cfg: DictConfig) -> None:
+    """eval.py ``predictions_file`` / ``null_odds_file``: the answers come from files, so
+    they exist and nothing that picks a model is given beside them."""
+    predictions, null_odds = cfg.get("predictions_file"), cfg.get("null_odds_file")
+    if null_odds and not predictions:
+        raise ConfigError(
+            f"null_odds_file={null_odds} needs predictions_file=<the answers it belongs to>"
+        )
+    if not predictions:
+        return
+    if cfg.get("ckpt_path"):
+        raise ConfigError(
+            f"predictions_file={predictions} scores a file's answers, ckpt_path={cfg.ckpt_path} "
+            "a model's: give one of them"
+        )
+    if cfg.get("backend", "torch") != "torch":
+        raise ConfigError(f"predictions_file={predictions} runs no model; drop backend=")
+    for key, path in (("predictions_file", predictions), ("null_odds_file", null_odds)):
+        if path and not Path(str(path)).is_file():
+            raise ConfigError(
+                f"{key}={path} does not exist; give the official JSON file "
+                '({"question id": answer text} or, for null_odds_file, no-answer probability)'
+            )
 
 
 def check_backend(cfg: DictConfig) -> None:

@@ -126,7 +126,8 @@ def make_callbacks(
 ) -> list[Callback]:
     """Evaluation (results to the run folder and to ``receivers``), checkpoints, then every
     ``callbacks.*`` entry (early stopping, LR monitor, ..., ``extra``) from its ``_target_``."""
-    evaluation = EvaluationCallback([RunFolderWriter(cfg.paths.output_dir), *receivers])
+    writer = RunFolderWriter(cfg.paths.output_dir, system_name=cfg.get("system_name"))
+    evaluation = EvaluationCallback([writer, *receivers])
     callbacks: list[Callback] = [evaluation]
     cb = cfg.get("callbacks")
     if cb is None:

@@ -191,6 +191,7 @@ def _fit_and_evaluate(
     metrics = {k: v for result in results for k, v in result.metrics().items()}
     summary = {
         "status": "completed",
+        "system": cfg.get("system_name"),  # qa-compare's label for the run
         "best_checkpoint": best,
         "train_features": len(datamodule.train_features),
         **{f"{k}_parameters": n for k, n in parameter_counts(module).items()},

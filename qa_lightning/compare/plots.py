@@ -53,12 +53,20 @@ def plot_metric_vs_params(
 ) -> list[Path]:
     """One PNG per varied parameter (the seed aside): the metric against it, one line per
     value of the other parameters. Points are means over seeds, error bars one standard
-    deviation (where a setting has two seeds or more)."""
-    params = setting_params(comparison)
+    deviation (where a setting has two seeds or more).
+
+    A parameter only one setting sets (``predictions_file`` of a published system's run
+    compared with trained runs, say) gets no plot: one point against every other
+    setting's "default" says nothing the tables do not."""
+    params = [
+        p
+        for p in setting_params(comparison)
+        if sum(s.params.get(p, NOT_SET) != NOT_SET for s in settings) > 1
+    ]
     metric, set_name = comparison.metric, comparison.set_name
     written = []
     for param in params:
-        others = [p for p in params if p != param]
+        others = [p for p in setting_params(comparison) if p != param]
 
         def line(setting: Setting, others: list[str] = others) -> str:
             return ", ".join(format_value(setting.params.get(p, NOT_SET)) for p in others)

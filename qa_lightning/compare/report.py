@@ -3,8 +3,9 @@ the best one, print the tables and write the report files.
 
 ``python -m qa_lightning.compare SWEEP [SWEEP ...]`` writes into the first folder:
 ``comparison.md`` (everything below), ``settings.csv`` (one row per setting: mean/sd over
-seeds, paired differences to the best with intervals and p-values), ``comparison.csv`` (one
-row per run), ``slices.csv`` and the plots. ``python -m qa_lightning.compare diff A B``
+seeds, paired differences to the best with intervals and p-values, selective answering),
+``comparison.csv`` (one row per run), ``slices.csv`` and the plots. Any run folder counts,
+a published system's predictions scored by ``eval.py predictions_file=...`` included. ``python -m qa_lightning.compare diff A B``
 lists the questions a change fixed and broke (:mod:`qa_lightning.compare.diff`).
 """
 
@@ -21,6 +22,9 @@ from typing import Any
 from qa_lightning.compare import setting_table
 from qa_lightning.compare.paired import ALPHA, PairedComparison, compare_to_best
 from qa_lightning.compare.runs import FAILED, collect_runs
+from qa_lightning.compare.selective_table import SelectiveTable, selective_table
+from qa_lightning.compare.selective_table import markdown_rows as selective_rows
+from qa_lightning.compare.selective_table import markdown_section as selective_section
 from qa_lightning.compare.settings import Setting, group_settings
 from qa_lightning.compare.slice_table import SliceTable, slice_table
 from qa_lightning.compare.table import (
@@ -50,12 +54,15 @@ class ComparisonReport:
     paired: PairedComparison
     setting_records: list[dict[str, Any]]  # settings.csv rows
     slices: SliceTable
+    selective: SelectiveTable
+    unanswered: list[str] = field(default_factory=list)  # runs scored with missing answers
     plots: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
     def notes(self) -> list[str]:
-        """Why some rows have no interval or test."""
-        notes = []
+        """What a reader of the tables should know: runs scored with missing answers, and
+        why some rows have no interval or test."""
+        notes = list(self.unanswered)
         if self.paired.note:
             notes.append(f"No paired tests: {self.paired.note}.")
         notes += [
@@ -66,6 +73,26 @@ class ComparisonReport:
                 "No slices for " + "; ".join(self.slices.missing) + " (older run folders)."
             )
         return notes
+
+
+def unanswered_notes(settings: list[Setting], set_name: str) -> list[str]:
+    """One line per run whose predictions file left questions of ``set_name`` unanswered."""
+    notes = []
+    for setting in settings:
+        for run in setting.runs:
+            missing = run.set_unanswered(set_name)
+            if missing <= 0:
+                continue
+            name = run.system or setting.label
+            if setting.n > 1:
+                name += f" (job {run.job})"
+            total = run.set_questions(set_name)
+            of = f" of {total}" if total is not None else ""
+            notes.append(
+                f"{name}: {missing}{of} questions had no prediction in its file "
+                "(scored as the empty answer)."
+            )
+    return notes
 
 
 def slice_records(table: SliceTable) -> tuple[list[str], list[list[Any]]]:
@@ -116,6 +143,7 @@ def markdown(report: ComparisonReport) -> str:
     notes = report.notes()
     if notes:
         lines += ["", *(f"- {note}" for note in notes)]
+    lines += ["", *selective_section(report.selective)]
     if report.slices.rows:
         lines += [
             "",
@@ -150,6 +178,7 @@ def compare_runs(
     comparison = compare(collect_runs(paths), metric, set_name)
     settings = group_settings(comparison)
     paired = compare_to_best(settings, set_name)
+    selective = selective_table(settings, set_name)
     out = Path(out_dir if out_dir is not None else paths[0])
     out.mkdir(parents=True, exist_ok=True)
     title = f"Comparison of {', '.join(str(p) for p in paths)}"
@@ -158,8 +187,10 @@ def compare_runs(
         comparison=comparison,
         settings=settings,
         paired=paired,
-        setting_records=setting_table.setting_records(comparison, settings, paired),
+        setting_records=setting_table.setting_records(comparison, settings, paired, selective),
         slices=slice_table(settings[:SLICE_SETTINGS], set_name),
+        selective=selective,
+        unanswered=unanswered_notes(settings, set_name),
     )
     suffix = "" if set_name == VALIDATION else f"_{set_name}"
     if plots:
@@ -208,6 +239,16 @@ def print_report(report: ComparisonReport) -> None:
     console.print(table)
     for note in report.notes():
         console.print(note)
+    if report.selective.has_numbers:
+        header, rows = selective_rows(report.selective)
+        table = Table(title=f"Selective answering on {report.comparison.set_name}")
+        for name in header:
+            table.add_column(name, justify="left" if name in ("setting", "note") else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    if report.selective.note:
+        console.print(f"Selective answering: {report.selective.note}.")
     markdown_file = next(p for p in report.files if p.suffix == ".md")
     console.print(f"wrote {markdown_file}, the CSV tables and {len(report.plots)} plot(s)")
 

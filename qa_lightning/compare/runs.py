@@ -60,6 +60,35 @@ class RunRecord:
             return list(sets)
         return [VALIDATION] if "f1" in self.metrics else []
 
+    @property
+    def system(self) -> str | None:
+        """The name of the system the run scored (metrics.json ``system``, given as
+        ``system_name=``); None when the run was not named."""
+        name = self.metrics.get("system")
+        return (name.strip() or None) if isinstance(name, str) else None
+
+    def set_summary(self, name: str = VALIDATION) -> dict[str, Any]:
+        """metrics.json ``sets.<name>`` (empty for older runs and sets the run did not score)."""
+        sets = self.metrics.get("sets")
+        if isinstance(sets, dict) and isinstance(sets.get(name), dict):
+            return sets[name]
+        return {}
+
+    def set_questions(self, name: str = VALIDATION) -> int | None:
+        """The questions of one set (``examples``; older runs: the scored ``total``)."""
+        count = self.set_summary(name).get("examples", self.set_scores(name).get("total"))
+        return int(count) if isinstance(count, int | float) else None
+
+    def set_unanswered(self, name: str = VALIDATION) -> int:
+        """Questions of one set a predictions file had no answer for (0 for a model's run)."""
+        count = self.set_summary(name).get("unanswered")
+        return int(count) if isinstance(count, int | float) else 0
+
+    def set_selective(self, name: str = VALIDATION) -> dict[str, Any]:
+        """One set's selective-answering numbers (aurc, ece, coverage_at_80, ...; percent);
+        empty when the run had no confidences or predates them."""
+        return self.set_summary(name).get("selective") or {}
+
     def set_scores(self, name: str = VALIDATION) -> dict[str, Any]:
         """The official scores of one set; the flat ones for validation in older folders."""
         sets = self.metrics.get("sets")

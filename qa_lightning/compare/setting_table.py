@@ -1,7 +1,8 @@
 """The settings table: mean ± sd over seeds, and each setting against the best one.
 
 One row per setting, best mean first. The numbers are kept as numbers (``settings.csv`` and
-the W&B table); :func:`markdown_rows` formats them for reading.
+the W&B table); :func:`markdown_rows` formats them for reading. ``settings.csv`` also holds
+each setting's selective-answering columns (:mod:`qa_lightning.compare.selective_table`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_lightning.compare.paired import ALPHA, PairedComparison
+from qa_lightning.compare.selective_table import SelectiveTable, csv_columns
 from qa_lightning.compare.settings import Setting, setting_params
 from qa_lightning.compare.table import Comparison, format_value, set_column
 
@@ -29,16 +31,23 @@ def _round(value: float) -> float | None:
 
 
 def setting_records(
-    comparison: Comparison, settings: list[Setting], paired: PairedComparison
+    comparison: Comparison,
+    settings: list[Setting],
+    paired: PairedComparison,
+    selective: SelectiveTable | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per setting: parameters, n, mean/sd per score, other sets' F1, tests."""
+    """One dict per setting: parameters (and the system, when any setting names one), n,
+    mean/sd per score, other sets' F1, tests, and the selective columns of ``selective``."""
     keys = setting_params(comparison)
+    systems = any(setting.system for setting in settings)
     shown = [s for s in _SHOWN if s in comparison.scores]
     rows_by_setting = {id(row.setting): row for row in paired.rows}
     decisive = tested_metric(comparison.metric)
     records = []
     for rank, setting in enumerate(settings, 1):
         record: dict[str, Any] = {"rank": rank, "setting": setting.label}
+        if systems:
+            record["system"] = setting.system or ""
         record.update({k: format_value(setting.params.get(k)) for k in keys})
         record["n"] = setting.n
         for score in shown:
@@ -65,6 +74,8 @@ def setting_records(
         else:
             record["significant"] = ""
         record["note"] = (row.note if row is not None else None) or ""
+        if selective is not None:
+            record.update(csv_columns(selective, setting))
         records.append(record)
     return records
 
@@ -94,10 +105,12 @@ def markdown_rows(
     """Header and formatted rows (the markdown and the terminal)."""
     keys = setting_params(comparison)
     shown = [s for s in _SHOWN if f"{s}_mean" in (records[0] if records else {})]
+    systems = ["system"] if any(r.get("system") for r in records) else []
     decisive = tested_metric(comparison.metric)
     other = [m for m in ("f1", "exact") if m != decisive]
     header = [
         "rank",
+        *systems,
         *keys,
         "n",
         *(LABELS.get(s, s) for s in shown),
@@ -115,6 +128,7 @@ def markdown_rows(
         rows.append(
             [
                 str(r["rank"]),
+                *(str(r[k]) for k in systems),
                 *(str(r[k]) for k in keys),
                 str(r["n"]),
                 *(_mean_sd(r, s) for s in shown),

@@ -3,6 +3,9 @@
 A single run's score mixes the setting's effect with the luck of its seed (initialisation,
 data order, the sampled training subset). Grouping the seeds of a setting shows both: the
 mean is the setting's score, the standard deviation how much a rerun would move it.
+
+A setting whose runs all name the same system (``system_name=``, metrics.json ``system``:
+a published system's predictions, or a model its author named) is labelled by that name.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ class Setting:
 
     params: dict[str, Any]  # the varied parameters other than the seed
     runs: list[RunRecord]
-    label: str  # "model.head=bilstm, optimizer.lr=0.001" (or the job, when nothing varies)
+    # "model.head=bilstm, optimizer.lr=0.001" (the parameters it sets), its runs' shared
+    # system name, or the job when nothing varies
+    label: str
+
+    @property
+    def system(self) -> str | None:
+        """The system name every run of the setting has (None unless they share one)."""
+        return shared_system(self.runs)
 
     @property
     def n(self) -> int:
@@ -84,11 +94,42 @@ def group_settings(comparison: Comparison) -> list[Setting]:
         mean = setting.mean(comparison.metric, comparison.set_name)
         return (math.isnan(mean), 0.0 if math.isnan(mean) else -mean)
 
+    _tell_systems_apart(settings)
     return sorted(settings, key=order)
 
 
+def shared_system(runs: list[RunRecord]) -> str | None:
+    """The system name of ``runs`` when every one has the same non-empty one, else None."""
+    names = {run.system for run in runs}
+    if len(names) == 1:
+        return names.pop()
+    return None
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    """``key=value, ...`` of the parameters the setting's runs set: one that they leave at
+    its default is left out (runs of different kinds, a train.py run beside an eval.py one,
+    each vary keys the other never sets)."""
+    return ", ".join(f"{k}={format_value(v)}" for k, v in params.items() if v != NOT_SET)
+
+
 def _label(params: dict[str, Any], runs: list[RunRecord], *, with_job: bool = False) -> str:
-    text = ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
+    text = shared_system(runs) or _params_text(params)
     if len(runs) == 1 and (with_job or not text):
         return f"{text} (job {runs[0].job})" if text else f"job {runs[0].job}"
-    return text or "all runs"
+    if not text:
+        return "config defaults" if params else "all runs"
+    return text
+
+
+def _tell_systems_apart(settings: list[Setting]) -> None:
+    """Settings that share a system name (a named model swept over a parameter) keep the
+    name and add their parameters, so that no two rows, columns or legend entries read
+    the same."""
+    counts: dict[str, int] = {}
+    for setting in settings:
+        counts[setting.label] = counts.get(setting.label, 0) + 1
+    for setting in settings:
+        params = _params_text(setting.params)
+        if setting.system is not None and counts[setting.label] > 1 and params:
+            setting.label = f"{setting.label} ({params})"

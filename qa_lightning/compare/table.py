@@ -1,5 +1,6 @@
 """The runs table: runs sorted by a metric on one evaluation set, one column per varied
-parameter, one F1 column per further set."""
+parameter, one F1 column per further set (and the system each run scored, when any run
+names one)."""
 
 from __future__ import annotations
 
@@ -104,9 +105,11 @@ def format_value(value: Any) -> str:
 
 def table_rows(comparison: Comparison, *, digits: int = 2) -> tuple[list[str], list[list[str]]]:
     """Header and rows as strings, shared by the markdown, CSV and terminal tables."""
+    systems = any(run.system for run in comparison.runs)
     header = [
         "rank",
         "job",
+        *(["system"] if systems else []),
         "status",
         *comparison.varied,
         *comparison.scores,
@@ -125,6 +128,7 @@ def table_rows(comparison: Comparison, *, digits: int = 2) -> tuple[list[str], l
             [
                 str(rank) if run.status == COMPLETED else "",
                 run.job,
+                *([run.system or ""] if systems else []),
                 run.status.upper() if run.status == FAILED else run.status,
                 *(format_value(run.params.get(k, NOT_SET)) for k in comparison.varied),
                 *scores,
@@ -164,7 +168,8 @@ def print_table(comparison: Comparison, *, title: str, console: Any = None) -> N
     header, rows = table_rows(comparison)
     table = Table(title=title)
     for name in header:
-        table.add_column(name, justify="right" if name not in ("job", "status") else "left")
+        left = name in ("job", "system", "status")
+        table.add_column(name, justify="left" if left else "right")
     for row, run in zip(rows, comparison.runs, strict=True):
         style = "red" if run.status == FAILED else ("dim" if run.status != COMPLETED else None)
         table.add_row(*row, style=style)

@@ -95,6 +95,9 @@ class ScoredRunConfig(ModelRunConfig):
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     tags: list[str] = field(default_factory=list)  # the run's tags in W&B and MLflow
+    # the name qa-compare shows for this run's setting (tables, plots) instead of its
+    # overrides, e.g. "MiniLM recipe" or a published system's name; null: the overrides
+    system_name: str | None = None
 
 
 @dataclass
@@ -129,6 +132,13 @@ class TrainConfig(ScoredRunConfig):
 @dataclass
 class EvalConfig(BackendChoice, ScoredRunConfig):
     task_name: str = "eval"
+    # any system's answers in the official format, {question id: answer text} ("" = no
+    # answer), scored on every configured set with no model; a question the file does not
+    # answer counts as "" (and the run says how many)
+    predictions_file: str | None = None
+    # with predictions_file, SQuAD 2.0: the official script's na_prob file, {question id:
+    # no-answer probability}, for best_exact/best_f1 and the null-threshold curve
+    null_odds_file: str | None = None
 
 
 @dataclass

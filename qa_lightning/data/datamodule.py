@@ -337,6 +337,7 @@ class SquadDataModule(pl.LightningDataModule):
             labelled=split != PREDICT,
             seed=self.seed,
             slices=self.slices,
+            language=str(cfg.get("language") or "en"),
         )
 
     def evaluators(self) -> list[Evaluator]:

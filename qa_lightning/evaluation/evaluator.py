@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,19 @@ import torch
 
 from qa_lightning.evaluation.intervals import score_intervals
 from qa_lightning.evaluation.metric import QALogitsCollector, decode_complete_examples
+from qa_lightning.evaluation.metric_names import SET_SELECTIVE
 from qa_lightning.evaluation.postprocessing import Postprocessed
-from qa_lightning.evaluation.scoring import per_question_scores, scores_from_per_question
+from qa_lightning.evaluation.scoring import (
+    per_question_scores,
+    score_prediction,
+    scores_from_per_question,
+)
+from qa_lightning.evaluation.selective import (
+    ThresholdCurve,
+    answer_confidence,
+    null_threshold_curve,
+    selective_scores,
+)
 from qa_lightning.evaluation.sets import PREDICT, VALIDATION, metric_prefix
 from qa_lightning.evaluation.slices import (
     DEFAULT_SLICES,
@@ -38,6 +49,7 @@ __all__ = [
     "DecodingSettings",
     "EvaluationResult",
     "Evaluator",
+    "score_answers",
     "score_decoded",
 ]
 
@@ -58,7 +70,10 @@ class EvaluationResult:
     ``scores`` are the official ones (percent, ``total`` = questions scored); ``intervals``
     95% bootstrap intervals over questions for EM/F1 (and v2's HasAns/NoAns F1);
     ``slices`` family -> label -> {count, exact, f1, f1_ci}; ``records`` one dict per
-    scored question. An unlabelled set (predictions only) has answers and nothing else.
+    scored question; ``selective`` the selective-answering numbers of
+    :func:`~qa_lightning.evaluation.selective.selective_scores` (empty without confidences)
+    and ``threshold_curve`` v2's scores along the null threshold (None without null odds).
+    An unlabelled set (predictions only) has answers and nothing else.
     """
 
     name: str
@@ -70,6 +85,12 @@ class EvaluationResult:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     slices: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    selective: dict[str, Any] = field(default_factory=dict)
+    threshold_curve: ThresholdCurve | None = None
+    language: str = "en"  # the answer normalisation rules it was scored with
+    null_threshold: float | None = None  # v2: the null threshold its answers were given with
+    # questions a predictions file gave no answer for (scored as ""); 0 for a model's run
+    unanswered: int = 0
 
     @property
     def prefix(self) -> str:
@@ -92,18 +113,29 @@ class EvaluationResult:
         for key, (low, high) in self.intervals.items():
             out[f"{self.prefix}/{key}_ci_low"] = float(low)
             out[f"{self.prefix}/{key}_ci_high"] = float(high)
+        if self.selective:
+            for key in SET_SELECTIVE:
+                out[f"{self.prefix}/{key}"] = float(self.selective[key])
+            low, high = self.selective["aurc_ci"]
+            out[f"{self.prefix}/aurc_ci_low"] = float(low)
+            out[f"{self.prefix}/aurc_ci_high"] = float(high)
         return out
 
     def summary(self) -> dict[str, Any]:
         """What metrics.json keeps of this set."""
-        return {
+        summary = {
             "version_2": self.version_2,
+            "language": self.language,
             "examples": self.examples,
             "unscored": self.unscored,
+            "unanswered": self.unanswered,
             "scores": self.scores,
             "intervals": {k: [lo, hi] for k, (lo, hi) in self.intervals.items()},
             "slices": self.slices,
         }
+        if self.selective:
+            summary["selective"] = self.selective
+        return summary
 
     def describe(self) -> str:
         """One console line: ``new_wiki: EM 41.2 [38.1, 44.3]  F1 52.7 [50.0, 55.4]  (...)``."""
@@ -114,6 +146,12 @@ class EvaluationResult:
             value = self.scores.get(key, float("nan"))
             low, high = self.intervals.get(key, (float("nan"), float("nan")))
             parts.append(f"{label} {value:.2f} [{low:.2f}, {high:.2f}]")
+        if self.selective:
+            low, high = self.selective["aurc_ci"]
+            aurc = self.selective["aurc"]
+            parts.append(
+                f"AURC {aurc:.2f} [{low:.2f}, {high:.2f}]  ECE {self.selective['ece']:.2f}"
+            )
         total = int(self.scores.get("total", 0))
         return f"{self.name}: {'  '.join(parts)}  ({total} of {self.examples} questions)"
 
@@ -121,7 +159,7 @@ class EvaluationResult:
 def score_decoded(
     name: str,
     examples: Any,
-    windows: np.ndarray,
+    windows: np.ndarray | None,
     outputs: Postprocessed,
     *,
     version_2: bool,
@@ -129,21 +167,27 @@ def score_decoded(
     total_examples: int | None = None,
     seed: int = 0,
     slices: Sequence[Slice] = DEFAULT_SLICES,
+    language: str = "en",
 ) -> EvaluationResult:
-    """Official scores, intervals, slices and per-question records of decoded answers.
+    """Official scores, intervals, slices, selective answering and per-question records of
+    decoded answers.
 
     ``examples`` are the scored questions (every one with an answer in ``outputs``) and
-    ``windows`` their window counts. For v2 the official no-answer override uses
+    ``windows`` their window counts (None: unknown, a predictions file; the families that
+    need them are left out). For v2 the official no-answer override uses
     ``null_score_diff_threshold``, so it agrees with the predictions themselves. ``slices``:
-    the families each question is labelled with (``evaluation.slices``).
+    the families each question is labelled with (``evaluation.slices``); ``language``: the
+    answer normalisation rules (``data.language``, ``data.eval_sets.<name>.language``).
+    The selective-answering numbers need every answer's probability (``outputs.nbest``).
     """
-    null_odds = outputs.null_odds if version_2 else None
+    null_odds = outputs.null_odds if version_2 and outputs.null_odds else None
     pq = per_question_scores(
         examples,
         outputs.predictions,
         version_2=version_2,
         null_odds=null_odds,
         na_prob_thresh=null_score_diff_threshold,
+        language=language,
     )
     scores = scores_from_per_question(pq, version_2=version_2, null_odds=null_odds)
     exact, f1 = 100.0 * pq.exact, 100.0 * pq.f1
@@ -154,11 +198,14 @@ def score_decoded(
     wanted = ["question", "answers", "title", "context"]
     columns = examples.select_columns([c for c in wanted if c in examples.column_names]).to_dict()
     golds = [list(a["text"]) for a in columns["answers"]]
+    confidence = [
+        answer_confidence(outputs.predictions[q], outputs.nbest.get(q, [])) for q in pq.ids
+    ]
     questions = [
         Question(
             question=columns["question"][i],
             answers=tuple(gold),
-            windows=int(windows[i]),
+            windows=int(windows[i]) if windows is not None else 0,
             version_2=version_2,
             id=qid,
             title=columns["title"][i] if "title" in columns else "",
@@ -167,7 +214,9 @@ def score_decoded(
         )
         for i, (qid, gold) in enumerate(zip(pq.ids, golds, strict=True))
     ]
-    labels = label_questions(questions, slices, version_2=version_2)
+    labels = label_questions(
+        questions, slices, version_2=version_2, windows_known=windows is not None
+    )
     records = [
         {
             "id": qid,
@@ -178,12 +227,28 @@ def score_decoded(
             "f1": float(f1[i]),
             "has_answer": bool(pq.has_answer[i]),
             "null_odds": outputs.null_odds.get(qid) if version_2 else None,
+            "confidence": confidence[i],
             **labels[i],
         }
         for i, (qid, question, gold) in enumerate(
             zip(pq.ids, columns["question"], golds, strict=True)
         )
     ]
+    selective: dict[str, Any] = {}
+    if pq.ids and all(c is not None for c in confidence):
+        correct = pq.exact == 1.0
+        selective = selective_scores(np.array(confidence, dtype=np.float64), correct, seed=seed)
+    curve = None
+    if null_odds:
+        span_f1 = [
+            score_prediction(_best_span(outputs, qid), gold, version_2=True, language=language)[1]
+            for qid, gold in zip(pq.ids, golds, strict=True)
+        ]
+        odds = np.array([null_odds.get(q, np.nan) for q in pq.ids], dtype=np.float64)
+        known = ~np.isnan(odds)  # a na_prob file may leave questions out: not on the curve
+        curve = null_threshold_curve(
+            odds[known], pq.has_answer[known], np.array(span_f1, dtype=np.float64)[known]
+        )
     return EvaluationResult(
         name=name,
         version_2=version_2,
@@ -193,7 +258,61 @@ def score_decoded(
         intervals=score_intervals(per_question, seed=seed),
         slices=slice_scores(labels, exact, f1, seed=seed, slices=slices),
         records=records,
+        selective=selective,
+        threshold_curve=curve,
+        language=language,
+        null_threshold=null_score_diff_threshold if version_2 else None,
     )
+
+
+# The official v2.0 script's --na-prob-thresh default: a na_prob file holds probabilities,
+# so nothing is forced to "no answer" unless the user's file says more than certain.
+OFFICIAL_NA_PROB_THRESH = 1.0
+
+
+def score_answers(
+    name: str,
+    examples: Any,
+    answers: Mapping[str, str],
+    *,
+    version_2: bool,
+    null_odds: Mapping[str, float] | None = None,
+    seed: int = 0,
+    slices: Sequence[Slice] = DEFAULT_SLICES,
+    language: str = "en",
+) -> EvaluationResult:
+    """Any system's answers ({question id: text}, the official predictions file) scored like
+    a model's: official scores, intervals, slices (those that need no windows), records.
+
+    A question ``answers`` lacks counts as answered ``""`` (the official v1.1 script scores
+    it 0; on v2.0 it abstains) and is counted in ``unanswered``. ``null_odds``: the official
+    na_prob file (v2), used with the script's default threshold for best_exact/best_f1 and
+    the null-threshold curve. No confidences: no selective-answering numbers.
+    """
+    ids = [str(qid) for qid in examples["id"]]
+    filled = {qid: str(answers.get(qid, "")) for qid in ids}
+    odds = {qid: float(null_odds[qid]) for qid in ids if qid in null_odds} if null_odds else {}
+    result = score_decoded(
+        name,
+        examples,
+        None,
+        Postprocessed(filled, {}, odds if version_2 else {}),
+        version_2=version_2,
+        null_score_diff_threshold=OFFICIAL_NA_PROB_THRESH,
+        seed=seed,
+        slices=slices,
+        language=language,
+    )
+    return dataclasses.replace(result, unanswered=sum(qid not in answers for qid in ids))
+
+
+def _best_span(outputs: Postprocessed, qid: str) -> str:
+    """The question's answer if it is a span, else its best non-empty n-best text ("" if
+    none): what it answers when the null threshold lets it (v2's threshold curve)."""
+    prediction = outputs.predictions[qid]
+    if prediction:
+        return prediction
+    return next((c["text"] for c in outputs.nbest.get(qid, []) if c["text"]), "")
 
 
 class Evaluator:
@@ -210,6 +329,7 @@ class Evaluator:
         labelled: ``False`` for a prediction-only set: answers, no scores.
         seed: of the bootstrap intervals (the same seed gives the same intervals).
         slices: the slice families of the result (``evaluation.slices``; the built-ins).
+        language: the answer normalisation rules of the set's scores (``en``: SQuAD's).
     """
 
     def __init__(
@@ -224,8 +344,10 @@ class Evaluator:
         labelled: bool = True,
         seed: int = 0,
         slices: Sequence[Slice] = DEFAULT_SLICES,
+        language: str = "en",
     ):
         self.name = name
+        self.language = language
         self.examples = examples
         self.features = features
         self.version_2 = version_2
@@ -277,6 +399,7 @@ class Evaluator:
                 examples=len(self.examples),
                 outputs=decoded.outputs,
                 labelled=False,
+                language=self.language,
             )
         return score_decoded(
             self.name,
@@ -288,4 +411,5 @@ class Evaluator:
             total_examples=len(self.examples),
             seed=self.seed,
             slices=self.slices,
+            language=self.language,
         )

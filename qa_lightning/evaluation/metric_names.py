@@ -34,6 +34,10 @@ SET_SCORES_V2 = (
 # The scores with a bootstrap interval over questions, logged as <score>_ci_low/_ci_high.
 SET_INTERVALS = ("exact", "f1")
 SET_INTERVALS_V2 = ("HasAns_f1", "NoAns_f1")
+# Selective answering (qa_lightning.evaluation.selective), from each question's confidence
+# (the probability of its answer): logged by every set a model scored, percent.
+SET_SELECTIVE = ("aurc", "coverage_at_80", "coverage_at_90", "ece")
+SET_SELECTIVE_INTERVALS = ("aurc",)
 # The scores a runs table shows (when any run has them), in this order.
 HEADLINE_SCORES = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_exact", "best_f1")
 # What training logs (QAModule.training_step: on step and epoch, both seen by callbacks).
@@ -49,6 +53,7 @@ RECORD_FIELDS = (
     "f1",
     "has_answer",
     "null_odds",
+    "confidence",
 )
 RECORD_SCORES = ("f1", "exact")  # the per-question scores every record carries (percent)
 
@@ -58,7 +63,11 @@ def set_metrics(prefix: str, *, version_2: bool) -> list[str]:
     scores = SET_SCORES + (SET_SCORES_V2 if version_2 else ())
     intervals = SET_INTERVALS + (SET_INTERVALS_V2 if version_2 else ())
     bounds = [f"{key}_ci_{end}" for key in intervals for end in ("low", "high")]
-    return [f"{prefix}/{name}" for name in (*scores, *bounds)]
+    selective = [
+        *SET_SELECTIVE,
+        *(f"{key}_ci_{end}" for key in SET_SELECTIVE_INTERVALS for end in ("low", "high")),
+    ]
+    return [f"{prefix}/{name}" for name in (*scores, *bounds, *selective)]
 
 
 def logged_metrics(

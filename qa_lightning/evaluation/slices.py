@@ -31,7 +31,8 @@ class Question:
     """What the evaluator knows of one scored question: what a :class:`Slice` labels.
 
     ``answers`` are the gold texts as the set has them (empty: a v2.0 unanswerable question);
-    ``windows`` how many windows the tokenizer split the context into; ``prediction`` the
+    ``windows`` how many windows the tokenizer split the context into (0: unknown, a
+    predictions file scored without a tokenizer); ``prediction`` the
     model's answer ("" for no answer), for slices of the model's behaviour (e.g. answer
     length predicted).
     """
@@ -58,6 +59,9 @@ class Slice:
 
     name: str = ""
     order: tuple[str, ...] = ()
+    # True for a family that labels by ``Question.windows``: left out where no tokenizer cut
+    # the contexts (a predictions file scored without a model, ``eval.py predictions_file=``)
+    needs_windows: bool = False
 
     def applies(self, version_2: bool) -> bool:
         """Whether the family labels a set (``version_2``: scored with the SQuAD 2.0 rules)."""
@@ -141,6 +145,7 @@ class Windows(Slice):
 
     name = "windows"
     order = ("1", "2", "3+")
+    needs_windows = True
 
     def label(self, question: Question) -> str:
         return window_count(question.windows)
@@ -180,10 +185,14 @@ def label_questions(
     slices: Sequence[Slice] = DEFAULT_SLICES,
     *,
     version_2: bool,
+    windows_known: bool = True,
 ) -> list[dict[str, str]]:
     """One ``{family: label}`` dict per question, in order, for the ``slices`` that apply to
-    a set scored with ``version_2``."""
-    applying = [s for s in slices if s.applies(version_2)]
+    a set scored with ``version_2`` (without those that need window counts unless
+    ``windows_known``)."""
+    applying = [
+        s for s in slices if s.applies(version_2) and (windows_known or not s.needs_windows)
+    ]
     labels = []
     for question in questions:
         row = {}

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.loggers import Logger, WandbLogger
 from pytorch_lightning.trainer.states import TrainerFn
+
+from qa_lightning.evaluation.sets import set_folder
+from qa_lightning.tracking.run_folder import SELECTIVE_PLOT
 
 COLUMNS = ["id", "question", "gold", "predicted", "correct", "f1"]
 SLICE_COLUMNS = ["family", "slice", "count", "exact", "f1", "f1_ci_low", "f1_ci_high"]
@@ -48,8 +52,15 @@ def slice_rows(slices: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[li
     return rows
 
 
-def log_evaluation_tables(loggers: list[Logger], results: Sequence[Any], *, samples: int) -> None:
-    """Per set: ``<prefix>/predictions`` (``samples`` rows, 0: none) and ``<prefix>/slices``."""
+def log_evaluation_tables(
+    loggers: list[Logger],
+    results: Sequence[Any],
+    *,
+    samples: int,
+    output_dir: str | Path | None = None,
+) -> None:
+    """Per set: ``<prefix>/predictions`` (``samples`` rows, 0: none), ``<prefix>/slices`` and,
+    where the run folder ``output_dir`` has the set's selective.png, ``<prefix>/selective``."""
     for logger in loggers:
         if not isinstance(logger, WandbLogger):
             continue
@@ -62,6 +73,11 @@ def log_evaluation_tables(loggers: list[Logger], results: Sequence[Any], *, samp
             logger.log_table(
                 key=f"{result.prefix}/slices", columns=SLICE_COLUMNS, data=slice_rows(result.slices)
             )
+            if output_dir is None:
+                continue
+            plot = set_folder(output_dir, result.name) / SELECTIVE_PLOT
+            if plot.is_file():
+                logger.log_image(key=f"{result.prefix}/selective", images=[str(plot)])
 
 
 def final_evaluation_tables(loggers: list[Logger], cfg: Any) -> Callable[..., None]:
@@ -72,6 +88,8 @@ def final_evaluation_tables(loggers: list[Logger], cfg: Any) -> Callable[..., No
 
     def receive(results: Sequence[Any], trainer: Any) -> None:
         if trainer.state.fn != TrainerFn.FITTING:
-            log_evaluation_tables(loggers, results, samples=samples)
+            log_evaluation_tables(
+                loggers, results, samples=samples, output_dir=cfg.paths.output_dir
+            )
 
     return receive

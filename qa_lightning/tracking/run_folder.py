@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 
@@ -20,7 +21,10 @@ from qa_lightning.evaluation.evaluator import VALIDATION, EvaluationResult
 from qa_lightning.evaluation.sets import set_folder
 from qa_lightning.storage.atomic import atomic_file
 from qa_lightning.storage.run_files import METRICS_FILE, RECORDS_FILE, write_json_atomic
+from qa_lightning.tracking.selective_plot import plot_selective
 from qa_lightning.tracking.slice_plot import plot_slices
+
+SELECTIVE_PLOT = "selective.png"  # risk-coverage, reliability diagram (v2: null threshold)
 
 __all__ = [
     "METRICS_FILE",
@@ -39,13 +43,14 @@ def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def write_set_files(folder: str | Path, result: EvaluationResult, *, plots: bool = True) -> None:
-    """predictions.json, nbest_predictions.json, null_odds.json (v2); for a labelled set
-    also per_question.jsonl and slices.png."""
+    """predictions.json, nbest_predictions.json (a model's), null_odds.json (v2); for a
+    labelled set also per_question.jsonl, slices.png and (with confidences) selective.png."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     outputs = result.outputs
     write_json_atomic(folder / "predictions.json", outputs.predictions)
-    write_json_atomic(folder / "nbest_predictions.json", outputs.nbest)
+    if outputs.nbest:  # a predictions file's run has none
+        write_json_atomic(folder / "nbest_predictions.json", outputs.nbest)
     if outputs.null_odds:
         write_json_atomic(folder / "null_odds.json", outputs.null_odds)
     if not result.labelled:
@@ -57,6 +62,15 @@ def write_set_files(folder: str | Path, result: EvaluationResult, *, plots: bool
             folder / "slices.png",
             title=f"{result.name}: F1 by slice ({len(result.records)} questions)",
             overall_f1=float(result.scores["f1"]),
+        )
+    if plots and result.selective:
+        plot_selective(
+            folder / SELECTIVE_PLOT,
+            title=f"{result.name}: selective answering ({len(result.records)} questions)",
+            confidence=np.array([r["confidence"] for r in result.records], dtype=np.float64),
+            correct=np.array([r["exact"] == 100.0 for r in result.records], dtype=bool),
+            threshold_curve=result.threshold_curve,
+            chosen_threshold=result.null_threshold,
         )
 
 
@@ -86,9 +100,12 @@ class RunFolderWriter:
     compare command tells from a finished run's ``completed``).
     """
 
-    def __init__(self, output_dir: str | Path, *, plots: bool = True):
+    def __init__(
+        self, output_dir: str | Path, *, plots: bool = True, system_name: str | None = None
+    ):
         self.output_dir = Path(output_dir)
         self.plots = plots
+        self.system_name = system_name  # metrics.json "system": qa-compare's label
 
     def __call__(self, results: list[EvaluationResult], trainer: pl.Trainer) -> None:
         if not trainer.is_global_zero:
@@ -100,6 +117,7 @@ class RunFolderWriter:
         status = "training" if trainer.state.fn == TrainerFn.FITTING else "completed"
         extra = {
             "status": status,
+            "system": self.system_name,
             "epoch": trainer.current_epoch,
             "global_step": trainer.global_step,
         }

@@ -127,6 +127,17 @@ def test_training_scores_every_set_with_intervals_in_every_output(run) -> None:
     assert sum(1 for row in rows if row.get("eval/shifted/f1")) == 1
 
     summary = wandb_summary(run_dir)["summary"]
+    for name, prefix in (("validation", "val"), ("shifted", "eval/shifted"), ("flat", "eval/flat")):
+        selective = sets[name]["selective"]  # every set a model scored: selective answering
+        for key in ("aurc", "coverage_at_80", "coverage_at_90", "ece"):
+            assert summary[f"{prefix}/{key}"] == pytest.approx(selective[key]), (name, key)
+        assert summary[f"{prefix}/aurc_ci_low"] == pytest.approx(selective["aurc_ci"][0])
+        assert float(last[f"{prefix}/aurc"]) == pytest.approx(selective["aurc"])
+        assert summary[f"{prefix}/selective"]["_type"] == "images/separated", name
+        folder = run_dir if name == "validation" else run_dir / "eval" / name
+        assert (folder / "selective.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        records = [json.loads(x) for x in (folder / "per_question.jsonl").read_text().splitlines()]
+        assert all(0.0 <= r["confidence"] <= 1.0 for r in records), name
     assert summary["eval/shifted/f1"] == pytest.approx(sets["shifted"]["scores"]["f1"])
     assert summary["eval/flat/f1_ci_high"] == pytest.approx(sets["flat"]["intervals"]["f1"][1])
     assert summary["val/f1_ci_low"] == pytest.approx(sets["validation"]["intervals"]["f1"][0])
@@ -240,3 +251,92 @@ def test_a_bad_eval_set_fails_before_training(tiny_bert_dir, tmp_path) -> None:
     (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert "data.eval_sets.missing" in line and "nowhere.json" in line
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def read_records(path: Path) -> dict[str, dict]:
+    return {(row := json.loads(line))["id"]: row for line in path.read_text().splitlines() if line}
+
+
+def test_a_predictions_file_is_a_run_that_compare_tests_against_the_trained_one(
+    run, tmp_path
+) -> None:
+    """Any system's answers: the trained run's own, three dropped and four spoiled, scored
+    by eval.py with no model, then ranked and paired against the trained run."""
+    import hashlib
+
+    from qa_lightning.compare.report import main as compare_main
+
+    run_dir, _ = run
+    trained = read_records(run_dir / "per_question.jsonl")
+    answers = json.loads((run_dir / "predictions.json").read_text())
+    dropped, spoiled = list(answers)[:3], list(answers)[3:7]
+    for qid in dropped:
+        del answers[qid]
+    for qid in spoiled:
+        answers[qid] = "zzz qqq"
+    preds = tmp_path / "system_preds.json"
+    preds.write_text(json.dumps(answers))
+    out = tmp_path / "system"
+    run_entry(
+        "eval.py",
+        [
+            *SMALL_DATA[:3],  # the same synthetic validation set
+            f"predictions_file={preds}",
+            "system_name=Spoiled system",
+            "extras.print_config=false",
+        ],
+        out,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["system"] == "Spoiled system"
+    assert metrics["source"]["sha256"] == hashlib.sha256(preds.read_bytes()).hexdigest()
+    entry = metrics["sets"]["validation"]
+    assert entry["unanswered"] == 3 and "selective" not in entry
+    scored = read_records(out / "per_question.jsonl")
+    assert set(scored) == set(trained)
+    changed = set(dropped) | set(spoiled)
+    for qid, record in scored.items():  # the unchanged answers score as they did
+        expected = 0.0 if qid in changed else trained[qid]["f1"]
+        assert record["f1"] == pytest.approx(expected), qid
+    f1 = sum(r["f1"] for r in scored.values()) / len(scored)
+    assert entry["scores"]["f1"] == pytest.approx(f1)
+    check_run_files_documented(out)
+
+    report = tmp_path / "report"
+    compare_main([str(run_dir), str(out), "--out", str(report), "--no-plots"])
+    with open(report / "settings.csv") as f:
+        rows = {row["rank"]: row for row in csv.DictReader(f)}
+    lost = sum(trained[q]["f1"] for q in changed) / len(trained)
+    if lost > 0:  # the trained run is best; the system's paired difference is what it lost
+        assert float(rows["2"]["f1_diff"]) == pytest.approx(-lost, abs=0.01)
+    markdown = (report / "comparison.md").read_text()
+    assert "Spoiled system" in markdown
+    assert "3 of 40 questions had no prediction" in markdown
+
+
+def test_a_v2_predictions_file_with_its_null_odds_scores_as_the_model_did(
+    run, files, tmp_path
+) -> None:
+    """The model's own v2 answers and null odds, as files, give the model's official scores
+    (the file run's threshold is the official 1.0; every question past the model's 0.0
+    already answers "")."""
+    run_dir, _ = run
+    folder = run_dir / "eval" / "flat"
+    out = tmp_path / "flat_system"
+    run_entry(
+        "eval.py",
+        [
+            "data=squad_json",  # no validation file: the flat set alone
+            f"+data.eval_sets.flat={{file:{files['flat_v2']},version_2:true}}",
+            f"predictions_file={folder / 'predictions.json'}",
+            f"null_odds_file={folder / 'null_odds.json'}",
+            "extras.print_config=false",
+        ],
+        out,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())["sets"]["flat"]
+    trained = json.loads((run_dir / "metrics.json").read_text())["sets"]["flat"]
+    assert metrics["scores"] == trained["scores"]
+    assert metrics["intervals"] == trained["intervals"]
+    assert metrics["slices"] == {k: v for k, v in trained["slices"].items() if k != "windows"}
+    assert "selective" in trained and "selective" not in metrics

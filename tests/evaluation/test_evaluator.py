@@ -109,11 +109,13 @@ def test_the_config_knows_every_metric_a_set_logs(name, prefix, version_2):
     n = 12  # q3 is unanswerable: v2 has HasAns and NoAns questions
     predictions = random_predictions(n, seed=2)
     null_odds = {k: float(i) for i, k in enumerate(predictions)} if version_2 else {}
+    # a model's answers come with their n-best probabilities: the selective numbers too
+    nbest = {k: [{"text": text, "probability": 0.5}] for k, text in predictions.items()}
     result = score_decoded(
         name,
         examples_with_answers(n),
         [1] * n,
-        Postprocessed(predictions=predictions, null_odds=null_odds),
+        Postprocessed(predictions=predictions, nbest=nbest, null_odds=null_odds),
         version_2=version_2,
     )
     assert sorted(result.metrics()) == sorted(set_metrics(prefix, version_2=version_2))
