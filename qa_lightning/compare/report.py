@@ -5,8 +5,9 @@ the best one, print the tables and write the report files.
 ``comparison.md`` (everything below), ``settings.csv`` (one row per setting: mean/sd over
 seeds, paired differences to the best with intervals and p-values, selective answering),
 ``comparison.csv`` (one row per run), ``slices.csv`` and the plots. Any run folder counts,
-a published system's predictions scored by ``eval.py predictions_file=...`` included. ``python -m qa_lightning.compare diff A B``
-lists the questions a change fixed and broke (:mod:`qa_lightning.compare.diff`).
+a published system's predictions scored by ``eval.py predictions_file=...`` included.
+``python -m qa_lightning.compare diff A B`` lists the questions a change fixed and broke
+(:mod:`qa_lightning.compare.diff`).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def write_set_files(folder: str | Path, result: EvaluationResult, *, plots: bool
     if plots and result.selective:
         plot_selective(
             folder / SELECTIVE_PLOT,
-            title=f"{result.name}: selective answering ({len(result.records)} questions)",
+            title=result.name,  # the plot adds "selective answering (<n> questions)"
             confidence=np.array([r["confidence"] for r in result.records], dtype=np.float64),
             correct=np.array([r["exact"] == 100.0 for r in result.records], dtype=bool),
             threshold_curve=result.threshold_curve,
