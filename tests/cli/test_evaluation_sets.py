@@ -314,6 +314,7 @@ def test_a_predictions_file_is_a_run_that_compare_tests_against_the_trained_one(
     assert "3 of 40 questions had no prediction" in markdown
 
 
+@pytest.mark.slow  # ~10 s; test_score_answers checks v2 files against squad_scores in process
 def test_a_v2_predictions_file_with_its_null_odds_scores_as_the_model_did(
     run, files, tmp_path
 ) -> None:
