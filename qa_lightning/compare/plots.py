@@ -57,11 +57,12 @@ def plot_metric_vs_params(
 
     A parameter only one setting sets (``predictions_file`` of a published system's run
     compared with trained runs, say) gets no plot: one point against every other
-    setting's "default" says nothing the tables do not."""
+    setting's "default" says nothing the tables do not; nor does ``system_name``, a name
+    rather than a quantity (it labels the settings already)."""
     params = [
         p
         for p in setting_params(comparison)
-        if sum(s.params.get(p, NOT_SET) != NOT_SET for s in settings) > 1
+        if p != "system_name" and sum(s.params.get(p, NOT_SET) != NOT_SET for s in settings) > 1
     ]
     metric, set_name = comparison.metric, comparison.set_name
     written = []
