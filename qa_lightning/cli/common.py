@@ -25,7 +25,7 @@ from qa_lightning.components import resolve_class
 from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.evaluation.slices import build_slices
-from qa_lightning.models.checks import module_class
+from qa_lightning.models.checks import adapter_arguments, module_class
 from qa_lightning.models.head_module import HeadQAModule, saved_head_settings
 from qa_lightning.models.heads import head_label, head_node
 from qa_lightning.models.limits import check_against_model
@@ -190,6 +190,7 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
         "attn_implementation": model["attn_implementation"],
         "trust_remote_code": model["trust_remote_code"],
         "loss": model.get("loss"),
+        **adapter_arguments(model),  # model.adapter.rank > 0: LoraQAModule's
         **(model.get("module_args") or {}),
     }
     if training:

@@ -30,6 +30,20 @@ class HeadArgs:
 
 
 @dataclass
+class AdapterConfig:
+    """``model.adapter``: LoRA adapters (``peft``) on a QA model instead of fine-tuning it
+    whole; only the adapters and the span layer train (qa_lightning.models.lora)."""
+
+    # the adapters' rank r; 0: no adapters (model.adapter.rank=8 turns them on)
+    rank: int = 0
+    alpha: float = 16.0  # the update is scaled by alpha / rank
+    dropout: float = 0.05  # dropout on the adapters' input
+    # the linear layers that get adapters, by name; null: peft's default for the
+    # architecture (BERT: query, value)
+    target_modules: list[str] | None = None
+
+
+@dataclass
 class ModelConfig:
     """``model``: which pretrained model, which LightningModule and span head, what is
     frozen."""
@@ -64,6 +78,9 @@ class ModelConfig:
     hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
     # with freeze=all: compute the encoder's outputs once, memory-map them from disk
     encoder_cache: bool = True
+    # LoRA adapters instead of fine-tuning every weight: rank (0: none), alpha, dropout,
+    # target_modules
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The model config checked before anything loads: the LightningModule, the span head and
 the loss each resolve to a subclass of their seam and take the keys given, and the settings
-that go with a head (``model.freeze``, ``model.freeze_layers``). What depends on the model's
+that go with a head (``model.freeze``, ``model.freeze_layers``) or with LoRA adapters
+(``model.adapter``). What depends on the model's
 own config (position limit, layers): :mod:`qa_lightning.models.limits`."""
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from qa_lightning.components import check_component
+from qa_lightning.components import check_component, class_path
 from qa_lightning.config import FREEZE_POLICIES, choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.models.heads import NAMED_HEADS, SpanHead, head_node
 from qa_lightning.models.limits import check_freeze_layers
+from qa_lightning.models.lora import LoraQAModule
 from qa_lightning.models.losses import SpanLoss
 from qa_lightning.models.qa_module import QAModule
 
@@ -23,9 +25,18 @@ def module_class(model: Mapping[str, Any]) -> type[QAModule]:
     """The LightningModule ``model._target_`` names (checked), else the built-in one for
     ``model.head`` (QAModule without a head, HeadQAModule with one)."""
     target = model.get("_target_")
+    adapters = adapter_rank(model) > 0
     if target is None:
+        if adapters:
+            return LoraQAModule
         return QAModule if model.get("head") is None else HeadQAModule
     cls = check_component("model", {"_target_": target}, QAModule, what="LightningModule")
+    if adapters and not issubclass(cls, LoraQAModule):
+        raise ConfigError(
+            f"model.adapter.rank={adapter_rank(model)} builds LoRA adapters "
+            f"({class_path(LoraQAModule)}), model._target_={target} another module: give "
+            "one of them (model.adapter.rank=0 keeps your module)"
+        )
     accepted = module_arguments(cls)
     for key in model.get("module_args") or {}:
         if key not in accepted:
@@ -74,9 +85,45 @@ def check_model_components(model: Mapping[str, Any]) -> None:
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
+def adapter_rank(model: Mapping[str, Any]) -> int:
+    """``model.adapter.rank`` (0: no adapters; older configs have no ``adapter``)."""
+    return int((model.get("adapter") or {}).get("rank") or 0)
+
+
+def adapter_arguments(model: Mapping[str, Any]) -> dict[str, Any]:
+    """LoraQAModule's arguments from ``model.adapter`` ({} without adapters)."""
+    adapter = model.get("adapter") or {}
+    if adapter_rank(model) == 0:
+        return {}
+    keys = ("rank", "alpha", "dropout", "target_modules")
+    return {key: adapter[key] for key in keys if key in adapter}
+
+
+def check_adapter(model: Mapping[str, Any]) -> None:
+    """``model.adapter``: a rank of 0 (none) or more, a positive alpha, a dropout in [0, 1),
+    and adapters only on a QA model fine-tuned whole (not under a span head)."""
+    adapter = model.get("adapter") or {}
+    rank = adapter.get("rank") or 0
+    if rank < 0:
+        raise ConfigError(f"model.adapter.rank={rank}; give 0 (no adapters) or a positive rank")
+    if rank == 0:
+        return
+    if not adapter.get("alpha", 1.0) > 0:
+        raise ConfigError(f"model.adapter.alpha={adapter['alpha']} must be positive")
+    if not 0.0 <= adapter.get("dropout", 0.0) < 1.0:
+        raise ConfigError(f"model.adapter.dropout={adapter['dropout']} must be in [0, 1)")
+    if model.get("head") is not None:
+        raise ConfigError(
+            f"model.adapter.rank={rank} adapts a QA model fine-tuned whole, model.head a frozen "
+            "encoder's span head: give one of them (model.head=null, or model.adapter.rank=0)"
+        )
+
+
 def check_model_settings(model: Mapping[str, Any]) -> None:
     """``model.attn_implementation`` is a known kernel; ``model.freeze`` is a policy and
-    needs a head; ``model.freeze_layers`` goes with ``freeze=layers``."""
+    needs a head; ``model.freeze_layers`` goes with ``freeze=layers``; ``model.adapter``
+    (:func:`check_adapter`)."""
+    check_adapter(model)
     attn = model.get("attn_implementation")
     if attn is not None and attn not in ATTN_IMPLEMENTATIONS:
         raise ConfigError(

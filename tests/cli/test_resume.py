@@ -153,6 +153,26 @@ def test_a_killed_run_with_sgd_llrd_and_one_cycle_resumes_to_the_uninterrupted_r
     assert final_scores(run_dir) == final_scores(plain)
 
 
+LORA = ["model.adapter.rank=4", "model.adapter.dropout=0.1", "optimizer.lr=5e-3"]
+
+
+@pytest.mark.slow  # ~30 s: three trainings
+def test_a_lora_run_killed_by_sigterm_resumes_to_the_uninterrupted_result(tiny_bert_dir, tmp_path):
+    """LoRA adapters (peft): the adapters, the span layer's copy, the optimizer state over
+    them and the adapters' dropout draws all come back from last.ckpt."""
+    plain = tmp_path / "plain"
+    run_entry("train.py", train_args(tiny_bert_dir, *LORA), plain)
+    run_dir = tmp_path / "run"
+    proc = run_entry(
+        "train.py", train_args(tiny_bert_dir, *LORA, *kill_at(19, "SIGTERM")), run_dir, check=False
+    )
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert any("lora_A" in k for k in read_checkpoint(last)["state_dict"])
+    run_entry("train.py", train_args(tiny_bert_dir, *LORA, f"ckpt_path={last}"), run_dir)
+    assert final_scores(run_dir) == final_scores(plain)
+
+
 FAKE_SCONTROL = """#!/bin/sh
 echo "$@" >> "$SCONTROL_LOG"
 """
