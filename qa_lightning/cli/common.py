@@ -191,6 +191,7 @@ def make_module(cfg: DictConfig, *, training: bool) -> QAModule:
         "trust_remote_code": model["trust_remote_code"],
         "loss": model.get("loss"),
         **adapter_arguments(model),  # model.adapter.rank > 0: LoraQAModule's
+        **({"student_layers": model["student_layers"]} if model.get("student_layers") else {}),
         **(model.get("module_args") or {}),
     }
     if training:

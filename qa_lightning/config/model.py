@@ -78,6 +78,9 @@ class ModelConfig:
     hidden_layer: int = -1  # which hidden_states entry feeds the head (-1: the last layer)
     # with freeze=all: compute the encoder's outputs once, memory-map them from disk
     encoder_cache: bool = True
+    # a student made from model.name_or_path (the teacher) by keeping these encoder
+    # layers, e.g. [0, 2, 4]; null: the model as it is
+    student_layers: list[int] | None = None
     # LoRA adapters instead of fine-tuning every weight: rank (0: none), alpha, dropout,
     # target_modules
     adapter: AdapterConfig = field(default_factory=AdapterConfig)

@@ -15,7 +15,7 @@ from qa_lightning.config import FREEZE_POLICIES, choice
 from qa_lightning.errors import ConfigError
 from qa_lightning.models.head_module import HeadQAModule
 from qa_lightning.models.heads import NAMED_HEADS, SpanHead, head_node
-from qa_lightning.models.limits import check_freeze_layers
+from qa_lightning.models.limits import check_freeze_layers, check_student_layers
 from qa_lightning.models.lora import LoraQAModule
 from qa_lightning.models.losses import SpanLoss
 from qa_lightning.models.qa_module import QAModule
@@ -124,6 +124,13 @@ def check_model_settings(model: Mapping[str, Any]) -> None:
     needs a head; ``model.freeze_layers`` goes with ``freeze=layers``; ``model.adapter``
     (:func:`check_adapter`)."""
     check_adapter(model)
+    if model.get("student_layers") is not None:
+        check_student_layers(model["student_layers"])
+        if model.get("head") is not None:
+            raise ConfigError(
+                "model.student_layers makes a student QA model from its teacher's layers; "
+                "it does not combine with model.head (drop one)"
+            )
     attn = model.get("attn_implementation")
     if attn is not None and attn not in ATTN_IMPLEMENTATIONS:
         raise ConfigError(

@@ -6,7 +6,7 @@ read a hidden layer (``encoder_head``), with the same messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qa_lightning.errors import ConfigError
@@ -101,3 +101,27 @@ def check_against_model(
         check_hidden_layer(model["hidden_layer"], n_layers)
         if model.get("freeze") == "layers":
             check_freeze_layers(model["freeze_layers"], n_layers)
+    student = model.get("student_layers")
+    if head_settings and student and n_layers is not None:
+        check_student_layers(student, n_layers)
+
+
+def check_student_layers(layers: Any, n_layers: int | None = None) -> None:
+    """``model.student_layers``: increasing layer indices of the teacher (below
+    ``n_layers`` when the teacher's layer count is known)."""
+    chosen = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) else None
+    top = n_layers - 1 if n_layers is not None else None
+    valid = (
+        chosen
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in chosen)
+        and chosen == sorted(set(chosen))
+        and chosen[0] >= 0
+        and (top is None or chosen[-1] <= top)
+    )
+    if not valid:
+        example = list(range(0, n_layers, 2)) if n_layers else [0, 2, 4]
+        upto = f" from 0 to {top}" if top is not None else ""
+        raise ConfigError(
+            f"model.student_layers={layers}: give increasing layer indices{upto} of the "
+            f"teacher, e.g. {example}"
+        )

@@ -28,6 +28,7 @@ import torch
 
 from qa_lightning.components import class_path
 from qa_lightning.errors import TrainingDivergedError
+from qa_lightning.models.distillation import keep_layers
 from qa_lightning.models.float32_logits import float32_span_layer
 from qa_lightning.models.loading import config_from_dict, load_qa_model
 from qa_lightning.models.losses import make_loss
@@ -58,6 +59,8 @@ class QAModule(pl.LightningModule):
     ``ParamGroups`` node, None: decay / no-decay groups), ``scheduler`` and ``loss`` (a
     :class:`~qa_lightning.models.losses.SpanLoss` node, None: the span cross-entropy) are
     kept as plain dicts, so checkpoints stay loadable without the config tree.
+    ``student_layers``: keep only these encoder layers of the loaded model (a student made
+    from its teacher, :func:`~qa_lightning.models.distillation.keep_layers`).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class QAModule(pl.LightningModule):
         attn_implementation: str | None = None,
         model_config: dict[str, Any] | None = None,
         loss: dict[str, Any] | None = None,
+        student_layers: list[int] | None = None,
         **former_eval_settings: Any,
     ):
         super().__init__()
@@ -98,6 +102,9 @@ class QAModule(pl.LightningModule):
             attn_implementation=self.hparams.get("attn_implementation"),
             config=self._saved_config,
         )
+        layers = self.hparams.get("student_layers")
+        if layers and self._saved_config is None:  # a checkpoint's config is the student's
+            keep_layers(model, layers)
         float32_span_layer(model)
         return model
 
