@@ -37,6 +37,8 @@ from qa_lightning.cli.resume import announce, previous_attempt, resumes_automati
 from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.data.loading import CheckedSets
+from qa_lightning.errors import ConfigError
+from qa_lightning.models.distillation import TeacherLogits
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
 from qa_lightning.models.safe_checkpoint import (
@@ -116,6 +118,23 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
+def check_teacher(folder: str, tokenizer: Any) -> None:
+    """``model.teacher``: a saved QA model folder whose tokenizer is the run's (its logits
+    are matched to the run's windows token by token)."""
+    from qa_lightning.data.feature_cache import tokenizer_fingerprint
+
+    if not (Path(folder) / "config.json").is_file():
+        raise ConfigError(
+            f"model.teacher={folder} is not a saved QA model folder (no config.json); give a "
+            "run's best_model/ or an export.py folder"
+        )
+    if tokenizer_fingerprint(load_tokenizer(folder)) != tokenizer_fingerprint(tokenizer):
+        raise ConfigError(
+            f"model.teacher={folder} tokenizes otherwise than the model trained here: its "
+            "logits would not line up with the windows; give a teacher with the same tokenizer"
+        )
+
+
 def _prepared_data(cfg: DictConfig, data_sets: CheckedSets) -> tuple[Any, SquadDataModule]:
     """The tokenizer and the datamodule with every set's examples read, checked and cached,
     before the model loads (its frozen encoder, if any, is handed over later)."""
@@ -126,6 +145,8 @@ def _prepared_data(cfg: DictConfig, data_sets: CheckedSets) -> tuple[Any, SquadD
         revision=model_cfg.revision,
         trust_remote_code=model_cfg.trust_remote_code,
     )
+    if model_cfg.get("teacher"):
+        check_teacher(model_cfg.teacher, tokenizer)
     datamodule = make_datamodule(cfg, tokenizer, sets=data_sets)
     if rank_zero_only.rank == 0:  # as Lightning's prepare_data (the others load in setup)
         datamodule.prepare_data()
@@ -143,6 +164,8 @@ def _fit_and_evaluate(
     output_dir = Path(cfg.paths.output_dir)
     module = make_module(cfg, training=True)
     datamodule.use_encoder(frozen_encoder(cfg, module))
+    teacher = TeacherLogits.from_folder(cfg.model.teacher) if cfg.model.get("teacher") else None
+    datamodule.use_teacher(teacher)
 
     throughput = TrainThroughput()
     latest = LatestResults()
@@ -157,6 +180,8 @@ def _fit_and_evaluate(
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
     )
+    if teacher is not None:  # it scores the training windows where the model trains
+        teacher.to(trainer.strategy.root_device)
     if cfg.model.compile:
         # The network only, in place: the Lightning hooks stay eager and the parameter names
         # (checkpoints, save_pretrained) stay those of the plain model.

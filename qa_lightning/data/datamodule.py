@@ -32,6 +32,7 @@ from transformers import PreTrainedTokenizerBase
 
 from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths
 from qa_lightning.data.encoder_states import (
+    TEACHER_DTYPE,
     EncodedFeatures,
     StateEncoder,
     encoded_features,
@@ -90,8 +91,10 @@ class SquadDataModule(pl.LightningDataModule):
         self.tokenizer = tokenizer
         self.seed = seed
         self.encoder = encoder
+        self.teacher: StateEncoder | None = None  # use_teacher: its logits in train batches
         self.slices = tuple(slices)
         self._encoded: dict[str, EncodedFeatures] = {}  # by set name
+        self._teacher_logits: EncodedFeatures | None = None
         self._tokenizer_bytes: dict[str, bytes] | None = None
         # (epoch, batches trained in it, whether those were all of it)
         self._resume_at: tuple[int, int, bool] | None = None
@@ -131,6 +134,30 @@ class SquadDataModule(pl.LightningDataModule):
         """The frozen encoder whose outputs batches carry, once the model is built: train.py
         reads and checks the data first, so that a bad file fails before the weights load."""
         self.encoder = encoder
+
+    def use_teacher(self, teacher: StateEncoder | None) -> None:
+        """A teacher whose start/end logits every training batch carries
+        (``teacher_start_logits``, ``teacher_end_logits``: a distillation loss reads them).
+        It scores every training window once, when the train loader is first asked for;
+        the logits are cached like a frozen encoder's states (float32, 2 per token)."""
+        self.teacher = teacher
+        self._teacher_logits = None
+
+    def teacher_logits(self) -> EncodedFeatures:
+        """The teacher's cached logits of every training feature, built on first use."""
+        if self._teacher_logits is None:
+            key = encoder_cache_key(
+                f"teacher-{self.teacher.key}", self.cache_key(TRAIN), TEACHER_DTYPE
+            )
+            path = Path(self.cfg.get("encoder_cache_dir") or self._default_encoder_dir) / key
+            self._teacher_logits = encoded_features(
+                path,
+                self.teacher,
+                self.feature_loader(TRAIN, with_states=False),
+                self.lengths(TRAIN),
+                TEACHER_DTYPE,
+            )
+        return self._teacher_logits
 
     @property
     def eval_set_names(self) -> list[str]:
@@ -209,6 +236,7 @@ class SquadDataModule(pl.LightningDataModule):
         rows: list[dict[str, Any]],
         states: EncodedFeatures | None = None,
         extra: tuple[str, ...] = (),
+        teacher: EncodedFeatures | None = None,
     ) -> dict[str, Any]:
         extras = {name: [row.pop(name) for row in rows] for name in extra}
         batch = self.tokenizer.pad(
@@ -223,6 +251,10 @@ class SquadDataModule(pl.LightningDataModule):
             batch["hidden_states"] = states.batch(
                 batch["feature_index"], batch["input_ids"].shape[1]
             )
+        if teacher is not None:  # the teacher's logits, zero-padded (a loss masks padding)
+            logits = teacher.batch(batch["feature_index"], batch["input_ids"].shape[1])
+            batch["teacher_start_logits"] = logits[..., 0]
+            batch["teacher_end_logits"] = logits[..., 1]
         for name, values in extras.items():
             batch[name] = collated(values)
         return batch
@@ -254,10 +286,12 @@ class SquadDataModule(pl.LightningDataModule):
             sampler.set_epoch(epoch)
             self._resume_at = (epoch, batches, False)
         states = self.encoder_states(TRAIN) if self.encoder is not None else None
+        teacher = self.teacher_logits() if self.teacher is not None else None
+        collate = functools.partial(self._collate, states=states, extra=extra, teacher=teacher)
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
-            collate_fn=functools.partial(self._collate, states=states, extra=extra),
+            collate_fn=collate,
             num_workers=self.cfg.get("num_workers", 0),
             persistent_workers=self.cfg.get("num_workers", 0) > 0,
             # the loader's own generator: creating an epoch's iterator draws a seed for the

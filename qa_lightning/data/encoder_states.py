@@ -54,21 +54,25 @@ class StateEncoder(Protocol):
 # what the cache stores states as: half the size of float32 (a head's scores include the
 # rounding, so an export records it: DecodingSettings.encoder_states)
 STATES_DTYPE = "float16"
+# a teacher's start/end logits (2 per token) keep their precision: the soft targets of a
+# distillation loss are softmaxes of them, where float16's rounding would show
+TEACHER_DTYPE = "float32"
 
 
-def encoder_cache_key(encoder_key: str, feature_key: str) -> str:
+def encoder_cache_key(encoder_key: str, feature_key: str, dtype: str = STATES_DTYPE) -> str:
     spec = {
         "version": CACHE_VERSION,
         "encoder": encoder_key,
         "features": feature_key,
-        "dtype": STATES_DTYPE,
+        "dtype": dtype,
     }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
     return f"{feature_key.split('-')[0]}-{digest}"  # named after the set, like the features
 
 
 class EncodedFeatures:
-    """Read side of a cache entry: ``batch(feature_index, width)`` -> (B, width, H) float16."""
+    """Read side of a cache entry: ``batch(feature_index, width)`` -> (B, width, H) in the
+    entry's dtype (float16 states; a teacher's logits float32)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -76,6 +80,7 @@ class EncodedFeatures:
         self.hidden = np.load(self.path / "hidden.npy", mmap_mode="r")
         self.row_start = np.load(self.path / "row_start.npy")
         self.lengths = np.load(self.path / "lengths.npy")
+        self.dtype = meta.get("dtype", STATES_DTYPE)
         expected = (meta["total_tokens"], meta["hidden_size"])
         if self.hidden.shape != expected or len(self.lengths) != meta["features"]:
             raise ValueError(f"encoder cache {self.path} does not match its meta.json")
@@ -90,7 +95,7 @@ class EncodedFeatures:
     def batch(self, feature_index: torch.Tensor, width: int) -> torch.Tensor:
         """States of the features in ``feature_index``, zero-padded on the right to ``width``."""
         rows = feature_index.detach().cpu().numpy()
-        out = np.zeros((len(rows), width, self.hidden.shape[1]), dtype=STATES_DTYPE)
+        out = np.zeros((len(rows), width, self.hidden.shape[1]), dtype=self.dtype)
         for b, i in enumerate(rows):
             n = min(int(self.lengths[i]), width)
             start = int(self.row_start[i])
@@ -104,6 +109,7 @@ def build_encoded_features(
     batches: Iterable[dict[str, torch.Tensor]],
     lengths: np.ndarray,
     hidden_size: int,
+    dtype: str = STATES_DTYPE,
 ) -> EncodedFeatures:
     """Run ``encode`` over ``batches`` (each with ``feature_index``) and store the states.
 
@@ -116,11 +122,11 @@ def build_encoded_features(
     total = int(lengths.sum())
     with atomic_directory(path) as tmp:
         hidden = np.lib.format.open_memmap(
-            tmp / "hidden.npy", mode="w+", dtype=STATES_DTYPE, shape=(total, hidden_size)
+            tmp / "hidden.npy", mode="w+", dtype=dtype, shape=(total, hidden_size)
         )
         seen = np.zeros(len(lengths), dtype=bool)
         for batch in batches:
-            states = encode(batch).detach().to("cpu", getattr(torch, STATES_DTYPE)).numpy()
+            states = encode(batch).detach().to("cpu", getattr(torch, dtype)).numpy()
             for b, i in enumerate(batch["feature_index"].tolist()):
                 n = int(lengths[i])
                 hidden[row_start[i] : row_start[i] + n] = states[b, :n]
@@ -131,7 +137,12 @@ def build_encoded_features(
         del hidden
         np.save(tmp / "row_start.npy", row_start)
         np.save(tmp / "lengths.npy", lengths)
-        meta = {"features": len(lengths), "total_tokens": total, "hidden_size": hidden_size}
+        meta = {
+            "features": len(lengths),
+            "total_tokens": total,
+            "hidden_size": hidden_size,
+            "dtype": dtype,
+        }
         # last, with the size and SHA-256 of every array: checked when the entry is opened
         write_marker(tmp, _META, meta)
     return EncodedFeatures(path)
@@ -165,6 +176,7 @@ def encoded_features(
     encoder: StateEncoder,
     batches: Iterable[dict[str, torch.Tensor]],
     lengths: np.ndarray,
+    dtype: str = STATES_DTYPE,
 ) -> EncodedFeatures:
     """The entry at ``path``: opened when complete and intact, else built from ``batches``
     (every feature once, each batch with ``feature_index``), by one process at a time.
@@ -177,9 +189,9 @@ def encoded_features(
         if encoded is None:
             with torch.random.fork_rng(devices=[]):
                 encoded = build_encoded_features(
-                    path, encoder, batches, lengths, encoder.hidden_size
+                    path, encoder, batches, lengths, encoder.hidden_size, dtype
                 )
-            log.info("Built the encoder cache %s", path)
+            log.info("Built the cache entry %s", path)
     log.info(
         "Encoder cache: %d features, %.1f MB at %s", len(encoded), encoded.nbytes / 2**20, path
     )

@@ -123,3 +123,43 @@ def keep_layers(model: nn.Module, layers: Sequence[int]) -> nn.Module:
         if hasattr(config, key):
             setattr(config, key, len(chosen))
     return model
+
+
+class TeacherLogits:
+    """A trained QA model as the data side's teacher (a ``StateEncoder``): a key naming its
+    weights by content, and model inputs -> start/end logits (B, T, 2), float32.
+
+    The datamodule scores every training window with it once and caches the logits; the
+    inputs are moved to wherever the model is when it is called (``to``)."""
+
+    hidden_size = 2  # start and end
+
+    def __init__(self, model: nn.Module):
+        self.model = model.eval().requires_grad_(False)
+        self._key: str | None = None
+
+    @classmethod
+    def from_folder(cls, path: str) -> TeacherLogits:
+        """The QA model saved in ``path`` (a run's ``best_model/``, an export)."""
+        from qa_lightning.models.loading import load_qa_model
+
+        return cls(load_qa_model(path))
+
+    def to(self, device: torch.device | str) -> TeacherLogits:
+        self.model.to(device)
+        return self
+
+    @property
+    def key(self) -> str:
+        if self._key is None:  # hashed once: the teacher does not train
+            from qa_lightning.models.encoder_head import encoder_fingerprint
+
+            self._key = encoder_fingerprint(self.model)
+        return self._key
+
+    def __call__(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        device = next(self.model.parameters()).device
+        names = ("input_ids", "attention_mask", "token_type_ids")
+        with torch.inference_mode():
+            out = self.model(**{k: inputs[k].to(device) for k in names if k in inputs})
+        return torch.stack([out.start_logits, out.end_logits], dim=-1).float()

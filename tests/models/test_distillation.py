@@ -144,3 +144,92 @@ def test_train_py_distils_into_a_student(tmp_path, tiny_bert_dir) -> None:
     assert config["num_hidden_layers"] == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["total"] == 40
+
+
+def test_train_batches_carry_the_teachers_cached_logits(
+    tmp_path, tiny_bert_dir, wordpiece_tokenizer
+) -> None:
+    """The datamodule scores every training window with the teacher once (float32, keyed by
+    its weights): each batch's teacher columns equal the teacher's own output on that batch,
+    zero past each window's length; a second datamodule reads the same entry."""
+    from qa_lightning.data.datamodule import SquadDataModule
+    from qa_lightning.models.distillation import TeacherLogits
+    from tests.data.test_datamodule import data_cfg
+
+    teacher_model = AutoModelForQuestionAnswering.from_pretrained(tiny_bert_dir).eval()
+    cfg = data_cfg(tmp_path, encoder_cache_dir=str(tmp_path / "enc"))
+    datamodule = SquadDataModule(cfg, wordpiece_tokenizer, seed=1)
+    datamodule.use_teacher(TeacherLogits(teacher_model))
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    checked = 0
+    for batch in datamodule.train_dataloader():
+        inputs = {
+            k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
+        }
+        with torch.no_grad():
+            out = teacher_model(**inputs)
+        mask = batch["attention_mask"].bool()
+        for column, logits in (
+            ("teacher_start_logits", out.start_logits),
+            ("teacher_end_logits", out.end_logits),
+        ):
+            cached = batch[column]
+            assert cached.dtype == torch.float32 and cached.shape == logits.shape
+            torch.testing.assert_close(cached[mask], logits[mask], atol=1e-5, rtol=1e-5)
+            assert torch.all(cached[~mask] == 0)
+        checked += len(batch["input_ids"])
+    assert checked == len(datamodule.train_features)
+    entries = [p for p in (tmp_path / "enc").iterdir() if not p.name.startswith(".")]
+    assert (
+        len(entries) == 1
+        and json.loads((entries[0] / "meta.json").read_text())["dtype"] == "float32"
+    )
+    again = SquadDataModule(cfg, wordpiece_tokenizer, seed=1)
+    again.use_teacher(TeacherLogits(teacher_model))
+    again.prepare_data()
+    again.setup("fit")
+    assert again.teacher_logits().path == entries[0]
+
+
+@pytest.mark.slow  # ~25 s: two trainings
+def test_alpha_0_with_a_teacher_trains_exactly_as_without_one(tmp_path, tiny_bert_dir) -> None:
+    """The teacher's cache is built without moving the random state: with alpha=0 a run
+    with a teacher ends with the answers of a run without one."""
+    common = [
+        f"model.name_or_path={tiny_bert_dir}",
+        *SMALL_DATA,
+        "trainer=cpu",
+        "trainer.precision=32-true",
+        "trainer.max_epochs=1",
+        "+model.loss={_target_:qa_lightning.models.distillation.DistillationLoss,alpha:0.0}",
+    ]
+    run_entry("train.py", common, tmp_path / "plain")
+    run_entry("train.py", [*common, f"model.teacher={tiny_bert_dir}"], tmp_path / "taught")
+    plain = json.loads((tmp_path / "plain" / "predictions.json").read_text())
+    taught = json.loads((tmp_path / "taught" / "predictions.json").read_text())
+    assert taught == plain
+    # with alpha > 0 the teacher changes what is learned
+    run_entry(
+        "train.py",
+        [
+            *common[:-1],
+            "+model.loss={_target_:qa_lightning.models.distillation.DistillationLoss,alpha:0.9}",
+            f"model.teacher={tiny_bert_dir}",
+        ],
+        tmp_path / "distilled",
+    )
+    distilled = json.loads((tmp_path / "distilled" / "predictions.json").read_text())
+    assert distilled != plain  # the teacher's logits reached the loss
+
+
+def test_a_teacher_must_be_a_saved_folder_with_the_runs_tokenizer(
+    tmp_path, tiny_bert_dir, tiny_roberta_dir, wordpiece_tokenizer
+) -> None:
+    from qa_lightning.cli.train import check_teacher
+
+    check_teacher(str(tiny_bert_dir), wordpiece_tokenizer)  # the same tokenizer: fine
+    with pytest.raises(ConfigError, match="tokenizes otherwise"):
+        check_teacher(str(tiny_roberta_dir), wordpiece_tokenizer)
+    with pytest.raises(ConfigError, match="not a saved QA model folder"):
+        check_teacher(str(tmp_path), wordpiece_tokenizer)
