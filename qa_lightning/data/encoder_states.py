@@ -193,6 +193,11 @@ def encoded_features(
                 )
             log.info("Built the cache entry %s", path)
     log.info(
-        "Encoder cache: %d features, %.1f MB at %s", len(encoded), encoded.nbytes / 2**20, path
+        "Cached %s of %d features (%s, %.1f MB) at %s",
+        "teacher logits" if dtype == TEACHER_DTYPE else "encoder states",
+        len(encoded),
+        dtype,
+        encoded.nbytes / 2**20,
+        path,
     )
     return encoded
