@@ -32,6 +32,7 @@ from transformers import PreTrainedTokenizerBase
 
 from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths
 from qa_lightning.data.encoder_states import (
+    STATES_DTYPE,
     TEACHER_DTYPE,
     EncodedFeatures,
     StateEncoder,
@@ -146,17 +147,8 @@ class SquadDataModule(pl.LightningDataModule):
     def teacher_logits(self) -> EncodedFeatures:
         """The teacher's cached logits of every training feature, built on first use."""
         if self._teacher_logits is None:
-            key = encoder_cache_key(
-                f"teacher-{self.teacher.key}", self.cache_key(TRAIN), TEACHER_DTYPE
-            )
-            path = Path(self.cfg.get("encoder_cache_dir") or self._default_encoder_dir) / key
-            self._teacher_logits = encoded_features(
-                path,
-                self.teacher,
-                self.feature_loader(TRAIN, with_states=False),
-                self.lengths(TRAIN),
-                TEACHER_DTYPE,
-            )
+            key = f"teacher-{self.teacher.key}"
+            self._teacher_logits = self._cached_outputs(self.teacher, key, TRAIN, TEACHER_DTYPE)
         return self._teacher_logits
 
     @property
@@ -199,15 +191,18 @@ class SquadDataModule(pl.LightningDataModule):
         """The frozen encoder's cached outputs for every feature of ``split``, built on first
         use: when Lightning first asks for a loader, the model already is on its device."""
         if split not in self._encoded:
-            key = encoder_cache_key(self.encoder.key, self.cache_key(split))
-            path = Path(self.cfg.get("encoder_cache_dir") or self._default_encoder_dir) / key
-            self._encoded[split] = encoded_features(
-                path,
-                self.encoder,
-                self.feature_loader(split, with_states=False),
-                self.lengths(split),
-            )
+            self._encoded[split] = self._cached_outputs(self.encoder, self.encoder.key, split)
         return self._encoded[split]
+
+    def _cached_outputs(
+        self, model: StateEncoder, key: str, split: str, dtype: str = STATES_DTYPE
+    ) -> EncodedFeatures:
+        """``model``'s outputs for every feature of ``split``: the cache entry named by
+        ``key`` and the features, opened, or built once under its lock."""
+        name = encoder_cache_key(key, self.cache_key(split), dtype)
+        path = Path(self.cfg.get("encoder_cache_dir") or self._default_encoder_dir) / name
+        loader = self.feature_loader(split, with_states=False)
+        return encoded_features(path, model, loader, self.lengths(split), dtype)
 
     @property
     def _default_encoder_dir(self) -> Path:

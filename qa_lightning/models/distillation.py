@@ -16,12 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from qa_lightning.models.limits import check_student_layers
 from qa_lightning.models.losses import SpanCrossEntropy, SpanLoss
 
 TEACHER_COLUMNS = ("teacher_start_logits", "teacher_end_logits")
 
 
-def _soft_cross_entropy_gap(
+def _kl_divergence(
     student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, temperature: float
 ) -> torch.Tensor:
     """KL(teacher || student) of the softened position distributions, per window, averaged
@@ -74,12 +75,8 @@ class DistillationLoss(SpanLoss):
         mask = batch.get("attention_mask")
         mask = torch.ones_like(start_logits, dtype=torch.bool) if mask is None else mask.bool()
         soft = (
-            _soft_cross_entropy_gap(
-                start_logits, batch["teacher_start_logits"], mask, self.temperature
-            )
-            + _soft_cross_entropy_gap(
-                end_logits, batch["teacher_end_logits"], mask, self.temperature
-            )
+            _kl_divergence(start_logits, batch["teacher_start_logits"], mask, self.temperature)
+            + _kl_divergence(end_logits, batch["teacher_end_logits"], mask, self.temperature)
         ) / 2
         return self.alpha * self.temperature**2 * soft + (1 - self.alpha) * hard
 
@@ -103,16 +100,8 @@ def keep_layers(model: nn.Module, layers: Sequence[int]) -> nn.Module:
     """``model`` with only the encoder ``layers`` (in their order; the embeddings and the span
     layer kept), its config saying so: the student a teacher's own layers start from."""
     blocks = encoder_layers(model)
-    chosen = [int(i) for i in layers]
-    if (
-        not chosen
-        or sorted(set(chosen)) != chosen
-        or not 0 <= chosen[0] <= chosen[-1] < len(blocks)
-    ):
-        raise ValueError(
-            f"student_layers={list(layers)}: give increasing layer indices from 0 to "
-            f"{len(blocks) - 1}, e.g. {list(range(0, len(blocks), 2))}"
-        )
+    check_student_layers(layers, len(blocks))
+    chosen = list(layers)
     kept = nn.ModuleList(blocks[i] for i in chosen)
     for parent in model.modules():
         for name, child in parent.named_children():
