@@ -1,0 +1,49 @@
+#!/bin/bash
+# Full fine-tuning, LoRA at two ranks, a frozen encoder with a BiLSTM head, and a 3-layer
+# student with and without distillation: the same data, seeds, three scored sets, one table.
+# Run from the repository's root.
+#   OUT:     where the sweep folders go (outputs/experiments/methods by default)
+#   SEEDS:   the seeds of every method (1,2,3)
+#   METHODS: which methods to train this time (all by default), e.g. METHODS="lora8 lora32"
+#   TEACHER: the distillation teacher, the recipe's best model (the MiniLM recipe at seed 42,
+#            made by experiments/published_baselines/run.sh step 1)
+set -euo pipefail
+OUT=${OUT:-outputs/experiments/methods}
+SEEDS=${SEEDS:-1,2,3}
+METHODS=${METHODS:-teacher full lora8 lora32 bilstm student student_kd}
+TEACHER=${TEACHER:-outputs/experiments/published_baselines/minilm_v1/best_model}
+SHIFTS=../shared/data/squad_shifts
+Q="trainer.enable_progress_bar=false extras.print_config=false"
+SETS="+data.eval_sets.new_wiki=$SHIFTS/new_wiki_subset.json +data.eval_sets.amazon=$SHIFTS/amazon_reviews_subset.json"
+# The recipe (experiments/out_of_domain): MiniLM, 2 epochs, lr 5e-5, 256/96 windows, batch 16.
+RECIPE="experiment=minilm_squad_v1 optimizer.lr=5e-5 trainer.max_epochs=2 data.max_length=256 data.doc_stride=96 data.batch_size=16"
+KD="+model.loss={_target_:qa_lightning.models.distillation.DistillationLoss,alpha:0.5,temperature:2.0}"
+
+train() {  # train <method> <system name> <overrides...>: one sweep over the seeds
+  local method=$1 name=$2; shift 2
+  case " $METHODS " in *" $method "*) ;; *) return 0 ;; esac
+  python train.py -m "$@" seed=$SEEDS "system_name='$name'" $SETS $Q \
+    hydra.sweep.dir=$OUT/$method/seeds_$SEEDS
+}
+
+train full "full fine-tuning" $RECIPE
+# LoRA (query and value, peft's default for BERT) at ranks 8 and 32, alpha = 2 x rank so the
+# update's scale (alpha / rank) is the same; lr 5e-4, the order adapters are trained at.
+train lora8 "LoRA r=8" $RECIPE model.adapter.rank=8 model.adapter.alpha=16 optimizer.lr=5e-4
+train lora32 "LoRA r=32" $RECIPE model.adapter.rank=32 model.adapter.alpha=64 optimizer.lr=5e-4
+# The best frozen variant of experiments/heads_seeds (BiLSTM 128, lr 3e-3, batch 32, 6 epochs),
+# here on the whole train subset.
+train bilstm "frozen + BiLSTM" experiment=frozen_head model/head=bilstm \
+  model.head_args.hidden_size=128 optimizer.lr=3e-3 trainer.max_epochs=6 \
+  data.max_train_samples=null
+# The student: layers 0, 2, 4 of the recipe's fine-tuned model (its teacher), trained by the
+# recipe, once with the span loss alone and once with the distillation loss: the paired test
+# of the distillation loss itself.
+train student "student [0,2,4]" $RECIPE model.name_or_path=$TEACHER "model.student_layers=[0,2,4]"
+train student_kd "student [0,2,4] distilled" $RECIPE model.name_or_path=$TEACHER \
+  "model.student_layers=[0,2,4]" model.teacher=$TEACHER "$KD"
+# The teacher itself (the recipe at seed 42), scored on the same sets.
+case " $METHODS " in *" teacher "*)
+  python eval.py model.name_or_path=$TEACHER data=squad_subset_v1 \
+    "system_name='teacher (full fine-tuning, seed 42)'" $SETS $Q hydra.run.dir=$OUT/teacher ;;
+esac
