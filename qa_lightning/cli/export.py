@@ -147,6 +147,8 @@ def write_export(
     head files, the decoding settings, the card, the export marker and, with
     ``onnx``/``quantize``, the ONNX graphs, written to a temporary folder and renamed into
     place. ``trusted``: the user allowed the model's custom code."""
+    from qa_lightning.models.lora import ADAPTER_FOLDER
+
     config = yaml.safe_load((run / "config.yaml").read_text())
     metrics_file = run / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
@@ -161,6 +163,8 @@ def write_export(
             for file in (run / "best_model").iterdir():
                 if file.is_file():
                     shutil.copy2(file, tmp / file.name)
+                elif file.name == ADAPTER_FOLDER:  # a LoRA run's adapter alone, as saved
+                    shutil.copytree(file, tmp / file.name)
         else:
             save_checkpoint_model(checkpoint, config, tmp, trusted=trusted)
         decoding_settings(config).write(tmp)

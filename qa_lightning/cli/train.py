@@ -23,6 +23,7 @@ from qa_lightning.cli.checks import check_run
 from qa_lightning.cli.common import (
     check_model_fits,
     frozen_encoder,
+    load_module,
     make_callbacks,
     make_datamodule,
     make_loggers,
@@ -118,21 +119,42 @@ def _explain_interruption(trainer: pl.Trainer, cause: str, output_dir: Path) -> 
     )
 
 
-def check_teacher(folder: str, tokenizer: Any) -> None:
-    """``model.teacher``: a saved QA model folder whose tokenizer is the run's (its logits
-    are matched to the run's windows token by token)."""
+def check_teacher(path: str, tokenizer: Any) -> None:
+    """``model.teacher``: a saved QA model folder or a run's Lightning checkpoint, whose
+    tokenizer is the run's (its logits are matched to the run's windows token by token)."""
+    from qa_lightning.data.datamodule import tokenizer_from_checkpoint
     from qa_lightning.data.feature_cache import tokenizer_fingerprint
 
-    if not (Path(folder) / "config.json").is_file():
+    if Path(path).is_file():
+        teacher_tokenizer = tokenizer_from_checkpoint(read_checkpoint(path))
+        if teacher_tokenizer is None:
+            raise ConfigError(
+                f"model.teacher={path} keeps no tokenizer files (a checkpoint from before "
+                "they were saved); give the run's best_model/ folder instead"
+            )
+    elif (Path(path) / "config.json").is_file():
+        teacher_tokenizer = load_tokenizer(path)
+    else:
         raise ConfigError(
-            f"model.teacher={folder} is not a saved QA model folder (no config.json); give a "
-            "run's best_model/ or an export.py folder"
+            f"model.teacher={path} is not a saved QA model folder (no config.json) nor a "
+            "checkpoint file; give a run's best_model/, an export.py folder or a run's .ckpt"
         )
-    if tokenizer_fingerprint(load_tokenizer(folder)) != tokenizer_fingerprint(tokenizer):
+    if tokenizer_fingerprint(teacher_tokenizer) != tokenizer_fingerprint(tokenizer):
         raise ConfigError(
-            f"model.teacher={folder} tokenizes otherwise than the model trained here: its "
+            f"model.teacher={path} tokenizes otherwise than the model trained here: its "
             "logits would not line up with the windows; give a teacher with the same tokenizer"
         )
+
+
+def load_teacher(cfg: DictConfig) -> TeacherLogits | None:
+    """``model.teacher`` as the data side's teacher: a saved folder, or a checkpoint of any
+    kind of run (full, adapters, a head) read weights-only, its network as the teacher."""
+    path = cfg.model.get("teacher")
+    if not path:
+        return None
+    if Path(path).is_file():
+        return TeacherLogits(load_module(cfg, path).model)
+    return TeacherLogits.from_folder(path)
 
 
 def _prepared_data(cfg: DictConfig, data_sets: CheckedSets) -> tuple[Any, SquadDataModule]:
@@ -164,7 +186,7 @@ def _fit_and_evaluate(
     output_dir = Path(cfg.paths.output_dir)
     module = make_module(cfg, training=True)
     datamodule.use_encoder(frozen_encoder(cfg, module))
-    teacher = TeacherLogits.from_folder(cfg.model.teacher) if cfg.model.get("teacher") else None
+    teacher = load_teacher(cfg)
     datamodule.use_teacher(teacher)
 
     throughput = TrainThroughput()

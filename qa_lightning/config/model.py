@@ -81,9 +81,10 @@ class ModelConfig:
     # a student made from model.name_or_path (the teacher) by keeping these encoder
     # layers, e.g. [0, 2, 4]; null: the model as it is
     student_layers: list[int] | None = None
-    # a saved QA model folder (a run's best_model/, an export) whose start/end logits every
-    # training batch carries (teacher_start_logits, teacher_end_logits), for a distillation
-    # loss; scored once per training window and cached. Its tokenizer must be the run's
+    # a saved QA model folder (a run's best_model/, an export) or a run's .ckpt, whose
+    # start/end logits every training batch carries (teacher_start_logits,
+    # teacher_end_logits), for a distillation loss; scored once per training window and
+    # cached. Its tokenizer must be the run's
     teacher: str | None = None
     # LoRA adapters instead of fine-tuning every weight: rank (0: none), alpha, dropout,
     # target_modules

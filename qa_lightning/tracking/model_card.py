@@ -138,6 +138,7 @@ def model_card(
         f"{trainer['max_epochs']} epochs, precision {trainer['precision']}",
         f"- head: {_head_label(config['model'].get('head'))}, "
         f"freeze {config['model'].get('freeze', 'none')}",
+        *_method_lines(config["model"]),
         "",
         "Command:",
         "",
@@ -168,3 +169,30 @@ def _head_label(head: Any) -> str:
     if isinstance(head, dict):
         return f"`{head.get('_target_')}`"
     return head or "transformers QA layer"
+
+
+def _method_lines(model: dict[str, Any]) -> list[str]:
+    """How the weights were made when it was not plain fine-tuning: a student of its
+    teacher's layers, a distillation teacher, LoRA adapters (merged into these weights)."""
+    lines = []
+    if model.get("student_layers"):
+        lines.append(
+            f"- student: encoder layers {list(model['student_layers'])} of "
+            f"`{base_model({'model': model})}`, with its embeddings and span layer"
+        )
+    if model.get("teacher"):
+        loss = model.get("loss") or {}
+        settings = ", ".join(f"{k} {v}" for k, v in loss.items() if k != "_target_")
+        lines.append(
+            f"- distilled from `{model['teacher']}` (loss `{loss.get('_target_', '?')}`"
+            + (f": {settings})" if settings else ")")
+        )
+    adapter = model.get("adapter") or {}
+    if adapter.get("rank"):
+        targets = adapter.get("target_modules") or "peft's default modules"
+        lines.append(
+            f"- LoRA adapters: rank {adapter['rank']}, alpha {adapter.get('alpha')}, dropout "
+            f"{adapter.get('dropout')}, on {targets}; merged into these weights (the adapter "
+            "and span layer alone: `adapter/`, in peft's format)"
+        )
+    return lines

@@ -206,6 +206,35 @@ def test_a_checkpoint_scores_without_the_base_models_files(trained_run: Path, tm
     )
 
 
+def test_a_runs_checkpoint_teaches_as_its_best_model(
+    trained_run: Path, wordpiece_tokenizer, bpe_tokenizer
+) -> None:
+    """``model.teacher`` takes a run's .ckpt: its tokenizer is checked from the files the
+    checkpoint keeps, and its logits (and cache key) are those of the run's best_model/,
+    saved from the same weights."""
+    import torch
+
+    from qa_lightning.cli.train import check_teacher, load_teacher
+    from qa_lightning.errors import ConfigError
+
+    ckpt = json.loads((trained_run / "metrics.json").read_text())["best_checkpoint"]
+    check_teacher(ckpt, wordpiece_tokenizer)
+    with pytest.raises(ConfigError, match="tokenizes otherwise"):
+        check_teacher(ckpt, bpe_tokenizer)
+
+    def teacher(path: str):
+        return load_teacher(
+            OmegaConf.create({"model": {"teacher": path, "trust_remote_code": False}})
+        )
+
+    from_ckpt, from_folder = teacher(ckpt), teacher(str(trained_run / "best_model"))
+    inputs = wordpiece_tokenizer(
+        ["who ruled the land", "the king ruled"], padding=True, return_tensors="pt"
+    )
+    assert torch.allclose(from_ckpt(inputs), from_folder(inputs), atol=1e-6)
+    assert from_ckpt.key == from_folder.key  # one cache entry for the same weights
+
+
 def test_v2_run_in_the_cpu_precision_reports_hasans_noans_and_thresholds(
     tmp_path: Path, tiny_roberta_dir
 ) -> None:

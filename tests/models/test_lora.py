@@ -114,6 +114,9 @@ def test_a_lora_run_changes_only_adapters_and_the_span_layer(tmp_path, tiny_bert
     # and the ONNX graph of its export answers as the run did
     export = tmp_path / "export"
     run_entry("export.py", [f"run={run_dir}", f"out={export}", "onnx=true"], tmp_path / "x")
+    assert (export / ADAPTER_FOLDER / "adapter_config.json").is_file()  # the adapter travels
+    card = (export / "README.md").read_text()
+    assert "- LoRA adapters: rank 4, alpha 16.0, dropout 0.05, on ['query', 'value']" in card
     onnx_out = tmp_path / "onnx_eval"
     run_entry(
         "eval.py", [f"model.name_or_path={export}", "backend=onnx", *SMALL_DATA[:5]], onnx_out
