@@ -88,24 +88,29 @@ class PairedRow:
 @dataclass
 class PairedComparison:
     set_name: str
-    best: Setting | None
-    rows: list[PairedRow]  # one per setting after the best, in the settings' order
+    best: Setting | None  # the reference: the best setting, or the one --baseline named
+    rows: list[PairedRow]  # one per setting after the reference, in the settings' order
     note: str | None = None  # why nothing was tested
+    versus: str = "best"  # what the reference is called: "best" or "baseline"
 
 
-def compare_to_best(settings: list[Setting], set_name: str, *, seed: int = 0) -> PairedComparison:
-    """Paired tests of every setting against the first (best) one on ``set_name``.
+def compare_to_best(
+    settings: list[Setting], set_name: str, *, seed: int = 0, versus: str = "best"
+) -> PairedComparison:
+    """Paired tests of every setting against the first one on ``set_name``: the best, or
+    the baseline the user named (``versus``: what the reports call it).
 
     Holm's correction runs over the settings compared, separately for each metric (the
     family is "is this setting worse than the best?", asked once per row).
     """
     if not settings:
-        return PairedComparison(set_name, None, [], "no completed run")
+        return PairedComparison(set_name, None, [], "no completed run", versus)
     best, others = settings[0], settings[1:]
     best_scores = setting_scores(best, set_name)
     rows = [PairedRow(setting) for setting in others]
     if isinstance(best_scores, str):
-        return PairedComparison(set_name, best, rows, f"the best setting: {best_scores}")
+        note = f"the {versus} setting: {best_scores}"
+        return PairedComparison(set_name, best, rows, note, versus)
     for row in rows:
         scores = setting_scores(row.setting, set_name)
         if isinstance(scores, str):
@@ -113,7 +118,7 @@ def compare_to_best(settings: list[Setting], set_name: str, *, seed: int = 0) ->
             continue
         ia, ib = common_questions(scores, best_scores)
         if ia.size == 0:
-            row.note = "no question scored by both this setting and the best"
+            row.note = f"no question scored by both this setting and the {versus}"
             continue
         for metric in TESTED:
             a, b = scores.scores[metric][ia], best_scores.scores[metric][ib]
@@ -126,7 +131,7 @@ def compare_to_best(settings: list[Setting], set_name: str, *, seed: int = 0) ->
         for row, p in zip(rows, adjusted, strict=True):
             if not math.isnan(p):
                 row.holm[metric] = p
-    return PairedComparison(set_name, best, rows)
+    return PairedComparison(set_name, best, rows, versus=versus)
 
 
 def _p(tests: Mapping[str, PairedTest], metric: str) -> float:

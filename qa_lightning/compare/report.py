@@ -26,7 +26,7 @@ from qa_lightning.compare.runs import FAILED, collect_runs
 from qa_lightning.compare.selective_table import SelectiveTable, selective_table
 from qa_lightning.compare.selective_table import markdown_rows as selective_rows
 from qa_lightning.compare.selective_table import markdown_section as selective_section
-from qa_lightning.compare.settings import Setting, group_settings
+from qa_lightning.compare.settings import Setting, group_settings, reference_first
 from qa_lightning.compare.slice_table import SliceTable, slice_table
 from qa_lightning.compare.table import (
     Comparison,
@@ -107,12 +107,13 @@ def slice_records(table: SliceTable) -> tuple[list[str], list[list[Any]]]:
 
 def how_to_read(report: ComparisonReport) -> list[str]:
     metric = setting_table.LABELS.get(setting_table.tested_metric(report.comparison.metric), "F1")
+    versus = report.paired.versus
     seeds = max((s.n for s in report.settings), default=1)
     lines = [
         "- **n** runs per setting (seeds); scores are mean ± sample sd over them"
         + ("." if seeds > 1 else " (one run each: no sd; `sweep=seeds` adds seeds)."),
-        f"- **{metric} vs best**: the setting minus the best one on the questions both scored, "
-        "per question averaged over seeds, with a 95% paired bootstrap interval (BCa).",
+        f"- **{metric} vs {versus}**: the setting minus the {versus} one on the questions both "
+        "scored, per question averaged over seeds, with a 95% paired bootstrap interval (BCa).",
         "- **p**: paired permutation test of that difference (two-sided); **p (Holm)** "
         f"corrected for the {len(report.paired.rows)} comparisons in the table; "
         f"**significant** when p (Holm) < {ALPHA}.",
@@ -139,7 +140,9 @@ def markdown(report: ComparisonReport) -> str:
         fixed = ", ".join(f"`{k}={format_value(v)}`" for k, v in comparison.fixed.items())
         lines += ["", f"Shared overrides: {fixed}."]
     lines += ["", "## Settings", ""]
-    lines += markdown_table(*setting_table.markdown_rows(comparison, report.setting_records))
+    lines += markdown_table(
+        *setting_table.markdown_rows(comparison, report.setting_records, report.paired.versus)
+    )
     lines += ["", *how_to_read(report)]
     notes = report.notes()
     if notes:
@@ -173,13 +176,18 @@ def compare_runs(
     plots: bool = True,
     top: int = 3,
     show: bool = True,
+    baseline: str | None = None,
 ) -> ComparisonReport:
     """Compare the runs under ``paths`` on ``set_name``; write the report into ``out_dir``
-    (default: the first path) and return it."""
+    (default: the first path) and return it. ``baseline``: the label or system name of
+    the setting every other is tested against (default: the best)."""
     comparison = compare(collect_runs(paths), metric, set_name)
     settings = group_settings(comparison)
-    paired = compare_to_best(settings, set_name)
-    selective = selective_table(settings, set_name)
+    versus = "best"
+    if baseline is not None:
+        settings, versus = reference_first(settings, baseline), "baseline"
+    paired = compare_to_best(settings, set_name, versus=versus)
+    selective = selective_table(settings, set_name, versus=versus)
     out = Path(out_dir if out_dir is not None else paths[0])
     out.mkdir(parents=True, exist_ok=True)
     title = f"Comparison of {', '.join(str(p) for p in paths)}"
@@ -231,7 +239,9 @@ def print_report(report: ComparisonReport) -> None:
     if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
         console = Console(width=max(console.width, 240))
     print_table(report.comparison, title=report.title, console=console)
-    header, rows = setting_table.markdown_rows(report.comparison, report.setting_records)
+    header, rows = setting_table.markdown_rows(
+        report.comparison, report.setting_records, report.paired.versus
+    )
     table = Table(title=f"Settings on {report.comparison.set_name} (mean ± sd over seeds)")
     for name in header:
         table.add_column(name, justify="left" if name in ("significant",) else "right")
@@ -278,6 +288,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="where to write the report (default: the first path)")
     parser.add_argument("--top", type=int, default=3, help="runs in the training-curves plot")
     parser.add_argument("--no-plots", action="store_true", help="write the tables only")
+    parser.add_argument(
+        "--baseline",
+        help="the setting every other is tested against, by its label or system name "
+        "(default: the best)",
+    )
     args = parser.parse_args(argv)
     try:
         compare_runs(
@@ -287,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
             out_dir=args.out,
             plots=not args.no_plots,
             top=args.top,
+            baseline=args.baseline,
         )
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None

@@ -5,7 +5,7 @@ last: the area under its risk-coverage curve (AURC, lower is better), its calibr
 (ECE) and the share of questions it can answer at 80% and 90% exact match. Each setting's
 numbers are the means over its runs of what every run wrote into metrics.json
 (``sets.<set>.selective``). The AURC difference to the best setting (the best by the
-ranking metric, as in the settings table) is paired: both settings' runs are scored on the
+ranking metric, as in the settings table, or the baseline ``--baseline`` names) is paired: both settings' runs are scored on the
 questions all of them answered, the questions resampled together
 (:func:`~qa_lightning.evaluation.selective.paired_aurc_difference`).
 
@@ -61,8 +61,9 @@ class SelectiveRow:
 @dataclass
 class SelectiveTable:
     set_name: str
-    rows: list[SelectiveRow]  # one per setting, in the settings' order (the best first)
+    rows: list[SelectiveRow]  # one per setting, in the settings' order (the reference first)
     note: str | None = None  # why the differences (or the whole table) are missing
+    versus: str = "best"  # what the reference (the first row) is called
 
     @property
     def has_numbers(self) -> bool:
@@ -132,11 +133,14 @@ def _arrays(runs: list[RunAnswers], ids: list[str]) -> tuple[list[np.ndarray], l
     return confidence, correct
 
 
-def selective_table(settings: list[Setting], set_name: str, *, seed: int = 0) -> SelectiveTable:
-    """The selective numbers of ``settings`` (best first) on ``set_name``, and the paired
-    AURC difference of every setting against the first one."""
+def selective_table(
+    settings: list[Setting], set_name: str, *, seed: int = 0, versus: str = "best"
+) -> SelectiveTable:
+    """The selective numbers of ``settings`` (the reference first: the best, or the
+    baseline, as ``versus`` says) on ``set_name``, and the paired AURC difference of every
+    setting against the first one."""
     if not settings:
-        return SelectiveTable(set_name, [], "no completed run")
+        return SelectiveTable(set_name, [], "no completed run", versus)
     answers = [setting_answers(setting, set_name) for setting in settings]
     rows = [SelectiveRow(s, _means(s, set_name)) for s in settings]
     for row, found in zip(rows, answers, strict=True):
@@ -146,18 +150,18 @@ def selective_table(settings: list[Setting], set_name: str, *, seed: int = 0) ->
         if len(rows) == 1:
             why = rows[0].note
         else:
-            why = f"none of the {len(rows)} settings has confidences (the best: {answers[0]})"
-        return SelectiveTable(set_name, rows, why)
+            why = f"none of the {len(rows)} settings has confidences (the {versus}: {answers[0]})"
+        return SelectiveTable(set_name, rows, why, versus)
     best, best_answers = rows[0], answers[0]
     if isinstance(best_answers, str):
-        note = f"no AURC differences: the best setting ({best.setting.label}) has {best.note}"
-        return SelectiveTable(set_name, rows, note)
+        note = f"no AURC differences: the {versus} setting ({best.setting.label}) has {best.note}"
+        return SelectiveTable(set_name, rows, note, versus)
     for row, found in zip(rows[1:], answers[1:], strict=True):
         if isinstance(found, str):
             continue
         ids = _common_ids([*best_answers, *found])
         if not ids:
-            row.note = "no question answered by both this setting and the best"
+            row.note = f"no question answered by both this setting and the {versus}"
             continue
         confidence_a, correct_a = _arrays(found, ids)
         confidence_b, correct_b = _arrays(best_answers, ids)
@@ -165,7 +169,7 @@ def selective_table(settings: list[Setting], set_name: str, *, seed: int = 0) ->
             confidence_a, correct_a, confidence_b, correct_b, seed=seed
         )
         row.questions = len(ids)
-    return SelectiveTable(set_name, rows)
+    return SelectiveTable(set_name, rows, versus=versus)
 
 
 def _round(value: float) -> float | None:
@@ -195,13 +199,13 @@ def _number(value: float) -> str:
 
 def markdown_rows(table: SelectiveTable) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows (the markdown and the terminal)."""
-    header = ["setting", "AURC", "AURC vs best [95% CI]", *list(SHOWN.values())[1:]]
+    header = ["setting", "AURC", f"AURC vs {table.versus} [95% CI]", *list(SHOWN.values())[1:]]
     notes = any(row.note for row in table.rows)
     header += ["note"] if notes else []
     rows = []
     for rank, row in enumerate(table.rows, 1):
         if rank == 1:
-            versus = "(best)"
+            versus = f"({table.versus})"
         elif math.isnan(row.difference):
             versus = ""
         else:
@@ -216,12 +220,13 @@ def markdown_rows(table: SelectiveTable) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def how_to_read() -> str:
+def how_to_read(versus: str = "best") -> str:
     return (
         "Lower AURC is better (the mean error rate, %, over every confidence threshold); "
-        "**AURC vs best** is the setting minus the best one on the questions both answered, "
-        "with a 95% paired bootstrap interval over questions (negative: its confidences sort "
-        "its errors last better than the best's do); **coverage at 80%/90% EM**: the share "
+        f"**AURC vs {versus}** is the setting minus the {versus} one on the questions both "
+        "answered, with a 95% paired bootstrap interval over questions (negative: its "
+        f"confidences sort its errors last better than the {versus}'s do); **coverage at "
+        "80%/90% EM**: the share "
         "of questions it can answer, most confident first, keeping that exact match; "
         "**ECE**: calibration error of its confidences (0 = calibrated)."
     )
@@ -238,7 +243,7 @@ def markdown_section(table: SelectiveTable) -> list[str]:
         "",
         *markdown_table(*markdown_rows(table)),
         "",
-        how_to_read(),
+        how_to_read(table.versus),
     ]
     if table.note:
         lines += ["", f"- {table.note[0].upper()}{table.note[1:]}."]

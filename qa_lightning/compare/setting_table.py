@@ -1,6 +1,8 @@
-"""The settings table: mean ± sd over seeds, and each setting against the best one.
+"""The settings table: mean ± sd over seeds, and each setting against the best one (or
+against the baseline the user named).
 
-One row per setting, best mean first. The numbers are kept as numbers (``settings.csv`` and
+One row per setting, the reference first (the best, or the baseline), then best mean first;
+``rank`` is the place by mean either way. The numbers are kept as numbers (``settings.csv`` and
 the W&B table); :func:`markdown_rows` formats them for reading. ``settings.csv`` also holds
 each setting's selective-answering columns (:mod:`qa_lightning.compare.selective_table`).
 """
@@ -14,7 +16,7 @@ from typing import Any
 
 from qa_lightning.compare.paired import ALPHA, PairedComparison
 from qa_lightning.compare.selective_table import SelectiveTable, csv_columns
-from qa_lightning.compare.settings import Setting, setting_params
+from qa_lightning.compare.settings import Setting, by_mean, setting_params
 from qa_lightning.compare.table import Comparison, format_value, set_column
 
 LABELS = {"exact": "EM", "f1": "F1", "HasAns_f1": "HasAns F1", "NoAns_f1": "NoAns F1"}
@@ -43,9 +45,13 @@ def setting_records(
     shown = [s for s in _SHOWN if s in comparison.scores]
     rows_by_setting = {id(row.setting): row for row in paired.rows}
     decisive = tested_metric(comparison.metric)
+    ranks = {
+        id(s): rank
+        for rank, s in enumerate(by_mean(settings, comparison.metric, comparison.set_name), 1)
+    }
     records = []
-    for rank, setting in enumerate(settings, 1):
-        record: dict[str, Any] = {"rank": rank, "setting": setting.label}
+    for place, setting in enumerate(settings):
+        record: dict[str, Any] = {"rank": ranks[id(setting)], "setting": setting.label}
         if systems:
             record["system"] = setting.system or ""
         record.update({k: format_value(setting.params.get(k)) for k in keys})
@@ -67,8 +73,8 @@ def setting_records(
             )
             seeds_p = row.seeds_p.get(metric, math.nan) if row is not None else math.nan
             record[f"{metric}_seeds_p"] = _round(seeds_p)
-        if rank == 1:
-            record["significant"] = "best"
+        if place == 0:  # the reference: "best", or "baseline"
+            record["significant"] = paired.versus
         elif row is not None and row.significant(decisive) is not None:
             record["significant"] = "yes" if row.significant(decisive) else "no"
         else:
@@ -100,9 +106,10 @@ def format_p(p: float | None) -> str:
 
 
 def markdown_rows(
-    comparison: Comparison, records: list[dict[str, Any]]
+    comparison: Comparison, records: list[dict[str, Any]], versus: str = "best"
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted rows (the markdown and the terminal)."""
+    """Header and formatted rows (the markdown and the terminal); the first record is the
+    reference, called ``versus``."""
     keys = setting_params(comparison)
     shown = [s for s in _SHOWN if f"{s}_mean" in (records[0] if records else {})]
     systems = ["system"] if any(r.get("system") for r in records) else []
@@ -115,16 +122,16 @@ def markdown_rows(
         "n",
         *(LABELS.get(s, s) for s in shown),
         *(f"{name} F1" for name in comparison.other_sets),
-        f"{LABELS[decisive]} vs best [95% CI]",
+        f"{LABELS[decisive]} vs {versus} [95% CI]",
         "p",
         "p (Holm)",
         "p seeds (Welch)",
         f"significant (Holm, {ALPHA})",
-        f"{LABELS[other[0]]} vs best [95% CI]",
+        f"{LABELS[other[0]]} vs {versus} [95% CI]",
         f"p {LABELS[other[0]]} (Holm)",
     ]
     rows = []
-    for r in records:
+    for place, r in enumerate(records):
         rows.append(
             [
                 str(r["rank"]),
@@ -133,7 +140,7 @@ def markdown_rows(
                 str(r["n"]),
                 *(_mean_sd(r, s) for s in shown),
                 *(_mean_sd(r, set_column(name)) for name in comparison.other_sets),
-                _difference(r, decisive) if r["rank"] > 1 else "(best)",
+                _difference(r, decisive) if place > 0 else f"({versus})",
                 format_p(r[f"{decisive}_p"]),
                 format_p(r[f"{decisive}_p_holm"]),
                 format_p(r[f"{decisive}_seeds_p"]),

@@ -90,12 +90,29 @@ def group_settings(comparison: Comparison) -> list[Setting]:
                 Setting(params, [run], _label(params, [run], with_job=True)) for run in runs
             )
 
+    _tell_systems_apart(settings)
+    return by_mean(settings, comparison.metric, comparison.set_name)
+
+
+def by_mean(settings: list[Setting], metric: str, set_name: str) -> list[Setting]:
+    """Best mean of ``metric`` on ``set_name`` first; settings without one last."""
+
     def order(setting: Setting) -> tuple:
-        mean = setting.mean(comparison.metric, comparison.set_name)
+        mean = setting.mean(metric, set_name)
         return (math.isnan(mean), 0.0 if math.isnan(mean) else -mean)
 
-    _tell_systems_apart(settings)
     return sorted(settings, key=order)
+
+
+def reference_first(settings: list[Setting], name: str) -> list[Setting]:
+    """The setting named ``name`` (its label or its system name) first, the others in
+    their order: every one is then tested against it instead of against the best."""
+    found = [s for s in settings if name in (s.label, s.system)]
+    if len(found) != 1:
+        labels = "; ".join(s.label for s in settings)
+        how_many = "no setting" if not found else f"{len(found)} settings"
+        raise ValueError(f"--baseline {name!r} names {how_many}; give one of: {labels}")
+    return [found[0], *(s for s in settings if s is not found[0])]
 
 
 def shared_system(runs: list[RunRecord]) -> str | None:

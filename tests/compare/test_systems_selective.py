@@ -265,3 +265,32 @@ def test_a_published_systems_predictions_against_a_trained_run(tmp_path):
     assert list(slices[0])[3:] == [best.label, "BiDAF + ELMo"]
     # every parameter is set by one of the two runs only: nothing to plot it against
     assert not list(published.glob("f1_vs_*.png")) and (published / "slices.png").is_file()
+
+
+def test_a_named_baseline_is_the_reference_of_every_test(abstaining):
+    """--baseline: every setting is tested against the one named (here the worse one by
+    F1), which comes first; ranks stay those by mean."""
+    root, truth = abstaining
+    report = compare_runs([root], show=False, plots=False, baseline="model.head=careful")
+    assert [s.params["model.head"] for s in report.settings] == ["careful", "fluent"]
+    (row,) = report.paired.rows
+    assert row.setting.params["model.head"] == "fluent"
+    means = {s.params["model.head"]: s.mean("f1", "validation") for s in report.settings}
+    assert row.tests["f1"].difference == pytest.approx(means["fluent"] - means["careful"])
+    assert row.tests["f1"].difference > 0  # the better one against the baseline
+    fluent, careful = (np.mean(truth["aurc"][k]) for k in ("fluent", "careful"))
+    assert report.selective.rows[1].difference == pytest.approx(fluent - careful)
+    rows = {r["model.head"]: r for r in read_csv(root / "settings.csv")}
+    assert (rows["fluent"]["rank"], rows["careful"]["rank"]) == ("1", "2")
+    assert rows["careful"]["significant"] == "baseline" and rows["careful"]["f1_diff"] == ""
+    markdown = (root / "comparison.md").read_text()
+    assert "F1 vs baseline [95% CI]" in markdown and "| (baseline) |" in markdown
+    assert "AURC vs baseline [95% CI]" in markdown and "vs best" not in markdown
+
+
+def test_a_baseline_that_names_no_setting_is_one_line(abstaining, capsys):
+    from qa_lightning.compare.report import main
+
+    root, _ = abstaining
+    with pytest.raises(SystemExit, match="--baseline 'careful' names no setting; give one of: "):
+        main([str(root), "--baseline", "careful", "--no-plots"])
