@@ -47,3 +47,19 @@ case " $METHODS " in *" teacher "*)
   python eval.py model.name_or_path=$TEACHER data=squad_subset_v1 \
     "system_name='teacher (full fine-tuning, seed 42)'" $SETS $Q hydra.run.dir=$OUT/teacher ;;
 esac
+
+# Every method against full fine-tuning (BASELINE: a system name), paired, on each set.
+BASELINE=${BASELINE:-full fine-tuning}
+ROOTS=$(ls -d $OUT/*/seeds_* $OUT/teacher 2>/dev/null)
+for set in validation new_wiki amazon; do
+  qa-compare $ROOTS --set $set --baseline "$BASELINE" --no-plots --out $OUT/compare_$set > /dev/null
+done
+# Evaluation speed: the first run of each method (and the teacher) answering the dev subset
+# with predict.py, one after another on the same machine.
+for method in teacher $(ls $OUT | grep -v -e '^compare_' -e '^speed' -e '^teacher$'); do
+  if [ "$method" = teacher ]; then model=$TEACHER; else
+    model=$(ls -d $OUT/$method/seeds_*/0/best_model | head -1); fi
+  python predict.py model.name_or_path=$model data.predict_file=../shared/data/squad/squad_v1_dev_subset.json \
+    $Q hydra.run.dir=$OUT/speed/$method > /dev/null 2>&1
+done
+python experiments/methods/summarise.py $OUT "$BASELINE" > experiments/methods/results.md

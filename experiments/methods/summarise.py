@@ -1,0 +1,127 @@
+"""The methods record's tables: cost (parameters trained, training time, evaluation speed)
+and accuracy on each set against the baseline, from the run folders and the qa-compare
+reports run.sh wrote.
+
+python experiments/methods/summarise.py <OUT> "<baseline system name>" > results.md
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+SETS = ("validation", "new_wiki", "amazon")
+SPEED = re.compile(r"(\d+) features in ([\d.]+)s: ([\d.]+) features/s")
+
+
+def runs_by_system(out: Path) -> dict[str, list[Path]]:
+    """Run folders (those with a metrics.json) by their system name, in folder order."""
+    found: dict[str, list[Path]] = {}
+    for metrics in sorted(out.glob("*/seeds_*/*/metrics.json")) + [out / "teacher/metrics.json"]:
+        if metrics.is_file() and "compare_" not in str(metrics):
+            system = json.loads(metrics.read_text()).get("system") or metrics.parent.name
+            found.setdefault(system, []).append(metrics.parent)
+    return found
+
+
+def method_of(run: Path, out: Path) -> str:
+    return run.relative_to(out).parts[0]
+
+
+def mean_sd(values: list[float]) -> str:
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
+def eval_speed(out: Path, method: str) -> float | None:
+    log = out / "speed" / method / "predict.log"
+    match = SPEED.search(log.read_text()) if log.is_file() else None
+    return float(match.group(3)) if match else None
+
+
+def compared(out: Path, set_name: str) -> dict[str, dict[str, str]]:
+    path = (
+        out
+        / f"compare_{set_name}"
+        / ("settings.csv" if set_name == "validation" else f"settings_{set_name}.csv")
+    )
+    with open(path, newline="") as f:
+        return {row["setting"]: row for row in csv.DictReader(f)}
+
+
+def p_text(value: str) -> str:
+    if not value:
+        return ""
+    p = float(value)
+    return f"{p:.2g}" if p < 0.01 else f"{p:.3f}".rstrip("0").rstrip(".")
+
+
+def versus(row: dict[str, str] | None) -> tuple[str, str, str]:
+    """F1 difference [CI], p (Holm, questions), p (Welch, seeds) of one compared setting."""
+    if row is None or not row.get("f1_diff"):
+        return "(baseline)" if row and row.get("significant") == "baseline" else "", "", ""
+    diff, low, high = (float(row[k]) for k in ("f1_diff", "f1_ci_low", "f1_ci_high"))
+    return (
+        f"{diff:+.2f} [{low:+.2f}, {high:+.2f}]",
+        p_text(row["f1_p_holm"]),
+        p_text(row["f1_seeds_p"]),
+    )
+
+
+def main(out: Path, baseline: str) -> None:
+    systems = runs_by_system(out)
+    tables = {s: compared(out, s) for s in SETS}
+    teacher_speed = eval_speed(out, "teacher")
+    print("## Cost\n")
+    print(
+        "| method | runs (seeds) | trainable parameters | training s/epoch "
+        "| eval features/s on the dev subset (x teacher) |"
+    )
+    print("|---|---|---|---|---|")
+    for system, runs in systems.items():
+        metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
+        seeds = [yaml.safe_load((r / "config.yaml").read_text()).get("seed") for r in runs]
+        trainable = metrics[0].get("trainable_parameters")
+        frozen = metrics[0].get("frozen_parameters") or 0
+        params = f"{trainable:,} of {trainable + frozen:,}" if trainable else "(not trained here)"
+        # the throughput callback's training time alone (no validation), per pass over the data
+        epochs = [
+            m["train_features"] / m["train_features_per_second"]
+            for m in metrics
+            if m.get("train_features_per_second")
+        ]
+        speed = eval_speed(out, method_of(runs[0], out))
+        ratio = f" ({speed / teacher_speed:.2f}x)" if speed and teacher_speed else ""
+        print(
+            f"| {system} | {len(runs)} ({', '.join(map(str, seeds))}) | {params} "
+            f"| {mean_sd(epochs).split('.')[0] if epochs else ''} "
+            f"| {f'{speed:.1f}' if speed else ''}{ratio} |"
+        )
+    print(f"\n## F1 against {baseline}, on each set\n")
+    header = ["method"]
+    for s in SETS:
+        header += [f"{s} F1", f"vs {baseline} [95% CI]", "p (Holm)", "p seeds"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for system, runs in systems.items():
+        cells = [system]
+        for s in SETS:
+            f1 = [
+                json.loads((r / "metrics.json").read_text())["sets"][s]["scores"]["f1"]
+                for r in runs
+            ]
+            cells += [mean_sd(f1), *versus(tables[s].get(system))]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])
