@@ -1,7 +1,8 @@
 """onnxruntime (fp32 and int8) against PyTorch eager evaluation of the same exported model.
 
-    python export.py run=<run folder> onnx=true quantize=true out=/tmp/export
-    python -m benchmarks.bench_onnx --model /tmp/export
+    python export.py run=<run folder> quantize=dynamic out=/tmp/export
+    python export.py run=<run folder> quantize=static out=/tmp/export_static
+    python -m benchmarks.bench_onnx --model /tmp/export --static /tmp/export_static --bf16
 
 The v1 dev subset becomes windows once (the package's datamodule, with the export's own
 max_length/doc_stride from ``qa_decoding.json``); every backend runs the same batches in
@@ -9,7 +10,9 @@ the same order (``eval.py``'s loader: length-sorted, dynamically padded) and the
 are decoded by the same ``postprocess_predictions`` and scored by ``squad_scores``.
 Timed: the forward passes over every batch (what the backend changes); the rows are run
 in turns (eager, fp32, int8, eager, ...) so drift on a shared machine hits each alike,
-and the median of ``--repeats`` is reported. Answers are compared with eager's.
+and the median of ``--repeats`` is reported. Answers are compared with eager's, and each
+row's F1 with eager fp32's question by question (paired bootstrap interval). Each int8
+graph runs as the runner runs it: dynamic window by window, static batched.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ from benchmarks.common import print_table, squad_file
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # the issue's targets on 2 CPU cores: speed-up over eager, and what may change
-TARGETS = {"onnx fp32": (1.5, "identical >= 99.5%"), "onnx int8": (2.5, "F1 within 1 point")}
+TARGETS = {
+    "onnx fp32": (1.5, "identical >= 99.5%"),
+    "onnx int8 static (batched)": (2.5, "F1 within 1 point, faster than eager bf16"),
+}
 
 
 def eval_batches(folder: Path, batch_size: int, tmp: str):
@@ -105,6 +111,7 @@ def logits_of(run, batches, n_features: int) -> tuple[float, list, list]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="an export.py folder with onnx/ graphs")
+    parser.add_argument("--static", help="an export of the same run with quantize=static")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -113,7 +120,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from qa_lightning.compare.stats import paired_test
     from qa_lightning.evaluation import postprocess_predictions, squad_scores
+    from qa_lightning.evaluation.scoring import per_question_scores
+    from qa_lightning.inference.onnx_runner import is_static_int8
 
     folder = Path(args.model)
     torch.set_num_threads(args.threads)
@@ -122,10 +132,16 @@ def main() -> None:
         runners = {"torch eager": torch_runner(folder)}
         if args.bf16:
             runners["torch bf16 autocast"] = torch_runner(folder, bf16=True)
-        runners |= {
-            "onnx fp32": onnx_runner(folder, quantized=False, threads=args.threads),
-            "onnx int8": onnx_runner(folder, quantized=True, threads=args.threads),
-        }
+        runners["onnx fp32"] = onnx_runner(folder, quantized=False, threads=args.threads)
+        int8 = "static (batched)" if is_static_int8(folder) else "dynamic (window by window)"
+        runners[f"onnx int8 {int8}"] = onnx_runner(folder, quantized=True, threads=args.threads)
+        if args.static:
+            static = Path(args.static)
+            if not is_static_int8(static):
+                raise SystemExit(f"--static {static}: its int8 graph is not static")
+            runners["onnx int8 static (batched)"] = onnx_runner(
+                static, quantized=True, threads=args.threads
+            )
         for run in runners.values():  # warm-up: first-call allocations, lazy init
             run({k: batches[0][k] for k in INPUTS if k in batches[0]})
         times: dict[str, list[float]] = {name: [] for name in runners}
@@ -144,12 +160,14 @@ def main() -> None:
                 )
     reference = answers["torch eager"]
     eager = statistics.median(times["torch eager"])
-    eager_f1 = squad_scores(examples, reference, version_2=False)["f1"]
+    eager_f1 = per_question_scores(examples, reference, version_2=False).f1
     rows = []
     for name in runners:
         seconds = statistics.median(times[name])
         scores = squad_scores(examples, answers[name], version_2=False)
         same = sum(answers[name][k] == v for k, v in reference.items())
+        f1 = per_question_scores(examples, answers[name], version_2=False).f1
+        test = paired_test(f1 * 100, eager_f1 * 100) if name != "torch eager" else None
         rows.append(
             [
                 name,
@@ -160,17 +178,29 @@ def main() -> None:
                 f"{same}/{len(reference)} ({100 * same / len(reference):.1f}%)",
                 scores["exact"],
                 scores["f1"],
-                f"{scores['f1'] - eager_f1:+.2f}",
+                f"{test.difference:+.2f} [{test.ci_low:+.2f}, {test.ci_high:+.2f}]" if test else "",
             ]
         )
     print_table(
         f"v1 dev subset: {len(reference)} questions, {len(features)} windows at "
         f"{settings.max_length}/{settings.doc_stride}, batch {args.batch_size}, "
         f"{args.threads} threads, median of {args.repeats}",
-        ["backend", "s", "range", "windows/s", "speed-up", "same answers", "EM", "F1", "dF1"],
+        [
+            "backend",
+            "s",
+            "range",
+            "windows/s",
+            "speed-up",
+            "same answers",
+            "EM",
+            "F1",
+            "F1 - eager [95% CI]",
+        ],
         rows,
     )
     for name, (target, accuracy) in TARGETS.items():
+        if name not in times:
+            continue
         ratio = eager / statistics.median(times[name])
         print(f"{name}: {ratio:.2f}x against the target {target}x ({accuracy})")
 

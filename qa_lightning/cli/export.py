@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -140,7 +142,8 @@ def write_export(
     *,
     checkpoint: Path | None = None,
     onnx: bool = False,
-    quantize: bool = False,
+    quantize: str = "none",
+    calibration_windows: int = 256,
     trusted: bool = False,
 ) -> Path:
     """The model (``best_model/``, or ``checkpoint`` of the run) with its tokenizer and any
@@ -168,11 +171,17 @@ def write_export(
         else:
             save_checkpoint_model(checkpoint, config, tmp, trusted=trusted)
         decoding_settings(config).write(tmp)
+        int8 = None
+        if onnx or quantize != "none":
+            calibration = None
+            if quantize == "static":
+                calibration = run_calibration(config, tmp, calibration_windows)
+            int8 = write_onnx(tmp, quantize=quantize, calibration=calibration, trusted=trusted)
         unscored = str(checkpoint) if checkpoint is not None and metrics is None else None
-        card = model_card(config, metrics, name=out.name, overrides=overrides, unscored=unscored)
+        card = model_card(
+            config, metrics, name=out.name, overrides=overrides, unscored=unscored, int8=int8
+        )
         (tmp / "README.md").write_text(card)
-        if onnx or quantize:
-            write_onnx(tmp, quantize=quantize, trusted=trusted)
         marker = {"run": str(run), "checkpoint": str(checkpoint) if checkpoint else None}
         (tmp / EXPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return out
@@ -183,17 +192,53 @@ def _is_best(checkpoint: Path, metrics: dict | None) -> bool:
     return bool(best) and Path(best).resolve() == checkpoint.resolve()
 
 
-def write_onnx(folder: Path, *, quantize: bool, trusted: bool = False) -> None:
-    """The saved model (with its own head, if any) as ``folder/onnx/`` graphs."""
+def write_onnx(
+    folder: Path, *, quantize: str, calibration: Any = None, trusted: bool = False
+) -> dict[str, Any] | None:
+    """The saved model (with its own head, if any) as ``folder/onnx/`` graphs; the int8
+    graph's record (``onnx/quantization.json``), if one was written."""
     from qa_lightning.inference.answerer import with_saved_head
     from qa_lightning.inference.onnx_export import export_onnx
+    from qa_lightning.inference.onnx_runner import ONNX_DIR
+    from qa_lightning.inference.static_int8 import Int8Record
     from qa_lightning.models.loading import load_qa_model, load_tokenizer
 
     model = with_saved_head(load_qa_model(str(folder), trust_remote_code=trusted), folder)
     tokenizer = load_tokenizer(str(folder), trust_remote_code=trusted)
-    differences = export_onnx(model, tokenizer, folder, quantize=quantize)
+    differences = export_onnx(model, tokenizer, folder, quantize=quantize, calibration=calibration)
     for name, difference in differences.items():
         log.info("onnx/%s: largest logit difference from torch %.2g", name, difference)
+    record = Int8Record.of_folder(folder / ONNX_DIR)
+    return asdict(record) if record is not None else None
+
+
+def run_calibration(config: dict, folder: Path, windows: int) -> Any:
+    """Static int8's calibration: a sample (seeded by the run's seed) of the run's own
+    training windows, made as training made them (the feature cache usually has them)."""
+    from qa_lightning.cli.common import make_datamodule
+    from qa_lightning.inference.onnx_export import Calibration
+    from qa_lightning.inference.static_int8 import calibration_windows
+    from qa_lightning.models.loading import load_tokenizer
+
+    cfg = OmegaConf.create(config)
+    data = cfg.data
+    where = data.get("train_file") or data.get("hub_name") or data.source
+    try:
+        datamodule = make_datamodule(cfg, load_tokenizer(str(folder)))
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"quantize=static calibrates on the run's training windows ({where}), which "
+            f"could not be read: {str(err).splitlines()[0]}; export where the run's data "
+            "is, or use quantize=dynamic"
+        ) from err
+    names = datamodule.model_inputs
+    sample = calibration_windows(
+        datamodule.train_features, names, windows=windows, seed=int(cfg.seed)
+    )
+    source = {"data": str(where), "split": "train", "seed": int(cfg.seed)}
+    return Calibration(sample, int(data.max_length), source)
 
 
 def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
@@ -212,6 +257,23 @@ def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
         ) from err
 
 
+# quantize=true: the int8 that measured best here (benchmarks/README.md, bench_onnx)
+BEST_INT8 = "static"
+
+
+def quantize_choice(value: object) -> str:
+    """``quantize=``: none (or false), dynamic, static, or true (:data:`BEST_INT8`)."""
+    choice = str(value).lower()
+    choice = {"false": "none", "true": BEST_INT8}.get(choice, choice)
+    if choice not in ("none", "dynamic", "static"):
+        raise ConfigError(
+            f"quantize={value}: give none, dynamic (int8 scaled per input, run window by "
+            "window), static (int8 calibrated on training windows, run batched) or true "
+            f"(the best measured: {BEST_INT8})"
+        )
+    return choice
+
+
 def export(cfg: DictConfig) -> str:
     if OmegaConf.is_missing(cfg, "run"):
         raise ConfigError(
@@ -223,10 +285,17 @@ def export(cfg: DictConfig) -> str:
     check_out(out, run, overwrite=cfg.overwrite)
     trusted = cfg.model.trust_remote_code
     check_trust(run, checkpoint, trusted=trusted)
+    quantize = quantize_choice(cfg.quantize)
     write_export(
-        run, out, checkpoint=checkpoint, onnx=cfg.onnx, quantize=cfg.quantize, trusted=trusted
+        run,
+        out,
+        checkpoint=checkpoint,
+        onnx=cfg.onnx,
+        quantize=quantize,
+        calibration_windows=cfg.calibration_windows,
+        trusted=trusted,
     )
-    graphs = ", onnx/" if cfg.onnx or cfg.quantize else ""
+    graphs = ", onnx/" if cfg.onnx or quantize != "none" else ""
     log.info(
         "Exported %s to %s (model, tokenizer, qa_decoding.json, README.md%s)", run, out, graphs
     )

@@ -166,7 +166,10 @@ class ExportConfig(EntryConfig):
     push_to_hub: str | None = None  # a Hub repo id (user/name) to upload the folder to
     private: bool = True  # a repo push_to_hub creates is private
     onnx: bool = False  # also onnx/model.onnx: the graph backend=onnx runs (onnxruntime, CPU)
-    quantize: bool = False  # also onnx/model_quantized.onnx: int8 weights (implies onnx)
+    # also onnx/model_quantized.onnx (implies onnx): none | dynamic | static | true (the
+    # best int8 measured here); static calibrates on calibration_windows training windows
+    quantize: str = "none"
+    calibration_windows: int = 256
 
 
 @dataclass

@@ -8,8 +8,10 @@
    initializer and its additive mask (a chain of shape ops transformers builds from the
    padding mask) is replaced by the raw ``attention_mask``. Kept only when the graph still
    gives the same logits on a padded batch, else the fused graph is used as it is.
-4. ``quantize_dynamic`` (int8 weights, activations quantised per batch): attention becomes
-   ``QAttention``, the dense layers ``MatMulInteger``.
+4. int8, either ``quantize_dynamic`` (int8 weights, activations quantised per input
+   tensor: attention becomes ``QAttention``, the dense layers ``MatMulInteger``; run window
+   by window) or static int8 (:mod:`~qa_lightning.inference.static_int8`: activation
+   scales fixed by calibration; run batched). ``onnx/quantization.json`` says which.
 
 Every graph is checked against the torch model on a padded batch before it is written.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 from qa_lightning.inference.onnx_runner import FP32_FILE, INT8_FILE, ONNX_DIR, OUTPUTS
+from qa_lightning.inference.static_int8 import DYNAMIC, quantize_static_int8
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +173,20 @@ def _drop_unused(graph: Any) -> None:
 
 
 def export_onnx(
-    model: torch.nn.Module, tokenizer: Any, folder: Path, *, quantize: bool
+    model: torch.nn.Module,
+    tokenizer: Any,
+    folder: Path,
+    *,
+    quantize: str = "none",
+    calibration: Calibration | None = None,
 ) -> dict[str, float]:
-    """Write ``folder/onnx/model.onnx`` (and ``model_quantized.onnx``); returns each graph's
-    largest logit difference from the torch model on the sample batch."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
+    """Write ``folder/onnx/model.onnx`` and, with ``quantize`` ``"dynamic"`` or ``"static"``
+    (which needs ``calibration``), ``model_quantized.onnx`` and ``quantization.json``;
+    returns each graph's largest logit difference from the torch model on the sample batch."""
+    if quantize not in ("none", "dynamic", "static"):
+        raise ValueError(f"quantize={quantize!r}: give none, dynamic or static")
+    if quantize == "static" and calibration is None:
+        raise ValueError("quantize='static' needs calibration windows")
     for name in ("onnx_ir", "onnxscript"):  # a line per pass at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     out = folder / ONNX_DIR
@@ -204,17 +216,46 @@ def export_onnx(
                 f"{differences[FP32_FILE]:.2g} (> {FP32_TOLERANCE}); not written"
             )
         shutil.move(fp32, out / FP32_FILE)
-    if quantize:
-        logging.disable(logging.WARNING)  # the quantiser logs every tensor on the root logger
-        try:
-            quantize_dynamic(
-                out / FP32_FILE,
-                out / INT8_FILE,
-                weight_type=QuantType.QInt8,
-                per_channel=True,  # MiniLM, v1 dev: F1 -0.55 to -0.70; per tensor: -2.5
-                reduce_range=True,  # 7-bit weights: no u8 x s8 overflow without VNNI
-            )
-        finally:
-            logging.disable(logging.NOTSET)
-        differences[INT8_FILE] = _largest_difference(_run(out / INT8_FILE, feed), reference, mask)
+    if quantize == "none":
+        return differences
+    if quantize == "static":
+        assert calibration is not None
+        record = quantize_static_int8(
+            out / FP32_FILE,
+            out / INT8_FILE,
+            calibration.windows,
+            max_length=calibration.max_length,
+            source=calibration.source,
+        )
+    else:
+        _quantize_dynamic(out / FP32_FILE, out / INT8_FILE)
+        record = DYNAMIC
+    record.write(out)
+    differences[INT8_FILE] = _largest_difference(_run(out / INT8_FILE, feed), reference, mask)
     return differences
+
+
+@dataclass
+class Calibration:
+    """Static int8's calibration windows (model inputs), the length they are padded to,
+    and where they came from (recorded in ``quantization.json``)."""
+
+    windows: list[dict[str, list[int]]]
+    max_length: int
+    source: dict[str, Any]
+
+
+def _quantize_dynamic(fp32: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # the quantiser logs every tensor on the root logger
+    try:
+        quantize_dynamic(
+            fp32,
+            out,
+            weight_type=QuantType.QInt8,
+            per_channel=True,  # MiniLM, v1 dev: F1 -0.55 to -0.70; per tensor: -2.5
+            reduce_range=True,  # 7-bit weights: no u8 x s8 overflow without VNNI
+        )
+    finally:
+        logging.disable(logging.NOTSET)

@@ -50,16 +50,27 @@ def onnx_span_model(
     return None
 
 
+def is_static_int8(folder: str | Path) -> bool:
+    """Whether the folder's int8 graph has fixed activation scales (``quantize=static``):
+    its windows run batched; a dynamic one's (and an older export's) one by one."""
+    from qa_lightning.inference.static_int8 import Int8Record
+
+    record = Int8Record.of_folder(Path(folder) / ONNX_DIR)
+    return record is not None and record.method == "static"
+
+
 class OnnxSpanModel(torch.nn.Module):
     """One onnxruntime CPU session; a torch module only so Lightning can hold it (it has
     no parameters and ignores ``.to()``: its tensors come back on the input's device).
 
-    ``per_window`` (the int8 graph's default): each window runs alone, without its padding.
+    ``per_window`` (a dynamic int8 graph's default): each window runs alone, without its
+    padding.
     Dynamic quantisation scales activations by the range of the whole input tensor, so in a
     batch a window's answer would depend on the other windows and the padding beside it (the
     service gave 90 of 480 answers differently with and without batching). Alone, a window
     gets one answer wherever it is asked, at some cost on CPU: the 1,025 v1 dev windows of
-    int8 MiniLM took 12.5-14.6 s one by one against 11.3-11.7 s in batches of 64.
+    int8 MiniLM took 12.5-14.6 s one by one against 11.3-11.7 s in batches of 64. A static
+    int8 graph (``export.py quantize=static``) has fixed scales and runs batched.
     """
 
     def __init__(
@@ -80,7 +91,11 @@ class OnnxSpanModel(torch.nn.Module):
     def from_folder(
         cls, folder: str | Path, *, quantized: bool = False, threads: int | None = None
     ) -> OnnxSpanModel:
-        return cls(onnx_file(folder, quantized=quantized), threads=threads, per_window=quantized)
+        return cls(
+            onnx_file(folder, quantized=quantized),
+            threads=threads,
+            per_window=quantized and not is_static_int8(folder),
+        )
 
     def forward(self, **inputs: torch.Tensor) -> QuestionAnsweringModelOutput:
         missing = [n for n in self.input_names if n not in inputs]

@@ -88,9 +88,11 @@ def model_card(
     name: str,
     overrides: list[str],
     unscored: str | None = None,
+    int8: dict[str, Any] | None = None,
 ) -> str:
     """``metrics``: the run's metrics.json; None with ``unscored``, a checkpoint that was
-    not the run's best (the card then says how to score it rather than show other scores)."""
+    not the run's best (the card then says how to score it rather than show other scores).
+    ``int8``: the export's int8 record (``onnx/quantization.json``), if it has that graph."""
     data, trainer = config["data"], config["trainer"]
     command = " ".join(["python train.py", *overrides])
     version = "SQuAD 2.0 (unanswerable questions allowed)" if data.get("version_2") else "SQuAD 1.1"
@@ -127,6 +129,7 @@ def model_card(
         "windows, decoding and precision the scores above were measured with: they were "
         f"computed in `{trainer['precision']}`, and the pipeline, `serve.py`, `predict.py` and "
         "`eval.py` answer in it by default.",
+        *_int8_lines(int8),
         "",
         "## Training",
         "",
@@ -196,3 +199,27 @@ def _method_lines(model: dict[str, Any]) -> list[str]:
             "and span layer alone: `adapter/`, in peft's format)"
         )
     return lines
+
+
+def _int8_lines(int8: dict[str, Any] | None) -> list[str]:
+    """What the int8 graph (``backend=onnx quantized=true``) is and, if static, what it was
+    calibrated on: its answers differ from the scores above (measure them with eval.py)."""
+    if not int8:
+        return []
+    line = (
+        f"The int8 graph `onnx/model_quantized.onnx` is {int8['method']} int8: weights "
+        f"{int8['weights']}; activations {int8['activations']}."
+    )
+    calibration = int8.get("calibration") or {}
+    if calibration:
+        line += (
+            f" Calibrated on {calibration.get('windows')} windows of `{calibration.get('data')}` "
+            f"({calibration.get('split')}, seed {calibration.get('seed')})"
+        )
+        kept = int8.get("fp32_nodes") or []
+        line += f"; {len(kept)} MatMul nodes fed by GELU kept in fp32." if kept else "."
+    return [
+        "",
+        line + " `python eval.py model.name_or_path=<this folder> backend=onnx "
+        "quantized=true` scores it.",
+    ]

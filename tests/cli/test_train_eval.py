@@ -449,8 +449,22 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     from qa_lightning.tracking.model_card import card_metadata
 
     out = tmp_path / "tiny-qa"
-    run_entry("export.py", [f"run={trained_run}", f"out={out}", "onnx=true"], tmp_path / "log")
+    run_entry(
+        "export.py",
+        [f"run={trained_run}", f"out={out}", "quantize=static", "calibration_windows=40"],
+        tmp_path / "log",
+    )
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    # static int8 calibrated on a seeded sample of the run's own training windows
+    int8 = json.loads((out / "onnx" / "quantization.json").read_text())
+    assert int8["method"] == "static"
+    assert int8["calibration"] == {
+        "data": "synthetic",
+        "split": "train",
+        "seed": 42,
+        "windows": 32,
+        "padded_to": 96,
+    }
     decoding = json.loads((out / "qa_decoding.json").read_text())
     assert (decoding["max_length"], decoding["doc_stride"]) == (96, 32)  # the run's, not 384
 
@@ -467,6 +481,8 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     got = Answerer.from_folder(str(out), backend="onnx").answer(items, batch_size=5)
     assert [g["answer"] for g in got] == want
     assert [a["answer"] for a in qa_pipeline(str(out))(items, batch_size=8)] == want
+    int8 = Answerer.from_folder(str(out), backend="onnx", quantized=True)
+    assert int8.answer(items, batch_size=16) == int8.answer(items, batch_size=1)
 
     # predict.py on the export through onnxruntime, with the export's windows (96/32: its
     # qa_decoding.json) though the command line names none
@@ -506,6 +522,7 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     assert f"{entry['scores']['f1']:.2f} [{low:.2f}, {high:.2f}]" in card
     assert meta["pipeline_tag"] == "question-answering" and meta["base_model"]
     assert "python train.py" in card and "data.doc_stride=32" in card
+    assert "is static int8" in card and "Calibrated on 32 windows of `synthetic`" in card
     check_run_files_documented(out)  # an export with onnx/
     check_run_files_documented(tmp_path / "predict")  # a predict.py folder
 

@@ -27,7 +27,7 @@ def _export(folder: Path) -> dict[str, float]:
 
     SETTINGS.write(folder)
     model = with_saved_head(load_qa_model(str(folder)), folder)
-    return export_onnx(model, load_tokenizer(str(folder)), folder, quantize=True)
+    return export_onnx(model, load_tokenizer(str(folder)), folder, quantize="dynamic")
 
 
 @pytest.fixture(scope="module")
