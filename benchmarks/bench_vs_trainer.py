@@ -20,10 +20,12 @@ config (no Hub access needed). Both sides load one saved copy of it.
 Steps are taken at evenly spaced points of an epoch ordered by batch width (see
 ``bench_throughput.epoch_sample``): the first batches of a length-grouped epoch are its
 longest. One untimed warm-up step comes first on every side. Answers come from the
-package's postprocessing on each side's logits; fewer than ``--min-agreement`` identical
-answers raise ``AgreementError``. Pass ``--model`` (a fine-tuned QA model folder) for an
-agreement that means something: a fresh head's logits are near ties, which bf16 rounding
-flips more often (0.95 is asked of it instead).
+package's postprocessing on each side's logits. Every table is printed first; then each
+pair (bf16 against fp32, the package against the Trainer) is judged by its paired F1
+difference on the dev questions: ``AgreementError`` when its 95% interval neither lies
+within +-1 F1 nor contains 0. Identical answers are reported beside it (and judged only
+with ``--min-agreement``). Pass ``--model`` (a fine-tuned QA model folder) for a difference
+that means something: a fresh head scores near 0 F1 on both sides.
 
     .venv/bin/python -m benchmarks.bench_vs_trainer [--steps 8] [--model DIR] [--compile]
 
@@ -39,6 +41,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -218,13 +221,22 @@ def hf_trainer_logits(model_dir: str, features, folder: str):
     return start.astype(np.float32), end.astype(np.float32), time.perf_counter() - began
 
 
-def same_answers(examples, features, a: tuple, b: tuple) -> int:
-    """How many answers the two sets of logits share."""
+def compared(examples, features, a: tuple, b: tuple) -> tuple[int, Any]:
+    """How many answers the two sets of logits share, and ``a``'s F1 minus ``b``'s question
+    by question (a paired test: the difference, its 95% interval and p-value)."""
+    from qa_lightning.compare.stats import paired_test
     from qa_lightning.evaluation.postprocessing import postprocess_predictions
+    from qa_lightning.evaluation.scoring import per_question_scores
 
     first = postprocess_predictions(examples, features, *a[:2])
     second = postprocess_predictions(examples, features, *b[:2])
-    return sum(first[q] == second[q] for q in first)
+    same = sum(first[q] == second[q] for q in first)
+    f1 = [per_question_scores(examples, p, version_2=False).f1 * 100 for p in (first, second)]
+    return same, paired_test(f1[0], f1[1])
+
+
+def _f1_difference(test: Any) -> str:
+    return f"{test.difference:+.2f} [{test.ci_low:+.2f}, {test.ci_high:+.2f}]"
 
 
 def progress(stage: str, seconds: float, rate: str = "") -> None:
@@ -237,8 +249,25 @@ def progress(stage: str, seconds: float, rate: str = "") -> None:
     )
 
 
-def check_agreement(counts: dict[str, int], total: int, minimum: float) -> None:
+F1_MARGIN = 1.0  # a paired F1 difference within +-1 (or not different from 0) is agreement
+
+
+def check_agreement(
+    tests: dict[str, Any], counts: dict[str, int], total: int, minimum: float | None
+) -> None:
     """Raises once the tables are printed: their numbers are read beside the failure."""
+    far = [
+        f"{what}: F1 {_f1_difference(t)}"
+        for what, t in tests.items()
+        if not (-F1_MARGIN <= t.ci_low <= t.ci_high <= F1_MARGIN)
+        and not (t.ci_low <= 0.0 <= t.ci_high)
+    ]
+    if far:
+        raise AgreementError(
+            f"paired F1 difference beyond +-{F1_MARGIN:g} and not 0: {'; '.join(far)}"
+        )
+    if minimum is None:
+        return
     low = [f"{what}: {same} of {total}" for what, same in counts.items() if same < minimum * total]
     if low:
         raise AgreementError(f"answers identical below {minimum:.0%}: {'; '.join(low)}")
@@ -260,13 +289,10 @@ def main() -> None:
     parser.add_argument(
         "--min-agreement",
         type=float,
-        help="share of identical answers below which it raises (0.99 with --model; 0.95 "
-        "without, where a fresh head's near ties flip: still far above what a feature "
-        "mismatch gives)",
+        help="also raise when the share of identical answers is below this (default: "
+        "not judged; the paired F1 difference is)",
     )
     args = parser.parse_args()
-    if args.min_agreement is None:
-        args.min_agreement = 0.99 if args.model else 0.95
     if args.compile is None:
         args.compile = device() == "cuda"
 
@@ -339,21 +365,22 @@ def main() -> None:
         hf_logits = hf_trainer_logits(model_dir, padded, f"{tmp}/hf-eval")
         progress("Trainer eval", hf_logits[2], f"{n_eval / hf_logits[2]:.1f} feat/s")
         n_questions = len(examples)
-        bf16_same = same_answers(examples, eval_features, fp32_logits, bf16_logits)
-        hf_same = same_answers(examples, eval_features, hf_logits, ours_logits)
+        bf16_same, bf16_test = compared(examples, eval_features, bf16_logits, fp32_logits)
+        hf_same, hf_test = compared(examples, eval_features, ours_logits, hf_logits)
 
     print_table(
         f"bf16 against fp32: this project's step on the same batches ({args.steps} steps, "
         f"batch {BATCH}, {width:.0f} tokens on average), evaluation on the v1 dev subset",
-        ["stage", "fp32 feat/s", "bf16 feat/s", "speed-up", "same answers"],
+        ["stage", "fp32 feat/s", "bf16 feat/s", "speed-up", "same answers", "F1 bf16 - fp32"],
         [
-            ["train", features / fp32_s, features / bf16_s, f"{fp32_s / bf16_s:.2f}x", "-"],
+            ["train", features / fp32_s, features / bf16_s, f"{fp32_s / bf16_s:.2f}x", "-", "-"],
             [
                 "eval",
                 n_eval / fp32_logits[2],
                 n_eval / bf16_logits[2],
                 f"{fp32_logits[2] / bf16_logits[2]:.2f}x",
                 f"{bf16_same}/{n_questions}",
+                _f1_difference(bf16_test),
             ],
         ],
     )
@@ -361,7 +388,7 @@ def main() -> None:
     compiled_row = []
     if compiled_s is not None:
         rate = features / compiled_s
-        compiled_row = [["train, model.compile", hf_rate, rate, f"{rate / hf_rate:.2f}x", "-"]]
+        compiled_row = [["train, model.compile", hf_rate, rate, f"{rate / hf_rate:.2f}x", "-", "-"]]
     hf_train_s = EPOCHS * n_train / hf_rate
     ours_train_s = EPOCHS * n_train / ours_rate
     hf_recipe = hf_train_s + hf_logits[2]
@@ -369,9 +396,9 @@ def main() -> None:
     print_table(
         f"Hugging Face Trainer (padded to {MAX_LENGTH}, {_hf_precision()}) against this project "
         f"(dynamic padding, length grouping, {auto})",
-        ["stage", "Trainer feat/s", "package feat/s", "speed-up", "same answers"],
+        ["stage", "Trainer feat/s", "package feat/s", "speed-up", "same answers", "F1 diff"],
         [
-            ["train", hf_rate, ours_rate, f"{ours_rate / hf_rate:.2f}x", "-"],
+            ["train", hf_rate, ours_rate, f"{ours_rate / hf_rate:.2f}x", "-", "-"],
             *compiled_row,
             [
                 "eval",
@@ -379,6 +406,7 @@ def main() -> None:
                 n_eval / ours_logits[2],
                 f"{hf_logits[2] / ours_logits[2]:.2f}x",
                 f"{hf_same}/{n_questions}",
+                _f1_difference(hf_test),
             ],
         ],
     )
@@ -391,8 +419,9 @@ def main() -> None:
             ["whole run", hf_recipe, ours_recipe, f"{ours_recipe / hf_recipe:.2f}x"],
         ],
     )
+    tests = {"bf16 vs fp32": bf16_test, "package vs Trainer": hf_test}
     agreement = {"bf16 vs fp32": bf16_same, "package vs Trainer": hf_same}
-    check_agreement(agreement, n_questions, args.min_agreement)
+    check_agreement(tests, agreement, n_questions, args.min_agreement)
 
 
 def _hf_precision() -> str:

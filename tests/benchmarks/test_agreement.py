@@ -85,3 +85,21 @@ def test_postprocessing_gives_the_recipe_s_answers(examples, wordpiece_tokenizer
     assert ours == ref
     if version_2:
         assert "" in ours.values() and any(ours.values())  # both kinds of answer occur
+
+
+def test_bench_vs_trainer_judges_the_paired_f1_difference_not_identical_answers() -> None:
+    """bf16 may change many answers and still agree in F1; a shift beyond one point whose
+    interval excludes 0 fails; identical answers are judged only when asked."""
+    from benchmarks.bench_vs_trainer import check_agreement
+    from qa_lightning.compare.stats import paired_test
+
+    rng = np.random.default_rng(0)
+    fp32 = rng.uniform(0, 100, 400)
+    noisy = fp32 + rng.normal(0, 5, 400)  # many answers moved, no shift
+    shifted = fp32 - 3.0  # every question 3 F1 lower
+    counts = {"bf16 vs fp32": 300}
+    check_agreement({"bf16 vs fp32": paired_test(noisy, fp32)}, counts, 400, None)
+    with pytest.raises(AgreementError, match=r"bf16 vs fp32: F1 -3.00 \[-3.00, -3.00\]"):
+        check_agreement({"bf16 vs fp32": paired_test(shifted, fp32)}, counts, 400, None)
+    with pytest.raises(AgreementError, match="answers identical below 99%"):
+        check_agreement({"bf16 vs fp32": paired_test(noisy, fp32)}, counts, 400, 0.99)
