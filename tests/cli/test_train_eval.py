@@ -451,7 +451,7 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     out = tmp_path / "tiny-qa"
     run_entry(
         "export.py",
-        [f"run={trained_run}", f"out={out}", "quantize=static", "calibration_windows=40"],
+        [f"run={trained_run}", f"out={out}", "quantize=static", "calibration_windows=43"],
         tmp_path / "log",
     )
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
@@ -462,7 +462,7 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
         "data": "synthetic",
         "split": "train",
         "seed": 42,
-        "windows": 32,
+        "windows": 40,
         "padded_to": 96,
     }
     decoding = json.loads((out / "qa_decoding.json").read_text())
@@ -522,7 +522,7 @@ def test_export_answers_as_the_run_and_its_card_holds_the_runs_scores(
     assert f"{entry['scores']['f1']:.2f} [{low:.2f}, {high:.2f}]" in card
     assert meta["pipeline_tag"] == "question-answering" and meta["base_model"]
     assert "python train.py" in card and "data.doc_stride=32" in card
-    assert "is static int8" in card and "Calibrated on 32 windows of `synthetic`" in card
+    assert "is static int8" in card and "Calibrated on 40 windows of `synthetic`" in card
     check_run_files_documented(out)  # an export with onnx/
     check_run_files_documented(tmp_path / "predict")  # a predict.py folder
 

@@ -51,7 +51,7 @@ def test_the_record_says_static_and_what_it_was_calibrated_on(static_folder) -> 
 
     record = json.loads((static_folder / "onnx" / "quantization.json").read_text())
     assert record["method"] == "static"
-    # 35 sampled, in whole calibration batches of 16
+    # 35 sampled, in whole calibration batches of 8
     assert record["calibration"] == {"data": "items", "seed": 0, "windows": 32, "padded_to": 64}
     graph = onnx.load(str(static_folder / "onnx" / "model_quantized.onnx")).graph
     ops = [node.op_type for node in graph.node]
