@@ -53,6 +53,9 @@ BASELINE=${BASELINE:-full fine-tuning}
 ROOTS=$(ls -d $OUT/*/seeds_* $OUT/teacher 2>/dev/null)
 for set in validation new_wiki amazon; do
   qa-compare $ROOTS --set $set --baseline "$BASELINE" --no-plots --out $OUT/compare_$set > /dev/null
+  # the distillation loss itself: the same student with it against without it
+  qa-compare $OUT/student/seeds_* $OUT/student_kd/seeds_* --set $set \
+    --baseline "student [0,2,4]" --no-plots --out $OUT/compare_kd_$set > /dev/null
 done
 # Evaluation speed: the first run of each method (and the teacher) answering the dev subset
 # with predict.py, one after another on the same machine.
@@ -62,4 +65,5 @@ for method in teacher $(ls $OUT | grep -v -e '^compare_' -e '^speed' -e '^teache
   python predict.py model.name_or_path=$model data.predict_file=../shared/data/squad/squad_v1_dev_subset.json \
     $Q hydra.run.dir=$OUT/speed/$method > /dev/null 2>&1
 done
-python experiments/methods/summarise.py $OUT "$BASELINE" > experiments/methods/results.md
+python experiments/methods/summarise.py $OUT "$BASELINE" "$(dirname $TEACHER)" \
+  > experiments/methods/results.md

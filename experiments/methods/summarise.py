@@ -2,7 +2,9 @@
 and accuracy on each set against the baseline, from the run folders and the qa-compare
 reports run.sh wrote.
 
-python experiments/methods/summarise.py <OUT> "<baseline system name>" > results.md
+python experiments/methods/summarise.py <OUT> "<baseline system name>" <teacher run> > results.md
+
+<teacher run>: the training run of the teacher, whose cost is its eval folder's row.
 """
 
 from __future__ import annotations
@@ -48,12 +50,10 @@ def eval_speed(out: Path, method: str) -> float | None:
     return float(match.group(3)) if match else None
 
 
-def compared(out: Path, set_name: str) -> dict[str, dict[str, str]]:
-    path = (
-        out
-        / f"compare_{set_name}"
-        / ("settings.csv" if set_name == "validation" else f"settings_{set_name}.csv")
-    )
+def compared(out: Path, set_name: str, prefix: str = "compare") -> dict[str, dict[str, str]]:
+    """The settings table qa-compare wrote for ``set_name`` into ``<prefix>_<set>/``."""
+    name = "settings.csv" if set_name == "validation" else f"settings_{set_name}.csv"
+    path = out / f"{prefix}_{set_name}" / name
     with open(path, newline="") as f:
         return {row["setting"]: row for row in csv.DictReader(f)}
 
@@ -77,7 +77,7 @@ def versus(row: dict[str, str] | None) -> tuple[str, str, str]:
     )
 
 
-def main(out: Path, baseline: str) -> None:
+def main(out: Path, baseline: str, teacher_run: Path) -> None:
     systems = runs_by_system(out)
     tables = {s: compared(out, s) for s in SETS}
     teacher_speed = eval_speed(out, "teacher")
@@ -88,11 +88,13 @@ def main(out: Path, baseline: str) -> None:
     )
     print("|---|---|---|---|---|")
     for system, runs in systems.items():
-        metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
-        seeds = [yaml.safe_load((r / "config.yaml").read_text()).get("seed") for r in runs]
+        # the teacher's eval folder: its cost is its training run's
+        trained = [teacher_run] if runs == [out / "teacher"] else runs
+        metrics = [json.loads((r / "metrics.json").read_text()) for r in trained]
+        seeds = [yaml.safe_load((r / "config.yaml").read_text()).get("seed") for r in trained]
         trainable = metrics[0].get("trainable_parameters")
         frozen = metrics[0].get("frozen_parameters") or 0
-        params = f"{trainable:,} of {trainable + frozen:,}" if trainable else "(not trained here)"
+        params = f"{trainable:,} of {trainable + frozen:,}" if trainable else ""
         # the throughput callback's training time alone (no validation), per pass over the data
         epochs = [
             m["train_features"] / m["train_features_per_second"]
@@ -121,7 +123,15 @@ def main(out: Path, baseline: str) -> None:
             ]
             cells += [mean_sd(f1), *versus(tables[s].get(system))]
         print("| " + " | ".join(cells) + " |")
+    kd = {s: compared(out, s, "compare_kd") for s in SETS}
+    print("\n## The distillation loss itself: the same student with it, against without it\n")
+    print("| set | F1 difference [95% CI] | p (questions) | p seeds |")
+    print("|---|---|---|---|")
+    for s in SETS:
+        row = next((r for r in kd[s].values() if r.get("f1_diff")), None)
+        diff, _, seeds_p = versus(row)
+        print(f"| {s} | {diff} | {p_text(row['f1_p']) if row else ''} | {seeds_p} |")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
