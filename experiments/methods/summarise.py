@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,27 @@ def mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
 
 
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)\]")
+
+
+def _stamp(line: str) -> datetime:
+    return datetime.strptime(STAMP.match(line).group(1), "%Y-%m-%d %H:%M:%S,%f")
+
+
 def eval_speed(out: Path, method: str) -> float | None:
+    """Windows per second of predict.py's model calls. A frozen head's run first computes
+    the encoder's states of the windows (its cache): that pass is counted too, from the log
+    line before it to the one that says it is built."""
     log = out / "speed" / method / "predict.log"
-    match = SPEED.search(log.read_text()) if log.is_file() else None
-    return float(match.group(3)) if match else None
+    lines = log.read_text().splitlines() if log.is_file() else []
+    match = next((m for m in map(SPEED.search, lines) if m), None)
+    if match is None:
+        return None
+    seconds = float(match.group(2))
+    built = next((i for i, line in enumerate(lines) if "Built the cache entry" in line), None)
+    if built is not None:
+        seconds += (_stamp(lines[built]) - _stamp(lines[built - 1])).total_seconds()
+    return int(match.group(1)) / seconds
 
 
 def compared(out: Path, set_name: str, prefix: str = "compare") -> dict[str, dict[str, str]]:

@@ -258,7 +258,7 @@ def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
 
 
 # quantize=true: the int8 that measured best here (benchmarks/README.md, bench_onnx)
-BEST_INT8 = "static"
+BEST_INT8 = "dynamic"
 
 
 def quantize_choice(value: object) -> str:

@@ -10,8 +10,9 @@ of the run's own training windows) produced.
 
 The feed-forward output projections (the ``MatMul`` fed by a GELU) stay fp32. GELU outputs
 carry rare large values; a fixed scale that covers them leaves the rest a few levels, and
-one that does not clips them. Measured on the MiniLM recipe (v1 dev windows, every MatMul
-static): 45% of windows kept fp32's best start and end; with those six MatMuls fp32: 85%.
+one that does not clips them. Measured once on the MiniLM recipe (v1 dev windows): with
+every MatMul static, 45-47% of windows kept fp32's best start and end; with those six in
+fp32, 78-85% (benchmarks/README.md).
 """
 
 from __future__ import annotations
