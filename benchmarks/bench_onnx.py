@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import print_table, squad_file
+from benchmarks.common import difference_text, paired_f1, print_table, squad_file
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # the targets on 2 CPU cores: speed-up over eager, and what may change
@@ -120,9 +120,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from qa_lightning.compare.stats import paired_test
     from qa_lightning.evaluation import postprocess_predictions, squad_scores
-    from qa_lightning.evaluation.scoring import per_question_scores
     from qa_lightning.inference.onnx_runner import is_static_int8
 
     folder = Path(args.model)
@@ -160,14 +158,12 @@ def main() -> None:
                 )
     reference = answers["torch eager"]
     eager = statistics.median(times["torch eager"])
-    eager_f1 = per_question_scores(examples, reference, version_2=False).f1
     rows = []
     for name in runners:
         seconds = statistics.median(times[name])
         scores = squad_scores(examples, answers[name], version_2=False)
         same = sum(answers[name][k] == v for k, v in reference.items())
-        f1 = per_question_scores(examples, answers[name], version_2=False).f1
-        test = paired_test(f1 * 100, eager_f1 * 100) if name != "torch eager" else None
+        test = paired_f1(examples, answers[name], reference) if name != "torch eager" else None
         rows.append(
             [
                 name,
@@ -178,7 +174,7 @@ def main() -> None:
                 f"{same}/{len(reference)} ({100 * same / len(reference):.1f}%)",
                 scores["exact"],
                 scores["f1"],
-                f"{test.difference:+.2f} [{test.ci_low:+.2f}, {test.ci_high:+.2f}]" if test else "",
+                difference_text(test) if test else "",
             ]
         )
     print_table(

@@ -48,7 +48,14 @@ import pytorch_lightning as pl
 import torch
 
 from benchmarks.bench_throughput import epoch_sample, eval_logits, package_datamodule
-from benchmarks.common import AgreementError, load_examples, minilm_path, print_table
+from benchmarks.common import (
+    AgreementError,
+    difference_text,
+    load_examples,
+    minilm_path,
+    paired_f1,
+    print_table,
+)
 from benchmarks.reference import (
     recipe_windows,
     reference_eval_features,
@@ -224,19 +231,11 @@ def hf_trainer_logits(model_dir: str, features, folder: str):
 def compared(examples, features, a: tuple, b: tuple) -> tuple[int, Any]:
     """How many answers the two sets of logits share, and ``a``'s F1 minus ``b``'s question
     by question (a paired test: the difference, its 95% interval and p-value)."""
-    from qa_lightning.compare.stats import paired_test
     from qa_lightning.evaluation.postprocessing import postprocess_predictions
-    from qa_lightning.evaluation.scoring import per_question_scores
 
     first = postprocess_predictions(examples, features, *a[:2])
     second = postprocess_predictions(examples, features, *b[:2])
-    same = sum(first[q] == second[q] for q in first)
-    f1 = [per_question_scores(examples, p, version_2=False).f1 * 100 for p in (first, second)]
-    return same, paired_test(f1[0], f1[1])
-
-
-def _f1_difference(test: Any) -> str:
-    return f"{test.difference:+.2f} [{test.ci_low:+.2f}, {test.ci_high:+.2f}]"
+    return sum(first[q] == second[q] for q in first), paired_f1(examples, first, second)
 
 
 def progress(stage: str, seconds: float, rate: str = "") -> None:
@@ -257,7 +256,7 @@ def check_agreement(
 ) -> None:
     """Raises once the tables are printed: their numbers are read beside the failure."""
     far = [
-        f"{what}: F1 {_f1_difference(t)}"
+        f"{what}: F1 {difference_text(t)}"
         for what, t in tests.items()
         if not (-F1_MARGIN <= t.ci_low <= t.ci_high <= F1_MARGIN)
         and not (t.ci_low <= 0.0 <= t.ci_high)
@@ -380,7 +379,7 @@ def main() -> None:
                 n_eval / bf16_logits[2],
                 f"{fp32_logits[2] / bf16_logits[2]:.2f}x",
                 f"{bf16_same}/{n_questions}",
-                _f1_difference(bf16_test),
+                difference_text(bf16_test),
             ],
         ],
     )
@@ -406,7 +405,7 @@ def main() -> None:
                 n_eval / ours_logits[2],
                 f"{hf_logits[2] / ours_logits[2]:.2f}x",
                 f"{hf_same}/{n_questions}",
-                _f1_difference(hf_test),
+                difference_text(hf_test),
             ],
         ],
     )

@@ -56,6 +56,23 @@ def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def paired_f1(examples, answers: dict[str, str], reference: dict[str, str]) -> Any:
+    """``answers``' official v1 F1 minus ``reference``'s, question by question, in points:
+    the project's paired test (difference, 95% bootstrap interval, permutation p)."""
+    from qa_lightning.compare.stats import paired_test
+    from qa_lightning.evaluation.scoring import per_question_scores
+
+    a, b = (
+        per_question_scores(examples, p, version_2=False).f1 * 100 for p in (answers, reference)
+    )
+    return paired_test(a, b)
+
+
+def difference_text(test: Any) -> str:
+    """``+0.12 [-0.30, +0.55]``: a paired test's difference and interval."""
+    return f"{test.difference:+.2f} [{test.ci_low:+.2f}, {test.ci_high:+.2f}]"
+
+
 class AgreementError(AssertionError):
     """The package and the reference disagree: the benchmark's numbers mean nothing."""
 

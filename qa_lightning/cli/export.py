@@ -199,16 +199,15 @@ def write_onnx(
     graph's record (``onnx/quantization.json``), if one was written."""
     from qa_lightning.inference.answerer import with_saved_head
     from qa_lightning.inference.onnx_export import export_onnx
-    from qa_lightning.inference.onnx_runner import ONNX_DIR
-    from qa_lightning.inference.static_int8 import Int8Record
     from qa_lightning.models.loading import load_qa_model, load_tokenizer
 
     model = with_saved_head(load_qa_model(str(folder), trust_remote_code=trusted), folder)
     tokenizer = load_tokenizer(str(folder), trust_remote_code=trusted)
-    differences = export_onnx(model, tokenizer, folder, quantize=quantize, calibration=calibration)
+    differences, record = export_onnx(
+        model, tokenizer, folder, quantize=quantize, calibration=calibration
+    )
     for name, difference in differences.items():
         log.info("onnx/%s: largest logit difference from torch %.2g", name, difference)
-    record = Int8Record.of_folder(folder / ONNX_DIR)
     return asdict(record) if record is not None else None
 
 

@@ -5,8 +5,9 @@ last: the area under its risk-coverage curve (AURC, lower is better), its calibr
 (ECE) and the share of questions it can answer at 80% and 90% exact match. Each setting's
 numbers are the means over its runs of what every run wrote into metrics.json
 (``sets.<set>.selective``). The AURC difference to the best setting (the best by the
-ranking metric, as in the settings table, or the baseline ``--baseline`` names) is paired: both settings' runs are scored on the
-questions all of them answered, the questions resampled together
+ranking metric, as in the settings table, or the baseline ``--baseline`` names) is
+paired: both settings' runs are scored on the questions all of them answered, the
+questions resampled together
 (:func:`~qa_lightning.evaluation.selective.paired_aurc_difference`).
 
 A setting with a run without confidences (a folder written before runs recorded them, a

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from qa_lightning.inference.onnx_runner import FP32_FILE, INT8_FILE, ONNX_DIR, OUTPUTS
-from qa_lightning.inference.static_int8 import DYNAMIC, quantize_static_int8
+from qa_lightning.inference.static_int8 import DYNAMIC, Int8Record, quantize_static_int8
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +179,11 @@ def export_onnx(
     *,
     quantize: str = "none",
     calibration: Calibration | None = None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], Int8Record | None]:
     """Write ``folder/onnx/model.onnx`` and, with ``quantize`` ``"dynamic"`` or ``"static"``
-    (which needs ``calibration``), ``model_quantized.onnx`` and ``quantization.json``;
-    returns each graph's largest logit difference from the torch model on the sample batch."""
+    (which needs ``calibration``), ``model_quantized.onnx`` and ``quantization.json``.
+    Returns each graph's largest logit difference from the torch model on the sample batch,
+    and the int8 graph's record (None without one)."""
     if quantize not in ("none", "dynamic", "static"):
         raise ValueError(f"quantize={quantize!r}: give none, dynamic or static")
     if quantize == "static" and calibration is None:
@@ -217,7 +218,7 @@ def export_onnx(
             )
         shutil.move(fp32, out / FP32_FILE)
     if quantize == "none":
-        return differences
+        return differences, None
     if quantize == "static":
         assert calibration is not None
         record = quantize_static_int8(
@@ -232,7 +233,7 @@ def export_onnx(
         record = DYNAMIC
     record.write(out)
     differences[INT8_FILE] = _largest_difference(_run(out / INT8_FILE, feed), reference, mask)
-    return differences
+    return differences, record
 
 
 @dataclass

@@ -42,7 +42,8 @@ def static_folder(tiny_bert_dir, tmp_path_factory) -> Path:
     )
     calibration = Calibration(windows, SETTINGS.max_length, {"data": "items", "seed": 0})
     model = with_saved_head(load_qa_model(str(folder)), folder)
-    export_onnx(model, tokenizer, folder, quantize="static", calibration=calibration)
+    _, record = export_onnx(model, tokenizer, folder, quantize="static", calibration=calibration)
+    assert record is not None and record.method == "static"  # what the file holds, handed back
     return folder
 
 
