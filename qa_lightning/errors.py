@@ -29,3 +29,9 @@ class ForeignRunFolderError(UserError):
     """A job's run folder holds a run of another configuration (a relaunch with other
     overrides into the same sweep folder): nothing is written into it, and a sweep stops
     rather than record a failure there."""
+
+
+class TrialPruned(Exception):
+    """Raised by a callback to end a sweep's trial early because it will not win (a pruner
+    said so): not an error. The entry point records the run as ``pruned`` with the scores of
+    its last validation, and a relaunched sweep never resumes it."""

@@ -3,7 +3,8 @@ skips what finished, resumes what was cut short and reruns what failed.
 
 A job has finished when ``metrics.json`` holds its ``optimized_metric`` entry: train.py
 writes it last, after the best model is saved, so a job killed during its final
-evaluation or while saving is resumed, not skipped. A folder whose ``config.yaml`` is
+evaluation or while saving is resumed, not skipped. A job a sweep's pruner stopped
+(``status: pruned``) has finished too: it is never resumed. A folder whose ``config.yaml`` is
 another configuration's (a relaunch with other overrides into the same sweep folder) is
 refused before anything is written into it.
 """
@@ -46,8 +47,8 @@ _WHERE_AND_HOW = (
 class JobState:
     """What the run folder says of an earlier attempt at this job."""
 
-    status: str  # fresh | completed | interrupted | failed
-    metric: float | None = None  # completed: the optimized metric it returned
+    status: str  # fresh | completed | pruned | interrupted | failed
+    metric: float | None = None  # completed, pruned: the optimized metric it returned
     checkpoint: Path | None = None  # interrupted: the checkpoint it resumes from
     error: str | None = None  # failed: the error it recorded
 
@@ -71,7 +72,7 @@ def previous_attempt(cfg: DictConfig) -> JobState:
     finished = finished_result(folder)
     if finished is not None:
         if finished.get("name") == cfg.optimized_metric:
-            return JobState("completed", metric=finished.get("value"))
+            return JobState(finished["status"], metric=finished.get("value"))
         log.info(
             "%s finished with optimized_metric=%s, not %s: running it again",
             folder,
@@ -88,12 +89,17 @@ def previous_attempt(cfg: DictConfig) -> JobState:
     return JobState("fresh")
 
 
+FINISHED = ("completed", "pruned")
+
+
 def finished_result(folder: Path) -> dict[str, Any] | None:
     """The ``optimized_metric`` entry ({name, value}) of the job that finished in
-    ``folder``, or None when it did not (yet)."""
+    ``folder``, with its ``status`` (completed or pruned), or None when it did not (yet)."""
     metrics = _read_json(folder / METRICS_FILE) or {}
     entry = metrics.get("optimized_metric")
-    return entry if isinstance(entry, dict) and metrics.get("status") == "completed" else None
+    if not isinstance(entry, dict) or metrics.get("status") not in FINISHED:
+        return None
+    return {**entry, "status": metrics["status"]}
 
 
 def _read_json(path: Path) -> Any:
@@ -141,7 +147,9 @@ def _check_same_config(cfg: DictConfig, saved_path: Path) -> None:
 
 def announce(state: JobState, folder: str | Path, metric_name: str) -> None:
     """One log line saying what this attempt does with the earlier one."""
-    if state.status == "completed":
+    if state.status == "pruned":
+        log.info("%s was pruned before (%s = %s): left as it is", folder, metric_name, state.metric)
+    elif state.status == "completed":
         log.info(
             "%s finished before (%s = %s): skipped, its files left as they are",
             folder,

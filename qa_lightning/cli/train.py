@@ -38,7 +38,7 @@ from qa_lightning.cli.resume import announce, previous_attempt, resumes_automati
 from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.data.loading import CheckedSets
-from qa_lightning.errors import ConfigError
+from qa_lightning.errors import ConfigError, TrialPruned
 from qa_lightning.models.distillation import TeacherLogits
 from qa_lightning.models.encoder_head import parameter_counts
 from qa_lightning.models.loading import load_tokenizer
@@ -48,7 +48,7 @@ from qa_lightning.models.safe_checkpoint import (
     read_checkpoint,
 )
 from qa_lightning.storage.run_files import FAILURE_FILE
-from qa_lightning.tracking.loggers import finish_loggers
+from qa_lightning.tracking.loggers import finish_loggers, mark_wandb_pruned
 from qa_lightning.tracking.prediction_table import final_evaluation_tables
 from qa_lightning.tracking.run_folder import write_metrics
 
@@ -59,9 +59,9 @@ def train(cfg: DictConfig) -> float | None:
     """One training job; returns ``cfg.optimized_metric`` for Hydra sweepers.
 
     With ``ckpt_path=last``, and for every job of a multirun, the run folder says where an
-    earlier attempt left off (``resume.py``): a finished job returns its stored metric and
-    touches nothing, an interrupted one resumes from its ``last.ckpt``, a failed one runs
-    again (unless ``rerun_failed=false``).
+    earlier attempt left off (``resume.py``): a finished (or pruned) job returns its stored
+    metric and touches nothing, an interrupted one resumes from its ``last.ckpt``, a failed
+    one runs again (unless ``rerun_failed=false``).
     """
     set_env_defaults()
     checked = check_run(cfg, "train")  # every value, once, before anything loads
@@ -72,7 +72,7 @@ def train(cfg: DictConfig) -> float | None:
     if resumes_automatically(cfg):
         state = previous_attempt(cfg)
         announce(state, output_dir, cfg.optimized_metric)
-        if state.status == "completed":
+        if state.status in ("completed", "pruned"):
             return state.metric
         if state.status == "failed":
             if not cfg.rerun_failed:
@@ -218,6 +218,10 @@ def _fit_and_evaluate(
             trainer.fit(
                 module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=WEIGHTS_ONLY
             )
+    except TrialPruned as pruned:
+        log.info("%s", pruned)
+        mark_wandb_pruned(loggers, str(pruned))
+        return _record_pruned(cfg, trainer, latest.results, started)
     except SIGTERMException:
         interrupt = next(c for c in trainer.callbacks if isinstance(c, CheckpointOnInterrupt))
         _explain_interruption(trainer, interrupt.cause, output_dir)
@@ -267,4 +271,25 @@ def _fit_and_evaluate(
         summary["wall_seconds"],
         output_dir,
     )
+    return value
+
+
+def _record_pruned(
+    cfg: DictConfig, trainer: pl.Trainer, results: list, started: float
+) -> float | None:
+    """A run its sweep's pruner stopped: ``metrics.json`` says ``pruned``, with the scores of
+    the validation that decided it; no final evaluation and no best model (it lost)."""
+    metrics = {k: v for result in results for k, v in result.metrics().items()}
+    value = metrics.get(cfg.optimized_metric)
+    if trainer.is_global_zero:
+        summary = {
+            "status": "pruned",
+            "system": cfg.get("system_name"),
+            "epoch": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            # what a relaunched sweep reads: the job is over, never resumed (resume.py)
+            "optimized_metric": {"name": cfg.optimized_metric, "value": value},
+        }
+        write_metrics(Path(cfg.paths.output_dir), results, summary)
     return value

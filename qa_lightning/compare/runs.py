@@ -1,7 +1,8 @@
 """Read run folders (a sweep's jobs, or single runs) into :class:`RunRecord` rows.
 
 A run folder holds ``.hydra/overrides.yaml`` (what the job changed), ``metrics.json``
-(scores of every evaluation set; ``status: completed`` once the run finished),
+(scores of every evaluation set; ``status: completed`` once the run finished, ``pruned``
+when its sweep's pruner stopped it),
 ``per_question.jsonl`` (one record per question, ``eval/<set>/`` for further sets),
 ``failure.json`` (a sweep job that raised), ``csv/metrics.csv`` (curves) and an offline
 W&B run. A folder with neither a
@@ -26,6 +27,7 @@ from qa_lightning.evaluation.sets import VALIDATION, set_folder
 from qa_lightning.storage.run_files import FAILURE_FILE, METRICS_FILE, RECORDS_FILE
 
 COMPLETED, FAILED, INCOMPLETE = "completed", "failed", "incomplete"
+PRUNED = "pruned"  # stopped early by its sweep's pruner: listed, never ranked nor compared
 # Overrides that say where a run writes, not what it is: never a compared parameter.
 _IGNORED_PREFIXES = (
     "hydra.",
@@ -170,8 +172,8 @@ def read_run(run: Path, root: Path) -> RunRecord:
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
         record.metrics = metrics
-        if metrics.get("status", COMPLETED) == COMPLETED:
-            record.status = COMPLETED
+        if metrics.get("status", COMPLETED) in (COMPLETED, PRUNED):
+            record.status = metrics.get("status", COMPLETED)
     failure_file = run / FAILURE_FILE
     if failure_file.is_file():  # wins over any metrics written before the job raised
         failure = json.loads(failure_file.read_text())

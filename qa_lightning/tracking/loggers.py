@@ -350,6 +350,20 @@ def run_tags(hydra_cfg: Any | None, tags: list[str]) -> list[str]:
     return [*tags, *chosen]
 
 
+def mark_wandb_pruned(loggers: list[Logger], reason: str) -> None:
+    """A sweep's pruner stopped this run: its W&B run says so (summary ``status: pruned``
+    and the reason, tag ``pruned``); it still finishes as a success, W&B's states being
+    finished, failed and crashed only."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            run = logger.experiment
+            if getattr(run, "disabled", False):
+                return
+            run.summary["status"] = "pruned"
+            run.summary["pruned"] = reason[:1000]
+            run.tags = (*(run.tags or ()), "pruned")
+
+
 def finish_wandb(loggers: list[Logger], *, error: BaseException | None = None) -> str | None:
     """Close this job's W&B run, marked failed with the error in its summary if there was one.
 

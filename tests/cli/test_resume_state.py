@@ -55,6 +55,16 @@ def test_a_finished_job_is_completed_with_its_stored_metric(tmp_path):
     assert (state.status, state.metric) == ("completed", 61.5)
 
 
+def test_a_pruned_job_is_over_with_the_metric_it_was_pruned_at(tmp_path):
+    """A job its sweep's pruner stopped keeps a last.ckpt from its epochs: it must not be
+    resumed as if a kill had cut it short."""
+    cfg = train_cfg(tmp_path)
+    pruned = {**FINISHED, "status": "pruned", "optimized_metric": {"name": "val/f1", "value": 3.0}}
+    earlier_attempt(tmp_path, cfg, metrics=pruned, checkpoint=True)
+    state = previous_attempt(cfg)
+    assert (state.status, state.metric) == ("pruned", 3.0)
+
+
 def test_a_job_killed_in_its_final_evaluation_is_resumed_not_skipped(tmp_path):
     """The final validation writes metrics.json with status completed before the best
     model is saved; only the optimized_metric entry, written last, marks the job done."""

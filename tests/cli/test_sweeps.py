@@ -150,8 +150,11 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_be
     check_run_files_documented(failed)  # failure.json on a page
 
 
+# slow since the pruning test below runs the sweeper in the default run, and
+# tests/sweepers/test_search_space.py reads this preset's search space
+@pytest.mark.slow
 def test_optuna_preset_searches_and_records_the_best_trial(tmp_path: Path, tiny_bert_dir):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("optuna")
     sweep = tmp_path / "optuna"
     # a value given on the command line would pin the parameter: leave these to Optuna
     base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "data.doc_stride="))]
@@ -176,7 +179,7 @@ def test_a_killed_optuna_sweep_continues_its_study(tmp_path: Path, tiny_bert_dir
     """SIGTERM in trial 1 of 3, then the same command into the same folder: trial 0 is
     left alone, trial 1 resumes in its own folder with its own parameters, trial 2 runs
     (once: n_trials counts all trials), and the best trial is the best of the 3 jobs."""
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("optuna")
     from tests.cli.test_sweep_resume import result_files
 
     sweep = tmp_path / "optuna"
@@ -199,13 +202,13 @@ def test_a_killed_optuna_sweep_continues_its_study(tmp_path: Path, tiny_bert_dir
 
     again = run_sweep(overrides, sweep, tiny_bert_dir, base=base)
     log = again.stdout + again.stderr
-    assert "Job 1 was interrupted: running it again" in log
+    assert "Trial 1 was interrupted: running it again" in log
     assert "was interrupted: resuming from" in log  # from trial 1's last.ckpt
     assert result_files(sweep / "0") == trial_0
     assert (sweep / "1" / ".hydra" / "overrides.yaml").read_text() == trial_1_overrides
     jobs = job_dirs(sweep)
     assert [j.name for j in jobs] == ["0", "1", "2"]
-    assert "Continuing the search: 2 trials done, 1 to go" in log
+    assert "2 trials, 1 of them cut short" in log
     assert all(metrics(j)["status"] == "completed" for j in jobs)
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert results["best_value"] == pytest.approx(max(metrics(j)["f1"] for j in jobs), abs=1e-4)
@@ -225,3 +228,134 @@ def test_submitit_local_runs_each_job_in_its_own_process(tmp_path: Path, tiny_be
     results = list((sweep / ".submitit").glob("*/*_result.pkl"))
     assert len(results) == 2  # two submitit jobs, each a process of its own
     assert len(read_comparison(sweep)) == 2
+
+
+# The pruning tests search the learning rate alone (the command line fixes the preset's
+# other parameters) on a constant schedule; the median pruner judges after 1 finished trial.
+PRUNING = [
+    "sweep=optuna",
+    "logger=csv",
+    "scheduler=constant_with_warmup",
+    "scheduler.warmup_ratio=0",
+    "optimizer.weight_decay=0.01",
+    "hydra.sweeper.pruner={_target_:optuna.pruners.MedianPruner,n_startup_trials:1}",
+]
+
+
+def study_of(sweep: Path, name: str = "train"):
+    import optuna
+
+    from qa_lightning.storage.study import open_study_storage
+
+    storage = open_study_storage(str(sweep / "optuna_journal.log"))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def test_a_pruned_trial_stops_after_its_first_validation_and_is_never_resumed(
+    tmp_path: Path, tiny_bert_dir
+):
+    """Trial 0 (lr 3e-3) learns and finishes; trial 1 (lr 1e-8) is behind it after epoch 1:
+    the median pruner stops it there, its folder and its W&B run say pruned, the sweep's
+    table lists it unranked, and a relaunch touches neither job."""
+    optuna = pytest.importorskip("optuna")
+    from tests.cli.test_sweep_resume import result_files
+
+    sweep = tmp_path / "pruned"
+    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "trainer.max_epochs="))]
+    overrides = [
+        *PRUNING,
+        "logger=many",
+        "trainer.max_epochs=2",
+        "optimizer.lr=choice(3e-3,1e-8)",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.enqueue=[{optimizer.lr:0.003},{optimizer.lr:1e-8}]",
+    ]
+    run_sweep(overrides, sweep, tiny_bert_dir, base=base)
+    good, hopeless = job_dirs(sweep)
+    study = study_of(sweep)
+    assert [t.state for t in study.trials] == [
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+    ]
+    assert [t.params["optimizer.lr"] for t in study.trials] == [0.003, 1e-8]
+    # trial 0 reported both epochs; trial 1 only the first, below trial 0's there
+    assert sorted(study.trials[0].intermediate_values) == [0, 1]
+    assert list(study.trials[1].intermediate_values) == [0]
+    assert study.trials[1].intermediate_values[0] < study.trials[0].intermediate_values[0]
+
+    assert metrics(good)["status"] == "completed" and (good / "best_model").exists() is False
+    pruned = metrics(hopeless)
+    assert pruned["status"] == "pruned" and pruned["epoch"] == 0
+    assert pruned["optimized_metric"]["value"] == pytest.approx(
+        study.trials[1].intermediate_values[0]
+    )
+    with open(hopeless / "csv" / "metrics.csv", newline="") as f:
+        validations = [r for r in csv.DictReader(f) if r.get("val/f1")]
+    assert len(validations) == 1  # it never trained a second epoch
+    assert not (hopeless / "failure.json").exists()
+    summary = wandb_summary(hopeless)
+    assert summary["state"] == "finished" and summary["summary"]["status"] == "pruned"
+
+    rows = {r["job"]: r for r in read_comparison(sweep)}
+    assert rows["0"]["status"] == "completed" and rows["0"]["rank"] == "1"
+    assert rows["1"]["status"] == "pruned" and rows["1"]["rank"] == ""
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_trial"] == 0 and results["trials"] == {"complete": 1, "pruned": 1}
+
+    before = {job.name: result_files(job) for job in (good, hopeless)}
+    again = run_sweep(overrides, sweep, tiny_bert_dir, base=base)
+    assert "Continuing study 'train': 2 trials, 0 of them cut short" in again.stdout + again.stderr
+    assert {job.name: result_files(job) for job in (good, hopeless)} == before
+    assert len(study_of(sweep).trials) == 2
+
+
+@pytest.mark.slow
+def test_a_pruned_search_finds_the_same_best_trial_in_less_time(tmp_path: Path, tiny_bert_dir):
+    """Six learning rates, two that learn and four hopeless, 3 epochs each, two trials at a
+    time in their own processes (submitit local): with the median pruner the hopeless
+    trials that start after the first finished trial stop after their first validation,
+    the best trial is the one the unpruned search finds, and fewer epochs are trained."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    optuna = pytest.importorskip("optuna")
+    import time
+
+    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "trainer.max_epochs="))]
+    search = [
+        *PRUNING[:-1],
+        "trainer.max_epochs=3",
+        "hydra/launcher=local",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2",
+        "optimizer.lr=choice(3e-3,2e-3,1e-8,2e-8,3e-8,4e-8)",
+        # each rate once, in this order (a sampler may repeat a choice)
+        "hydra.sweeper.enqueue=[{optimizer.lr:0.003},{optimizer.lr:1e-8},{optimizer.lr:0.002},"
+        "{optimizer.lr:2e-8},{optimizer.lr:3e-8},{optimizer.lr:4e-8}]",
+    ]
+    median = PRUNING[-1]
+    seconds, studies, epochs = {}, {}, {}
+    for name, extra in (("unpruned", []), ("pruned", [median])):
+        sweep = tmp_path / name
+        started = time.perf_counter()
+        run_sweep([*search, *extra], sweep, tiny_bert_dir, base=base)
+        seconds[name] = time.perf_counter() - started
+        studies[name] = study_of(sweep)
+        epochs[name] = sum(  # a pruned job's metrics.json names the epoch it stopped after
+            3 if metrics(job)["status"] == "completed" else metrics(job)["epoch"] + 1
+            for job in job_dirs(sweep)
+        )
+    print(
+        f"\nsix trials of 3 epochs, 2 at a time: {seconds['unpruned']:.0f} s unpruned, "
+        f"{seconds['pruned']:.0f} s with the median pruner ({epochs['unpruned']} and "
+        f"{epochs['pruned']} epochs trained)"
+    )
+
+    unpruned, pruned = studies["unpruned"], studies["pruned"]
+    assert {t.state for t in unpruned.trials} == {optuna.trial.TrialState.COMPLETE}
+    assert pruned.best_trial.params == unpruned.best_trial.params == {"optimizer.lr": 0.003}
+    stopped = [t for t in pruned.trials if t.state == optuna.trial.TrialState.PRUNED]
+    # trials 0 and 1 run together before any trial has finished: nothing to judge them by
+    hopeless_later = [t for t in pruned.trials[2:] if t.params["optimizer.lr"] < 1e-6]
+    assert hopeless_later
+    assert {t.number for t in hopeless_later} <= {t.number for t in stopped}
+    assert all(list(t.intermediate_values) == [0] for t in stopped)
+    assert epochs["pruned"] < epochs["unpruned"] == 18
