@@ -155,6 +155,10 @@ class OptunaSweeper(Sweeper):
                 len(unfinished),
             )
         for trial in unfinished:  # one at a time: their numbers need not be consecutive
+            if set(trial.params) != set(space.distributions):  # killed while being asked
+                log.warning("Trial %d has no whole set of parameters: failed", trial.number)
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                continue
             log.info("Trial %d was interrupted: running it again", trial.number)
             self._run(study, space, [trial])
         while (missing := self.n_trials - _started(study)) > 0:
