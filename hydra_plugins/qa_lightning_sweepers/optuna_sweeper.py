@@ -218,7 +218,8 @@ class OptunaSweeper(Sweeper):
             },
         }
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
-        log.info("Best trial %d: %s = %s %s", best.number, "value", best.value, best.params)
+        metric = self.config.get("optimized_metric") or "value"
+        log.info("Best trial %d: %s = %s %s", best.number, metric, best.value, best.params)
 
 
 def _started(study: Any) -> int:
