@@ -53,6 +53,28 @@ def job_scores(work: Path, mode: str) -> dict[str, dict]:
     return scores
 
 
+def stage_seconds(work: Path, mode: str, total: float) -> dict[str, float]:
+    jobs = [
+        json.loads(p.read_text()) for p in sorted((work / mode / "runs").glob("*/metrics.json"))
+    ]
+    fit = [job["fit_seconds"] for job in jobs]
+    wall = [job["wall_seconds"] for job in jobs]
+    return {
+        "first job through training (a cached sweep builds the cache here)": fit[0],
+        "the other jobs through training": sum(fit[1:]),
+        "jobs' final evaluation and saving": sum(wall) - sum(fit),
+        "outside the jobs (start-up, sweep summary)": total - sum(wall),
+    }
+
+
+def precision(work: Path, mode: str) -> str:
+    config = (work / mode / "runs" / "0" / "config.yaml").read_text()
+    return next(
+        (line.split(":", 1)[1].strip() for line in config.splitlines() if "precision:" in line),
+        "?",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lrs", default="3e-4,1e-3,3e-3,1e-2")
@@ -119,6 +141,17 @@ def main() -> None:
         f"| encoder cache (built inside the run, {cache_mb:.0f} MB fp16) | {seconds['cached']:.1f} |"
     )
     print(f"| ratio recomputed / cached | {seconds['recomputed'] / seconds['cached']:.2f}x |")
+    print()
+    # Where each sweep's time went, from the jobs' own metrics.json (fit_seconds: from the
+    # job's start through training and its validations; the rest: final evaluation, saving)
+    print("| stage (s) | cached | recomputed |")
+    print("|---|---|---|")
+    stages = {mode: stage_seconds(work, mode, seconds[mode]) for mode in seconds}
+    for stage in stages["cached"]:
+        print(f"| {stage} | {stages['cached'][stage]:.1f} | {stages['recomputed'][stage]:.1f} |")
+    print(
+        f"precision: cached {precision(work, 'cached')}, recomputed {precision(work, 'recomputed')}"
+    )
     print(f"largest EM/F1 difference between the paths: {worst:.2f} points")
     if worst > 1.0:
         sys.exit("cached and recomputed runs disagree by more than 1 point")
