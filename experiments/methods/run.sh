@@ -30,16 +30,21 @@ train() {  # train <method> <system name> <overrides...>: one sweep over the see
 
 train full "full fine-tuning" $RECIPE
 # LoRA (query and value, peft's default for BERT) at ranks 8 and 32, alpha = 2 x rank so the
-# update's scale (alpha / rank) is the same, at the learning rate lora_lr chose.
-LORA_LR=${LORA_LR:-3e-3}
-train lora8 "LoRA r=8" $RECIPE model.adapter.rank=8 model.adapter.alpha=16 optimizer.lr=$LORA_LR
-train lora32 "LoRA r=32" $RECIPE model.adapter.rank=32 model.adapter.alpha=64 optimizer.lr=$LORA_LR
-# The learning rate for the adapters: LoRA r=8 at seed 1 over four rates (not a method of the
-# table: METHODS=lora_lr runs it).
+# update's scale (alpha / rank) is the same, each at the learning rate lora_lr chose for it
+# (rank 32's is not chosen yet: 5e-4 and 3e-3 measured, 1e-3 next).
+LORA8_LR=${LORA8_LR:-3e-3}
+LORA32_LR=${LORA32_LR:-1e-3}
+train lora8 "LoRA r=8" $RECIPE model.adapter.rank=8 model.adapter.alpha=16 optimizer.lr=$LORA8_LR
+train lora32 "LoRA r=32" $RECIPE model.adapter.rank=32 model.adapter.alpha=64 \
+  optimizer.lr=$LORA32_LR
+# The learning rate for the adapters: each rank at seed 1 over four rates (not a method of
+# the table: METHODS=lora_lr runs it).
 case " $METHODS " in *" lora_lr "*)
-  python train.py -m $RECIPE model.adapter.rank=8 model.adapter.alpha=16 \
-    optimizer.lr=5e-4,1e-3,3e-3,1e-2 seed=1 "system_name='LoRA r=8'" $SETS $Q \
-    hydra.sweep.dir=$OUT/lora_lr ;;
+  for rank in 8 32; do
+    python train.py -m $RECIPE model.adapter.rank=$rank model.adapter.alpha=$((2 * rank)) \
+      optimizer.lr=5e-4,1e-3,3e-3,1e-2 seed=1 "system_name='LoRA r=$rank'" $SETS $Q \
+      hydra.sweep.dir=$OUT/lora_lr/rank$rank
+  done ;;
 esac
 # The best frozen variant of experiments/heads_seeds (BiLSTM 128, lr 3e-3, batch 32, 6 epochs),
 # here on the whole train subset.
