@@ -24,6 +24,7 @@ hence no ``from __future__ import annotations`` in this package.
 """
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,9 +200,8 @@ class OptunaSweeper(Sweeper):
             )
 
     def _write_results(self, study: Any) -> None:
-        import optuna
-
-        if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        counts = Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
+        if not counts["complete"]:
             log.warning("No trial completed: no best parameters to write")
             return
         best = study.best_trial
@@ -211,11 +211,7 @@ class OptunaSweeper(Sweeper):
             "best_trial": best.number,
             "best_params": best.params,
             "best_value": best.value,
-            "trials": {
-                state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
-                for state in optuna.trial.TrialState
-                if study.get_trials(deepcopy=False, states=(state,))
-            },
+            "trials": dict(counts),  # by state: complete, pruned, fail
         }
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
         metric = self.config.get("optimized_metric") or "value"

@@ -34,7 +34,7 @@ from qa_lightning.cli.common import (
 )
 from qa_lightning.cli.export import decoding_settings
 from qa_lightning.cli.precision import resolve_precision
-from qa_lightning.cli.resume import announce, previous_attempt, resumes_automatically
+from qa_lightning.cli.resume import FINISHED, announce, previous_attempt, resumes_automatically
 from qa_lightning.config import to_plain
 from qa_lightning.data.datamodule import SquadDataModule
 from qa_lightning.data.loading import CheckedSets
@@ -72,7 +72,7 @@ def train(cfg: DictConfig) -> float | None:
     if resumes_automatically(cfg):
         state = previous_attempt(cfg)
         announce(state, output_dir, cfg.optimized_metric)
-        if state.status in ("completed", "pruned"):
+        if state.status in FINISHED:
             return state.metric
         if state.status == "failed":
             if not cfg.rerun_failed:
@@ -238,8 +238,7 @@ def _fit_and_evaluate(
     # The best checkpoint, on the validation set and every data.eval_sets entry.
     trainer.validate(module, datamodule=datamodule, ckpt_path=best, weights_only=WEIGHTS_ONLY)
     results = latest.results
-    # val/... and eval/<name>/...: every name check_evaluation allows for optimized_metric
-    metrics = {k: v for result in results for k, v in result.metrics().items()}
+    metrics = _flat_metrics(results)
     summary = {
         "status": "completed",
         "system": cfg.get("system_name"),  # qa-compare's label for the run
@@ -279,8 +278,7 @@ def _record_pruned(
 ) -> float | None:
     """A run its sweep's pruner stopped: ``metrics.json`` says ``pruned``, with the scores of
     the validation that decided it; no final evaluation and no best model (it lost)."""
-    metrics = {k: v for result in results for k, v in result.metrics().items()}
-    value = metrics.get(cfg.optimized_metric)
+    value = _flat_metrics(results).get(cfg.optimized_metric)
     if trainer.is_global_zero:
         summary = {
             "status": "pruned",
@@ -293,3 +291,8 @@ def _record_pruned(
         }
         write_metrics(Path(cfg.paths.output_dir), results, summary)
     return value
+
+
+def _flat_metrics(results: list) -> dict[str, Any]:
+    """val/... and eval/<name>/...: every name check_evaluation allows for optimized_metric."""
+    return {k: v for result in results for k, v in result.metrics().items()}

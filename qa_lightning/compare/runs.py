@@ -172,8 +172,9 @@ def read_run(run: Path, root: Path) -> RunRecord:
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
         record.metrics = metrics
-        if metrics.get("status", COMPLETED) in (COMPLETED, PRUNED):
-            record.status = metrics.get("status", COMPLETED)
+        status = metrics.get("status", COMPLETED)
+        if status in (COMPLETED, PRUNED):
+            record.status = status
     failure_file = run / FAILURE_FILE
     if failure_file.is_file():  # wins over any metrics written before the job raised
         failure = json.loads(failure_file.read_text())

@@ -27,6 +27,12 @@ TINY_SWEEP = [
 ]
 
 
+def tiny_sweep_without(*prefixes: str) -> list[str]:
+    """TINY_SWEEP less the overrides a test leaves to the sweeper (a value given on the
+    command line would pin the parameter)."""
+    return [o for o in TINY_SWEEP if not o.startswith(prefixes)]
+
+
 def run_sweep(
     overrides: list[str],
     sweep_dir: Path,
@@ -156,8 +162,7 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_be
 def test_optuna_preset_searches_and_records_the_best_trial(tmp_path: Path, tiny_bert_dir):
     pytest.importorskip("optuna")
     sweep = tmp_path / "optuna"
-    # a value given on the command line would pin the parameter: leave these to Optuna
-    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "data.doc_stride="))]
+    base = tiny_sweep_without("optimizer.lr=", "data.doc_stride=")
     overrides = ["sweep=optuna", "hydra.sweeper.n_trials=3", "data.max_length=256", "logger=csv"]
     run_sweep(overrides, sweep, tiny_bert_dir, base=base)
     jobs = job_dirs(sweep)
@@ -183,7 +188,7 @@ def test_a_killed_optuna_sweep_continues_its_study(tmp_path: Path, tiny_bert_dir
     from tests.cli.test_sweep_resume import result_files
 
     sweep = tmp_path / "optuna"
-    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "data.doc_stride="))]
+    base = tiny_sweep_without("optimizer.lr=", "data.doc_stride=")
     overrides = [
         "sweep=optuna",
         "hydra.sweeper.n_trials=3",
@@ -261,7 +266,7 @@ def test_a_pruned_trial_stops_after_its_first_validation_and_is_never_resumed(
     from tests.cli.test_sweep_resume import result_files
 
     sweep = tmp_path / "pruned"
-    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "trainer.max_epochs="))]
+    base = tiny_sweep_without("optimizer.lr=", "trainer.max_epochs=")
     overrides = [
         *PRUNING,
         "logger=many",
@@ -319,7 +324,7 @@ def test_a_pruned_search_finds_the_same_best_trial_in_less_time(tmp_path: Path, 
     optuna = pytest.importorskip("optuna")
     import time
 
-    base = [o for o in TINY_SWEEP if not o.startswith(("optimizer.lr=", "trainer.max_epochs="))]
+    base = tiny_sweep_without("optimizer.lr=", "trainer.max_epochs=")
     search = [
         *PRUNING[:-1],
         "trainer.max_epochs=3",
