@@ -25,7 +25,7 @@ train() {  # train <method> <system name> <overrides...>: one sweep over the see
   local method=$1 name=$2; shift 2
   case " $METHODS " in *" $method "*) ;; *) return 0 ;; esac
   python train.py -m "$@" seed=$SEEDS "system_name='$name'" $SETS $Q \
-    hydra.sweep.dir=$OUT/$method/seeds_$SEEDS
+    hydra.sweep.dir=$OUT/$method/seeds_${SEEDS//,/-}
 }
 
 train full "full fine-tuning" $RECIPE
