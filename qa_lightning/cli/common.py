@@ -262,8 +262,10 @@ def load_module(
     Read weights-only (nothing in the file can run code), and the checkpoint's own
     ``trust_remote_code`` is overridden by this config's: only the user can trust Hub code.
     The architecture comes from the model config the checkpoint keeps (older checkpoints:
-    from the base model), so a checkpoint scores without the base model's files.
+    from the base model), so a checkpoint scores without the base model's files, unless it
+    left frozen weights out: those are the base model's.
     """
+    from qa_lightning.models.frozen_weights import FROZEN_WEIGHTS
     from qa_lightning.models.safe_checkpoint import WEIGHTS_ONLY, read_checkpoint
 
     if checkpoint is None:
@@ -272,7 +274,9 @@ def load_module(
         "trust_remote_code": cfg.model.trust_remote_code,
         "map_location": "cpu",
         "weights_only": WEIGHTS_ONLY,
-        "model_config": checkpoint.get("model_config"),
+        # a checkpoint that leaves out frozen weights is built from its base model, whose
+        # weights it checks by hash (models/frozen_weights.py)
+        "model_config": None if checkpoint.get(FROZEN_WEIGHTS) else checkpoint.get("model_config"),
     }
     saved_class = checkpoint.get(MODULE_CLASS)
     if saved_class is None:  # written before checkpoints named their class

@@ -15,7 +15,9 @@ it (or ``HeadQAModule``) and keeps its protocol:
 - ``encoder_states()``: a frozen encoder whose outputs the data side may cache, or None;
 - ``model_config``: the pretrained part's transformers config.
 
-Checkpoints record the class path (``module_class``), resolved on load only to a subclass.
+Checkpoints record the class path (``module_class``), resolved on load only to a subclass,
+and leave out the weights that do not train (``frozen_weights``: names and a hash, checked
+against the module's own on load).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from qa_lightning.components import class_path
 from qa_lightning.errors import TrainingDivergedError
 from qa_lightning.models.distillation import keep_layers
 from qa_lightning.models.float32_logits import float32_span_layer
+from qa_lightning.models.frozen_weights import (
+    drop_frozen,
+    frozen_names,
+    restore_frozen,
+    weights_digest,
+)
 from qa_lightning.models.loading import config_from_dict, load_qa_model
 from qa_lightning.models.losses import make_loss
 from qa_lightning.models.optimization import build_optimizer, build_scheduler
@@ -117,6 +125,27 @@ class QAModule(pl.LightningModule):
         # plain data (a dict of numbers and strings): read back with weights_only loading
         checkpoint["model_config"] = self.model_config.to_dict()
         checkpoint[MODULE_CLASS] = class_path(type(self))
+        names = frozen_names(self)
+        if names:
+            drop_frozen(checkpoint, self, self._frozen_digest(names))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # before Lightning loads the state dict (resume, validate(ckpt_path=...),
+        # load_from_checkpoint): the frozen weights come from this module, if they match
+        restore_frozen(
+            checkpoint,
+            self,
+            source=self.hparams.model_name_or_path,
+            digest=self._frozen_digest,
+        )
+
+    def _frozen_digest(self, names: list[str]) -> str:
+        """``weights_digest`` of the frozen weights, hashed once per set of names: frozen
+        weights do not change (a callback that unfreezes some changes the names)."""
+        memo = getattr(self, "_frozen_digest_memo", None)
+        if memo is None or memo[0] != tuple(names):
+            memo = self._frozen_digest_memo = (tuple(names), weights_digest(self, names))
+        return memo[1]
 
     def save_pretrained(self, directory: str | Path) -> None:
         """The model as ``transformers`` saves it (loadable by ``from_pretrained``)."""

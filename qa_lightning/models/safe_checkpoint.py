@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_lightning.errors import ConfigError
+from qa_lightning.models.frozen_weights import FROZEN_WEIGHTS
 
 # What our loads of checkpoints pass to torch.load / Lightning (fit, validate, load_from_checkpoint)
 WEIGHTS_ONLY = True
@@ -59,7 +60,8 @@ def check_checkpoint_fits(
     """
     saved = checkpoint.get("state_dict") or {}
     own = module.state_dict()
-    missing = [k for k in own if k not in saved]
+    left_out = set((checkpoint.get(FROZEN_WEIGHTS) or {}).get("names", ()))  # checked on load
+    missing = [k for k in own if k not in saved and k not in left_out]
     unexpected = [k for k in saved if k not in own]
     resized = [k for k in own if k in saved and tuple(saved[k].shape) != tuple(own[k].shape)]
     if not (missing or unexpected or resized):

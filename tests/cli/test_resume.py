@@ -168,7 +168,14 @@ def test_a_lora_run_killed_by_sigterm_resumes_to_the_uninterrupted_result(tiny_b
     )
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-3000:]
     last = run_dir / "checkpoints" / "last.ckpt"
-    assert any("lora_A" in k for k in read_checkpoint(last)["state_dict"])
+    saved = read_checkpoint(last)
+    assert any("lora_A" in k for k in saved["state_dict"])
+    # the base model's weights are left out (frozen), and come back from it by hash
+    assert saved["frozen_weights"]["names"] and not saved["frozen_weights"].keys() - {
+        "names",
+        "sha256",
+    }
+    assert not set(saved["frozen_weights"]["names"]) & saved["state_dict"].keys()
     run_entry("train.py", train_args(tiny_bert_dir, *LORA, f"ckpt_path={last}"), run_dir)
     assert final_scores(run_dir) == final_scores(plain)
 

@@ -389,6 +389,10 @@ def test_frozen_head_run_reloads_in_eval_from_checkpoint_and_saved_dir(
     hparams = ckpt["hyper_parameters"]
     settings = (hparams["freeze"], hparams["scheduler"]["name"])
     assert settings == ("all", "linear") and {type(v) for v in settings} == {str}
+    # the frozen encoder is left out of the checkpoint, named by hash (eval.py below gets
+    # it back from the base model)
+    assert not any(k.startswith("model.encoder.") for k in ckpt["state_dict"])
+    assert ckpt["frozen_weights"]["names"] and len(ckpt["frozen_weights"]["sha256"]) == 64
     # the head by name is saved as its node: a class path and keyword arguments, plain data
     node = {"_target_": "qa_lightning.models.heads.BiLSTMHead", "width": 16, "num_layers": 1}
     assert hparams["head"] == {**node, "dropout": 0.1}
