@@ -19,6 +19,8 @@ FAILURE_FILE = "failure.json"  # written instead when a sweep job raised
 RECORDS_FILE = "per_question.jsonl"  # one line per scored question of a set
 
 
-def write_json_atomic(path: str | Path, payload: Any) -> None:
+def write_json_atomic(path: str | Path, payload: Any, *, indent: int | None = 2) -> None:
+    """``indent=None`` for large files: only then does ``json`` encode in C (about 3x
+    faster for an n-best list of 1,000 questions)."""
     with atomic_file(path, "w") as f:
-        json.dump(payload, f, indent=2, ensure_ascii=False)
+        f.write(json.dumps(payload, indent=indent, ensure_ascii=False))

@@ -53,7 +53,8 @@ def write_set_files(
     outputs = result.outputs
     write_json_atomic(folder / "predictions.json", outputs.predictions)
     if nbest and outputs.nbest:  # a predictions file's run has none
-        write_json_atomic(folder / "nbest_predictions.json", outputs.nbest)
+        # the largest file (every question's n candidates), written compact
+        write_json_atomic(folder / "nbest_predictions.json", outputs.nbest, indent=None)
     if outputs.null_odds:
         write_json_atomic(folder / "null_odds.json", outputs.null_odds)
     if not result.labelled:
