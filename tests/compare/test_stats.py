@@ -105,3 +105,51 @@ def test_seeds_test_is_welch_and_needs_two_seeds_each():
     assert seeds_p_value(a, b) == pytest.approx(ttest_ind(a, b, equal_var=False).pvalue)
     assert math.isnan(seeds_p_value([55.0], b))
     assert seeds_p_value([50.0, 50.0], [50.0, 50.0]) == 1.0
+
+
+def _scipy_p_value(differences: np.ndarray, permutations: int, seed: int) -> float:
+    from scipy.stats import permutation_test
+
+    return float(
+        permutation_test(
+            (differences,),
+            lambda d, axis: np.mean(d, axis=axis),
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=permutations,
+            alternative="two-sided",
+            rng=np.random.default_rng(seed),
+        ).pvalue
+    )
+
+
+@pytest.mark.parametrize("n", [2, 6, 12])
+def test_few_questions_get_scipys_exact_p_value(n):
+    """Up to 2^n <= permutations, every sign pattern is counted: the p-value is exact and
+    equals scipy's exact test, ties included (the scores are 0/50/100)."""
+    rng = np.random.default_rng(n)
+    a, b = rng.choice([0.0, 50.0, 100.0], size=(2, n))
+    if np.all(a == b):
+        a[0] = 100.0 - b[0] if b[0] != 50.0 else 0.0
+    assert paired_test(a, b).p_value == pytest.approx(_scipy_p_value(a - b, 9999, 0), abs=1e-12)
+
+
+@pytest.mark.parametrize("fixed", [3, 12, 25])
+def test_many_questions_get_the_sign_tests_p_value_up_to_monte_carlo_error(fixed):
+    """Answers that are right or wrong: only the questions that changed count, each +100 or
+    -100, and the permutation test is the exact sign test (binomial, p = 1/2). 9,999 random
+    flips give its p-value within about 4.5 standard errors (0.04 at p = 0.5), from clearly
+    significant to not at all, as do scipy's."""
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(fixed)
+    base = rng.choice([0.0, 100.0], size=600)
+    other = base.copy()
+    other[np.flatnonzero(base == 0)[:fixed]] = 100.0
+    other[np.flatnonzero(base == 100)[:8]] = 0.0
+    changed, up = fixed + 8, fixed
+    exact = min(1.0, 2 * min(binom.cdf(up, changed, 0.5), binom.sf(up - 1, changed, 0.5)))
+    error = 4 * np.sqrt(max(exact, 0.01) * (1 - min(exact, 0.99)) / 9999)
+    ours = paired_test(other, base).p_value
+    assert abs(ours - exact) <= 2 * error, (ours, exact)
+    assert abs(_scipy_p_value(other - base, 9999, 1) - exact) <= 2 * error
