@@ -8,7 +8,6 @@ The model answers from token ids (encoder + head) or from hidden states computed
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Mapping
 
 import torch
@@ -17,6 +16,7 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
 from qa_lightning.config import FREEZE_POLICIES, choice_error
 from qa_lightning.errors import ConfigError
+from qa_lightning.models.frozen_weights import weights_digest
 from qa_lightning.models.heads import SpanHead
 from qa_lightning.models.limits import check_freeze_layers, check_hidden_layer, layer_count
 from qa_lightning.models.losses import SpanCrossEntropy
@@ -140,12 +140,7 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 
 def encoder_fingerprint(encoder: nn.Module) -> str:
     """Content hash of the encoder's weights (names, dtypes, shapes and values)."""
-    digest = hashlib.sha256()
-    for name, tensor in encoder.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:16]
+    return weights_digest(encoder, list(encoder.state_dict()))[:16]
 
 
 class FrozenEncoderStates:
