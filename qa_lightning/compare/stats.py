@@ -55,18 +55,21 @@ def sign_flip_p_value(
     n = differences.size
     observed = differences.mean()
     total = differences.sum()
+
+    def means(flips: np.ndarray) -> np.ndarray:
+        """The mean of each row's differences, its 1s flipping their signs."""
+        return (total - 2.0 * (flips @ differences)) / n
+
     if 2**n <= permutations:  # every sign pattern, once
-        flips = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
-        null = (total - 2.0 * (flips @ differences)) / n
+        null = means((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
         drawn, adjustment = len(null), 0
     else:
         batches = []
         for start in range(0, permutations, _BATCH):
             rows = min(_BATCH, permutations - start)
-            # one random bit per question: 1 flips its sign
+            # one random bit per question
             packed = rng.integers(0, 256, size=(rows, (n + 7) // 8), dtype=np.uint8)
-            flips = np.unpackbits(packed, axis=1, count=n)
-            batches.append((total - 2.0 * (flips @ differences)) / n)
+            batches.append(means(np.unpackbits(packed, axis=1, count=n)))
         null = np.concatenate(batches)
         drawn, adjustment = permutations, 1
     gamma = abs(np.finfo(np.float64).eps * 100 * observed)  # equal in theory, not in floats

@@ -44,12 +44,10 @@ def weights_digest(module: nn.Module, names: list[str]) -> str:
     return digest.hexdigest()
 
 
-def drop_frozen(checkpoint: dict[str, Any], module: nn.Module, digest: str) -> None:
-    """Leave the frozen parameters out of ``checkpoint`` and record them (``digest``: their
-    :func:`weights_digest`, which the caller may keep: frozen weights do not change)."""
-    names = frozen_names(module)
-    if not names:
-        return
+def drop_frozen(checkpoint: dict[str, Any], names: list[str], digest: str) -> None:
+    """Leave the frozen parameters ``names`` out of ``checkpoint`` and record them with
+    ``digest``, their :func:`weights_digest` (which the caller may keep: frozen weights do
+    not change)."""
     state = checkpoint["state_dict"]
     for name in names:
         state.pop(name, None)
@@ -61,18 +59,17 @@ def restore_frozen(
     module: nn.Module,
     *,
     source: str,
-    digest: Callable[[list[str]], str] | None = None,
+    digest: Callable[[list[str]], str],
 ) -> None:
     """Put ``module``'s own frozen weights back into a checkpoint that left them out, after
     checking that they are the ones it was trained with (``source``: the model it names,
-    for the error; ``digest``: names -> :func:`weights_digest`, if the caller keeps one)."""
+    for the error; ``digest``: names -> their :func:`weights_digest` in ``module``)."""
     record = checkpoint.get(FROZEN_WEIGHTS)
     if not record:
         return
     names = list(record["names"])
     state = module.state_dict()
     missing = [n for n in names if n not in state]
-    digest = digest or (lambda names: weights_digest(module, names))
     if missing or digest(names) != record["sha256"]:
         detail = f"{missing[0]} is missing" if missing else "their values differ"
         raise ConfigError(

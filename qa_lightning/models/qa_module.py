@@ -127,7 +127,7 @@ class QAModule(pl.LightningModule):
         checkpoint[MODULE_CLASS] = class_path(type(self))
         names = frozen_names(self)
         if names:
-            drop_frozen(checkpoint, self, self._frozen_digest(names))
+            drop_frozen(checkpoint, names, self._frozen_digest(names))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # before Lightning loads the state dict (resume, validate(ckpt_path=...),
