@@ -24,6 +24,7 @@ from torch import nn
 from qa_lightning.components import HYDRA_KEYS, check_signature, class_path, resolve_class
 from qa_lightning.config import HeadArgs
 from qa_lightning.errors import ConfigError
+from qa_lightning.models.dropout import Dropout
 from qa_lightning.models.float32_logits import Float32Linear
 
 PAD_LOGIT = -1e4
@@ -53,7 +54,7 @@ class LinearHead(SpanHead):
 
     def __init__(self, hidden_size: int, *, dropout: float = 0.1):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.out = Float32Linear(hidden_size, 2)
 
     def scores(self, hidden, attention_mask):
@@ -66,10 +67,10 @@ class MLPHead(SpanHead):
     def __init__(self, hidden_size: int, *, width: int = 256, dropout: float = 0.1):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden_size, width),
             nn.GELU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             Float32Linear(width, 2),
         )
 
@@ -84,7 +85,7 @@ class BiLSTMHead(SpanHead):
         self, hidden_size: int, *, width: int = 256, num_layers: int = 1, dropout: float = 0.1
     ):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(
             hidden_size,
             width,
