@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytorch_lightning as pl
 import torch
 from datasets import Dataset
@@ -30,7 +31,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
-from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths
+from qa_lightning.data.batches import IndexedFeatures, collated, feature_lengths, padded_columns
 from qa_lightning.data.encoder_states import (
     STATES_DTYPE,
     TEACHER_DTYPE,
@@ -226,22 +227,35 @@ class SquadDataModule(pl.LightningDataModule):
         present = next(iter(self._tables.values()))[1].column_names if self._tables else names
         return [n for n in names if n in present and n in self.tokenizer.model_input_names]
 
+    @property
+    def _pad_values(self) -> dict[str, int]:
+        """What each token column is padded with: the tokenizer's own choices."""
+        if self.tokenizer.pad_token_id is None:
+            raise ValueError(
+                f"the tokenizer {type(self.tokenizer).__name__} has no padding token; "
+                "give it one (tokenizer.pad_token) to batch windows of different lengths"
+            )
+        pads = {
+            "input_ids": self.tokenizer.pad_token_id,
+            "attention_mask": 0,
+            "token_type_ids": self.tokenizer.pad_token_type_id,
+        }
+        return {name: pads[name] for name in self.model_inputs}
+
     def _collate(
         self,
-        rows: list[dict[str, Any]],
+        rows: pa.Table,
         states: EncodedFeatures | None = None,
         extra: tuple[str, ...] = (),
         teacher: EncodedFeatures | None = None,
     ) -> dict[str, Any]:
-        extras = {name: [row.pop(name) for row in rows] for name in extra}
-        batch = self.tokenizer.pad(
-            rows,
-            padding="max_length" if self.cfg.get("pad_to_max_length") else "longest",
-            max_length=self.cfg["max_length"],
-            pad_to_multiple_of=self.cfg.get("pad_to_multiple_of"),
-            padding_side="right",  # logits then line up with the unpadded offsets
-            return_tensors="pt",
-        )
+        extras = {name: rows.column(name).to_pylist() for name in extra}
+        batch: dict[str, Any] = padded_columns(
+            rows.drop_columns(list(extra)),
+            self._pad_values,
+            width=self.cfg["max_length"] if self.cfg.get("pad_to_max_length") else None,
+            multiple_of=self.cfg.get("pad_to_multiple_of"),
+        )  # on the right: logits then line up with the unpadded offsets
         if states is not None:  # the frozen encoder's outputs, float16, padded alike
             batch["hidden_states"] = states.batch(
                 batch["feature_index"], batch["input_ids"].shape[1]

@@ -57,6 +57,38 @@ def test_batches_are_padded_to_their_longest_row_only(datamodule):
     assert max(widths) <= 64 and min(widths) < 64
 
 
+@pytest.mark.parametrize("overrides", [{}, {"pad_to_multiple_of": 16}, {"pad_to_max_length": True}])
+@pytest.mark.parametrize("tokenizer", ["wordpiece_tokenizer", "bpe_tokenizer"])
+def test_batches_equal_what_the_tokenizer_pads(tmp_path, request, tokenizer, overrides):
+    """Batches are padded from Arrow, not by ``tokenizer.pad``: the same tensors, with each
+    tokenizer's own pad values (BERT's 0, RoBERTa's 1), widths and columns."""
+    tok = request.getfixturevalue(tokenizer)
+    dm = SquadDataModule(data_cfg(tmp_path, **overrides), tok, seed=1)
+    dm.prepare_data()
+    dm.setup("fit")
+    columns = [*dm.model_inputs, "start_positions", "end_positions"]
+    loaders = [(dm.train_dataloader(), dm.train_features), (dm.feature_loader("validation"), None)]
+    for loader, features in loaders:
+        features = features if features is not None else dm.features("validation")
+        for batch in loader:
+            index = batch["feature_index"].tolist()
+            rows = features.select(index).select_columns(
+                [c for c in columns if c in features.column_names]
+            )
+            expected = tok.pad(
+                [dict(row) for row in rows],
+                padding="max_length" if overrides.get("pad_to_max_length") else "longest",
+                max_length=64,
+                pad_to_multiple_of=overrides.get("pad_to_multiple_of"),
+                padding_side="right",
+                return_tensors="pt",
+            )
+            assert set(batch) == {*expected, "feature_index"}
+            for name, tensor in expected.items():
+                assert batch[name].dtype == tensor.dtype, name
+                assert torch.equal(batch[name], tensor), name
+
+
 def test_eval_batches_carry_the_feature_index_of_each_row(datamodule):
     seen = []
     features = datamodule.eval_features
