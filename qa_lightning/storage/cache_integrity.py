@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["entry_damage", "file_sha256", "remove_entry", "write_marker"]
+__all__ = ["entry_damage", "file_sha256", "remove_entry", "verified_sha256", "write_marker"]
 
 _CHUNK = 1 << 20
 
@@ -31,6 +31,33 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# The digest of each file this process has hashed, with the file's identity and times when
+# it was: in-process sweep jobs open the same entries again, and an unchanged file need not
+# be read again (as git's index trusts stat data). Any write, truncation, replacement or
+# rename changes the size, inode, mtime or ctime (which no user call can set back), so a
+# changed file is hashed again.
+_HASHED: dict[Path, tuple[tuple[int, ...], str]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def verified_sha256(path: Path) -> str:
+    """``file_sha256(path)``, read again only if the file changed since this process last
+    hashed it."""
+    path = path.resolve()
+    key = _stat_key(path)
+    known = _HASHED.get(path)
+    if known is not None and known[0] == key:
+        return known[1]
+    digest = file_sha256(path)
+    if _stat_key(path) == key:  # not written to while it was read
+        _HASHED[path] = (key, digest)
+    return digest
 
 
 def write_marker(entry: Path, marker: str, info: Mapping[str, Any]) -> None:
@@ -90,7 +117,8 @@ def entry_damage(entry: Path, marker: str, datasets: Iterable[str] = ()) -> str 
     Intact: the marker is readable; every file it lists exists with the recorded size and
     SHA-256; and for each ``datasets`` folder (a ``Dataset.save_to_disk`` output) its
     state.json, dataset_info.json and every data file its state.json names are listed.
-    Sizes are compared first, so a missing or truncated file costs no hashing.
+    Sizes are compared first, so a missing or truncated file costs no hashing, and a file
+    this process already hashed is read again only if it changed since (``verified_sha256``).
     """
     files, reason = _read_manifest(entry, marker)
     if files is None:
@@ -106,7 +134,7 @@ def entry_damage(entry: Path, marker: str, datasets: Iterable[str] = ()) -> str 
         if f"{name}/state.json" not in files:
             return f"the completion marker does not list {name}/state.json"
     for name, record in files.items():
-        if file_sha256(entry / name) != record["sha256"]:
+        if verified_sha256(entry / name) != record["sha256"]:
             return f"{name} does not match its SHA-256 (corrupted)"
     for name in datasets:
         needed = _dataset_files(entry, name)

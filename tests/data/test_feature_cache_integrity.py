@@ -180,3 +180,29 @@ def test_intact_entry_is_reused_and_its_marker_lists_every_file(
     assert builds == []
     assert _warnings(caplog) == []
     assert dm.eval_features.to_dict() == built["features"]
+
+
+def test_an_unchanged_entry_is_not_read_again_but_a_changed_one_is(built, monkeypatch):
+    """In-process sweep jobs open the same entries again: a file this process has hashed is
+    trusted while its stat is unchanged, and hashed again after any write, even one whose
+    modification time is set back (the ctime still moves)."""
+    import os
+
+    from qa_lightning.storage import cache_integrity
+
+    entry = built["entry"]
+    assert entry_damage(entry, MARKER, datasets=("examples", "features")) is None
+    reads = []
+    original = cache_integrity.file_sha256
+    monkeypatch.setattr(cache_integrity, "file_sha256", lambda p: reads.append(p) or original(p))
+    assert entry_damage(entry, MARKER, datasets=("examples", "features")) is None
+    assert reads == []
+
+    arrow = _arrow(entry, "features")
+    before = arrow.stat()
+    _flip_middle(entry)
+    os.utime(arrow, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert arrow.stat().st_size == before.st_size and arrow.stat().st_mtime_ns == before.st_mtime_ns
+    damage = entry_damage(entry, MARKER, datasets=("examples", "features"))
+    assert damage is not None and "does not match its SHA-256" in damage
+    assert [p.name for p in reads] == [arrow.name]
