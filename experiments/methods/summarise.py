@@ -2,9 +2,11 @@
 and accuracy on each set against the baseline, from the run folders and the qa-compare
 reports run.sh wrote.
 
-python experiments/methods/summarise.py <OUT> "<baseline system name>" <teacher run> > results.md
+python experiments/methods/summarise.py <OUT> "<baseline system name>" <teacher run> \
+    [<plot.png>] > results.md
 
 <teacher run>: the training run of the teacher, whose cost is its eval folder's row.
+<plot.png>: each method's F1 difference from the baseline on each set, with its interval.
 """
 
 from __future__ import annotations
@@ -16,19 +18,24 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import yaml
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 SETS = ("validation", "new_wiki", "amazon")
 SPEED = re.compile(r"(\d+) features in ([\d.]+)s: ([\d.]+) features/s")
 
 
 def runs_by_system(out: Path) -> dict[str, list[Path]]:
-    """Run folders (those with a metrics.json) by their system name, in folder order."""
+    """Finished run folders by their system name, in folder order."""
     found: dict[str, list[Path]] = {}
     for metrics in sorted(out.glob("*/seeds_*/*/metrics.json")) + [out / "teacher/metrics.json"]:
-        if metrics.is_file() and "compare_" not in str(metrics):
-            system = json.loads(metrics.read_text()).get("system") or metrics.parent.name
+        record = json.loads(metrics.read_text()) if metrics.is_file() else {"status": None}
+        if record.get("status", "completed") == "completed":  # not one still training
+            system = record.get("system") or metrics.parent.name
             found.setdefault(system, []).append(metrics.parent)
     return found
 
@@ -68,6 +75,15 @@ def eval_speed(out: Path, method: str) -> float | None:
     return int(match.group(1)) / seconds
 
 
+def train_rate(out: Path, method: str) -> float | None:
+    """Train windows per second of the training steps alone in the method's timing run
+    (run.sh: one short epoch on a quiet machine)."""
+    metrics = out / "train_speed" / method / "metrics.json"
+    if not metrics.is_file():
+        return None
+    return json.loads(metrics.read_text()).get("train_features_per_second") or None
+
+
 def compared(out: Path, set_name: str, prefix: str = "compare") -> dict[str, dict[str, str]]:
     """The settings table qa-compare wrote for ``set_name`` into ``<prefix>_<set>/``."""
     name = "settings.csv" if set_name == "validation" else f"settings_{set_name}.csv"
@@ -95,13 +111,45 @@ def versus(row: dict[str, str] | None) -> tuple[str, str, str]:
     )
 
 
-def main(out: Path, baseline: str, teacher_run: Path) -> None:
+def plot_differences(
+    tables: dict[str, dict[str, dict[str, str]]], baseline: str, path: Path
+) -> None:
+    """One row per method: its F1 difference from the baseline on each set, with the 95%
+    interval over questions (qa-compare's), so what the tables say can be seen at once."""
+    systems = [
+        name
+        for name, row in tables["validation"].items()
+        if row.get("f1_diff") and "teacher" not in name
+    ]
+    systems.sort(key=lambda name: float(tables["validation"][name]["f1_diff"]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.75 * len(systems) + 1.2))
+    styles = zip(SETS, (0.2, 0.0, -0.2), ("tab:blue", "tab:orange", "tab:green"), strict=True)
+    for set_name, offset, color in styles:
+        rows = [tables[set_name][name] for name in systems]
+        diff = np.array([float(r["f1_diff"]) for r in rows])
+        low = diff - np.array([float(r["f1_ci_low"]) for r in rows])
+        high = np.array([float(r["f1_ci_high"]) for r in rows]) - diff
+        y = np.arange(len(systems)) + offset
+        ax.errorbar(
+            diff, y, xerr=[low, high], fmt="o", ms=4, capsize=3, color=color, label=set_name
+        )
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(np.arange(len(systems)), systems)
+    ax.set_xlabel(f"F1 difference from {baseline} (95% interval over questions)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(out: Path, baseline: str, teacher_run: Path, plot: Path | None = None) -> None:
     systems = runs_by_system(out)
     tables = {s: compared(out, s) for s in SETS}
     teacher_speed = eval_speed(out, "teacher")
     print("## Cost\n")
     print(
-        "| method | runs (seeds) | trainable parameters | training s/epoch "
+        "| method | runs (seeds) | trainable parameters | training s/epoch (quiet) "
         "| eval features/s on the dev subset (x teacher) |"
     )
     print("|---|---|---|---|---|")
@@ -113,17 +161,16 @@ def main(out: Path, baseline: str, teacher_run: Path) -> None:
         trainable = metrics[0].get("trainable_parameters")
         frozen = metrics[0].get("frozen_parameters") or 0
         params = f"{trainable:,} of {trainable + frozen:,}" if trainable else ""
-        # the throughput callback's training time alone (no validation), per pass over the data
-        epochs = [
-            m["train_features"] / m["train_features_per_second"]
-            for m in metrics
-            if m.get("train_features_per_second")
-        ]
+        # the time of one pass over the train windows, at the rate of the method's quiet
+        # timing run (the seeds' own rates were measured beside other work)
+        method = "full" if runs == [out / "teacher"] else method_of(runs[0], out)
+        rate = train_rate(out, method)
+        epoch = f"{metrics[0]['train_features'] / rate:.0f}" if rate else ""
         speed = eval_speed(out, method_of(runs[0], out))
         ratio = f" ({speed / teacher_speed:.2f}x)" if speed and teacher_speed else ""
         print(
             f"| {system} | {len(runs)} ({', '.join(map(str, seeds))}) | {params} "
-            f"| {mean_sd(epochs).split('.')[0] if epochs else ''} "
+            f"| {epoch} "
             f"| {f'{speed:.1f}' if speed else ''}{ratio} |"
         )
     print(f"\n## F1 against {baseline}, on each set\n")
@@ -149,7 +196,9 @@ def main(out: Path, baseline: str, teacher_run: Path) -> None:
         row = next((r for r in kd[s].values() if r.get("f1_diff")), None)
         diff, _, seeds_p = versus(row)
         print(f"| {s} | {diff} | {p_text(row['f1_p']) if row else ''} | {seeds_p} |")
+    if plot is not None:
+        plot_differences(tables, baseline, plot)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
+    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), *map(Path, sys.argv[4:5]))
