@@ -96,6 +96,8 @@ def p_text(value: str) -> str:
     if not value:
         return ""
     p = float(value)
+    if p == 0:  # qa-compare writes four decimals
+        return "< 0.0001"
     return f"{p:.2g}" if p < 0.01 else f"{p:.3f}".rstrip("0").rstrip(".")
 
 
@@ -188,6 +190,15 @@ def main(out: Path, baseline: str, teacher_run: Path, plot: Path | None = None) 
             ]
             cells += [mean_sd(f1), *versus(tables[s].get(system))]
         print("| " + " | ".join(cells) + " |")
+    print("\n## F1 of each run\n")
+    print("| method | seed | " + " | ".join(SETS) + " |")
+    print("|---|---|" + "---|" * len(SETS))
+    for system, runs in systems.items():
+        for run in runs:
+            record = json.loads((run / "metrics.json").read_text())
+            seed = yaml.safe_load((run / "config.yaml").read_text()).get("seed")
+            f1 = [f"{record['sets'][s]['scores']['f1']:.2f}" for s in SETS]
+            print(f"| {system} | {seed} | " + " | ".join(f1) + " |")
     kd = {s: compared(out, s, "compare_kd") for s in SETS}
     print("\n## The distillation loss itself: the same student with it, against without it\n")
     print("| set | F1 difference [95% CI] | p (questions) | p seeds |")
