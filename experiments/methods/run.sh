@@ -23,7 +23,8 @@ RECIPE="experiment=minilm_squad_v1 optimizer.lr=5e-5 trainer.max_epochs=2 data.m
 KD="+model.loss={_target_:qa_lightning.models.distillation.DistillationLoss,alpha:0.5,temperature:2.0}"
 # LoRA (query and value, peft's default for BERT) at ranks 8 and 32, alpha = 2 x rank so the
 # update's scale (alpha / rank) is the same, each at the best rate lora_lr has found for it
-# (seed 1: rank 8 5e-4 17.8, 1e-3 40.3, 3e-3 52.4 F1; rank 32 5e-4 43.7, 1e-3 52.0, 3e-3 28.1).
+# (seed 1: rank 8 5e-4 17.8, 1e-3 40.3, 3e-3 52.4, 1e-2 7.9 F1; rank 32 5e-4 43.7, 1e-3 52.0,
+# 3e-3 28.1).
 LORA8_LR=${LORA8_LR:-3e-3}
 LORA32_LR=${LORA32_LR:-1e-3}
 
@@ -92,12 +93,15 @@ for set in validation new_wiki amazon; do
     --baseline "student [0,2,4]" --no-plots --out $OUT/compare_kd_$set > /dev/null
 done
 # Evaluation speed: the first run of each method (and the teacher) answering the dev subset
-# with predict.py, one after another on the same machine.
+# with predict.py, one after another on the same machine. Each starts from an empty folder
+# and its own empty encoder cache, so the frozen head's time includes its encoder pass.
 for method in teacher $TABLE; do
   if [ "$method" = teacher ]; then model=$TEACHER; else
     model=$(ls -d $OUT/$method/seeds_*/0/best_model | head -1); fi
+  rm -rf "$OUT/speed/$method"
   python predict.py model.name_or_path=$model data.predict_file=../shared/data/squad/squad_v1_dev_subset.json \
-    $Q hydra.run.dir=$OUT/speed/$method > /dev/null 2>&1
+    data.encoder_cache_dir=$OUT/speed/$method/encoder_cache $Q hydra.run.dir=$OUT/speed/$method \
+    > /dev/null 2>&1
 done
 python experiments/methods/summarise.py $OUT "$BASELINE" "$(dirname $TEACHER)" \
   experiments/methods/differences.png > experiments/methods/results.md
