@@ -15,6 +15,7 @@ import csv
 import json
 import re
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,14 +30,32 @@ SETS = ("validation", "new_wiki", "amazon")
 SPEED = re.compile(r"(\d+) features in ([\d.]+)s: ([\d.]+) features/s")
 
 
-def runs_by_system(out: Path) -> dict[str, list[Path]]:
-    """Finished run folders by their system name, in folder order."""
-    found: dict[str, list[Path]] = {}
+@dataclass(frozen=True)
+class Run:
+    """One run folder, its metrics.json and seed read once."""
+
+    path: Path
+    metrics: dict
+    seed: int | None
+
+    @classmethod
+    def read(cls, path: Path) -> Run:
+        seed = yaml.safe_load((path / "config.yaml").read_text()).get("seed")
+        return cls(path, json.loads((path / "metrics.json").read_text()), seed)
+
+    def f1(self, set_name: str) -> float:
+        return self.metrics["sets"][set_name]["scores"]["f1"]
+
+
+def runs_by_system(out: Path) -> dict[str, list[Run]]:
+    """Finished runs by their system name, in folder order."""
+    found: dict[str, list[Run]] = {}
     for metrics in sorted(out.glob("*/seeds_*/*/metrics.json")) + [out / "teacher/metrics.json"]:
-        record = json.loads(metrics.read_text()) if metrics.is_file() else {"status": None}
-        if record.get("status", "completed") == "completed":  # not one still training
-            system = record.get("system") or metrics.parent.name
-            found.setdefault(system, []).append(metrics.parent)
+        if not metrics.is_file():
+            continue
+        run = Run.read(metrics.parent)
+        if run.metrics.get("status", "completed") == "completed":  # not one still training
+            found.setdefault(run.metrics.get("system") or run.path.name, []).append(run)
     return found
 
 
@@ -156,23 +175,22 @@ def main(out: Path, baseline: str, teacher_run: Path, plot: Path | None = None) 
     )
     print("|---|---|---|---|---|")
     for system, runs in systems.items():
-        # the teacher's eval folder: its cost is its training run's
-        trained = [teacher_run] if runs == [out / "teacher"] else runs
-        metrics = [json.loads((r / "metrics.json").read_text()) for r in trained]
-        seeds = [yaml.safe_load((r / "config.yaml").read_text()).get("seed") for r in trained]
-        trainable = metrics[0].get("trainable_parameters")
-        frozen = metrics[0].get("frozen_parameters") or 0
+        # the teacher's row is its eval folder; its cost is its training run's (the recipe's)
+        is_teacher = runs[0].path == out / "teacher"
+        trained = [Run.read(teacher_run)] if is_teacher else runs
+        metrics = trained[0].metrics
+        trainable = metrics.get("trainable_parameters")
+        frozen = metrics.get("frozen_parameters") or 0
         params = f"{trainable:,} of {trainable + frozen:,}" if trainable else ""
         # the time of one pass over the train windows, at the rate of the method's quiet
         # timing run (the seeds' own rates were measured beside other work)
-        method = "full" if runs == [out / "teacher"] else method_of(runs[0], out)
-        rate = train_rate(out, method)
-        epoch = f"{metrics[0]['train_features'] / rate:.0f}" if rate else ""
-        speed = eval_speed(out, method_of(runs[0], out))
+        rate = train_rate(out, "full" if is_teacher else method_of(runs[0].path, out))
+        epoch = f"{metrics['train_features'] / rate:.0f}" if rate else ""
+        speed = eval_speed(out, method_of(runs[0].path, out))
         ratio = f" ({speed / teacher_speed:.2f}x)" if speed and teacher_speed else ""
+        seeds = ", ".join(str(r.seed) for r in trained)
         print(
-            f"| {system} | {len(runs)} ({', '.join(map(str, seeds))}) | {params} "
-            f"| {epoch} "
+            f"| {system} | {len(runs)} ({seeds}) | {params} | {epoch} "
             f"| {f'{speed:.1f}' if speed else ''}{ratio} |"
         )
     print(f"\n## F1 against {baseline}, on each set\n")
@@ -184,21 +202,15 @@ def main(out: Path, baseline: str, teacher_run: Path, plot: Path | None = None) 
     for system, runs in systems.items():
         cells = [system]
         for s in SETS:
-            f1 = [
-                json.loads((r / "metrics.json").read_text())["sets"][s]["scores"]["f1"]
-                for r in runs
-            ]
-            cells += [mean_sd(f1), *versus(tables[s].get(system))]
+            cells += [mean_sd([r.f1(s) for r in runs]), *versus(tables[s].get(system))]
         print("| " + " | ".join(cells) + " |")
     print("\n## F1 of each run\n")
     print("| method | seed | " + " | ".join(SETS) + " |")
     print("|---|---|" + "---|" * len(SETS))
     for system, runs in systems.items():
         for run in runs:
-            record = json.loads((run / "metrics.json").read_text())
-            seed = yaml.safe_load((run / "config.yaml").read_text()).get("seed")
-            f1 = [f"{record['sets'][s]['scores']['f1']:.2f}" for s in SETS]
-            print(f"| {system} | {seed} | " + " | ".join(f1) + " |")
+            f1 = " | ".join(f"{run.f1(s):.2f}" for s in SETS)
+            print(f"| {system} | {run.seed} | {f1} |")
     kd = {s: compared(out, s, "compare_kd") for s in SETS}
     print("\n## The distillation loss itself: the same student with it, against without it\n")
     print("| set | F1 difference [95% CI] | p (questions) | p seeds |")
